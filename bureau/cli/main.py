@@ -1,0 +1,42 @@
+"""The ``bureau`` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bureau import __version__
+from bureau.cli import simulate
+
+app = typer.Typer(
+    name="bureau",
+    help="A research simulator of a commercial consumer credit reporting market.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("run")(simulate.run)
+app.command("simulate")(simulate.simulate)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bureau {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """A research simulator of a commercial consumer credit reporting market."""
+
+
+def main() -> None:
+    """Entry point of the ``bureau`` script."""
+    app()

@@ -1,0 +1,110 @@
+"""``bureau simulate`` and ``bureau run``: build a run directory from a scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bureau.cli.common import (
+    AsJson,
+    Force,
+    Quiet,
+    Seed,
+    Settings,
+    Workers,
+    console,
+    default_workers,
+    handle_errors,
+    print_json,
+    progress_bars,
+    relative,
+    scenario_from_cli,
+)
+from bureau.pipeline import RunResult, execute
+
+DEFAULT_WORKERS = default_workers()
+
+ScenarioArg = Annotated[
+    str, typer.Argument(help="A scenario TOML file, or a bundled one: small, baseline, large.")
+]
+
+
+def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
+    where = relative(result.path)
+    if as_json:
+        print_json(
+            {
+                "run": where,
+                "scenario": result.scenario.name,
+                "seed": result.scenario.seed,
+                "stages": {s.name: {"seconds": s.seconds, "rows": s.rows} for s in result.stages},
+            }
+        )
+        return
+    if not quiet:
+        table = Table(title=f"{result.scenario.name} (seed {result.scenario.seed})")
+        table.add_column("stage")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for stage in result.stages:
+            for i, (name, rows) in enumerate(stage.rows.items()):
+                table.add_row(stage.name if i == 0 else "", name, f"{rows:,}")
+        console.print(table)
+        for stage in result.stages:
+            console.print(f"{stage.name}: {stage.seconds:.1f} s")
+    console.print(f"results in {where}/", markup=False, highlight=False)
+
+
+def simulate(
+    scenario: ScenarioArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The run directory to create.")],
+    seed: Seed = None,
+    workers: Workers = DEFAULT_WORKERS,
+    settings: Settings = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+) -> None:
+    """Generate the synthetic world (the ground truth) of a scenario into a run directory."""
+    _build(scenario, out, seed, workers, settings, force, quiet, as_json, stages=["world"])
+
+
+def run(
+    scenario: ScenarioArg,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The run directory to create [default: runs/NAME]."),
+    ] = None,
+    seed: Seed = None,
+    workers: Workers = DEFAULT_WORKERS,
+    settings: Settings = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+) -> None:
+    """Run the whole chain of a scenario into a run directory."""
+    _build(scenario, out, seed, workers, settings, force, quiet, as_json, stages=None)
+
+
+@handle_errors
+def _build(
+    source: str,
+    out: Path | None,
+    seed: int | None,
+    workers: int,
+    settings: list[str] | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    stages: list[str] | None,
+) -> None:
+    scn = scenario_from_cli(source, seed, settings)
+    target = out if out is not None else Path("runs") / scn.name
+    with progress_bars(quiet or as_json) as progress:
+        result = execute(
+            scn, target, stages=stages, workers=workers, force=force, progress=progress
+        )
+    _render(result, as_json, quiet)

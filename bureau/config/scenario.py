@@ -1,0 +1,263 @@
+"""The scenario: every parameter of one simulated world, as validated pydantic models.
+
+A scenario is read from TOML (see :mod:`bureau.config.loader`). Unknown keys, wrong types and
+out-of-range values are errors. Collections that users override one member at a time
+(platforms, products, lenders, shocks) are tables keyed by id, so ``extends`` and ``--set`` can
+change one lender without restating the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+
+PRODUCTS = (
+    "credit_card",
+    "mortgage",
+    "auto_loan",
+    "consumer_loan",
+    "credit_line",
+    "cash_loan",
+    "p2p_loan",
+)
+ProductId = Literal[
+    "credit_card",
+    "mortgage",
+    "auto_loan",
+    "consumer_loan",
+    "credit_line",
+    "cash_loan",
+    "p2p_loan",
+]
+PlatformKind = Literal[
+    "ecommerce", "payment", "messaging", "insurer", "pos_network", "telecom", "p2p", "bank"
+]
+LenderKind = Literal["bank", "platform", "consumer_finance", "p2p"]
+
+
+class Model(BaseModel):
+    """Base of every scenario model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Population(Model):
+    """Who lives in the world: size, demography and how traits are shared in households."""
+
+    persons: int = Field(gt=0, le=100_000_000)
+    chunk_size: int = Field(gt=0, le=1_000_000)
+    age_min: int = Field(ge=16, le=100)
+    age_max: int = Field(ge=16, le=100)
+    age_band_weights: list[float] = Field(min_length=6, max_length=6)
+    male_share: Share
+    household_adults: list[float] = Field(min_length=4, max_length=4)
+    urban_hukou_by_tier: list[Share] = Field(min_length=4, max_length=4)
+    income_median_by_tier: list[float] = Field(min_length=4, max_length=4)
+    income_sigma: float = Field(gt=0.0, le=3.0)
+    rural_income_factor: float = Field(gt=0.0, le=1.0)
+    household_creditworthiness_share: float = Field(ge=0.0, lt=1.0)
+    previous_phone_share: Share
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> Population:
+        if self.age_min >= self.age_max:
+            raise ValueError("age_min must be below age_max")
+        for name in ("age_band_weights", "household_adults"):
+            weights = getattr(self, name)
+            if any(w < 0 for w in weights) or sum(weights) <= 0:
+                raise ValueError(f"{name} must be non-negative and not all zero")
+        if any(m <= 0 for m in self.income_median_by_tier):
+            raise ValueError("income_median_by_tier must be positive")
+        return self
+
+
+class Social(Model):
+    """The social graph beyond households."""
+
+    ties_per_person: float = Field(ge=0.0, le=100.0)
+    homophily: Share
+    neighbour_reach: float = Field(gt=0.0, le=1000.0)
+
+
+class Platform(Model):
+    """A platform whose members generate data: e-commerce, payments, messaging, banks, ..."""
+
+    kind: PlatformKind
+    owner: Identifier
+    penetration: Share
+    age_effect: float = Field(ge=-5.0, le=5.0)
+    tier_effect: float = Field(ge=-5.0, le=5.0)
+    digital_effect: float = Field(ge=-5.0, le=5.0)
+    income_effect: float = Field(default=0.0, ge=-5.0, le=5.0)
+    joined_in_window: Share
+    exclusive_group: Identifier | None = None
+
+
+class Product(Model):
+    """A credit product: its terms, how often people seek it and how it goes wrong."""
+
+    revolving: bool
+    terms: list[int] = Field(default_factory=list)
+    amount_income_multiple: float = Field(gt=0.0, le=1000.0)
+    annual_rate: float = Field(ge=0.0, le=1.0)
+    held_at_start: Share
+    application_rate: Share
+    approval_cutoff: float = Field(ge=-5.0, le=5.0)
+    miss_in_hardship: Share
+    chargeoff_after: int = Field(ge=3, le=24)
+    voluntary_close_rate: Share
+    min_age: int = Field(default=18, ge=16, le=100)
+
+    @model_validator(mode="after")
+    def _terms_match_kind(self) -> Product:
+        if self.revolving and self.terms:
+            raise ValueError("a revolving product has no terms")
+        if not self.revolving and (not self.terms or any(t < 1 or t > 480 for t in self.terms)):
+            raise ValueError("an instalment product needs terms between 1 and 480 months")
+        return self
+
+
+class Lender(Model):
+    """A lender: which products it offers, to whom, and how well it screens."""
+
+    kind: LenderKind
+    products: list[ProductId] = Field(min_length=1)
+    share: float = Field(gt=0.0)
+    screening_noise: float = Field(ge=0.0, le=5.0)
+    strictness: float = Field(ge=-5.0, le=5.0)
+    requires_platform: Identifier | None = None
+    member_preference: float = Field(default=0.0, ge=0.0, le=100.0)
+
+
+class IncomeShock(Model):
+    """A pandemic-like shock: for a few months, hardship becomes more likely for many."""
+
+    kind: Literal["income"]
+    month: int = Field(ge=0)
+    duration: int = Field(ge=1, le=120)
+    hardship_multiplier: float = Field(ge=1.0, le=100.0)
+    affected_share: Share
+
+
+class P2PCollapse(Model):
+    """The collapse of P2P lending: P2P lenders stop lending, many borrowers stop paying."""
+
+    kind: Literal["p2p_collapse"]
+    month: int = Field(ge=0)
+    strategic_default_share: Share
+
+
+Shock = Annotated[IncomeShock | P2PCollapse, Field(discriminator="kind")]
+
+
+class Behaviour(Model):
+    """How hardship arises and how people seek credit."""
+
+    hardship_rate: Share
+    hardship_creditworthiness_effect: float = Field(ge=0.0, le=5.0)
+    hardship_impulsivity_effect: float = Field(ge=0.0, le=5.0)
+    hardship_mean_months: float = Field(ge=1.0, le=60.0)
+    hardship_length_effect: float = Field(ge=0.0, le=3.0)
+    idiosyncratic_miss_rate: Share
+    application_hardship_multiplier: float = Field(ge=1.0, le=100.0)
+    application_impulsivity_effect: float = Field(ge=0.0, le=5.0)
+
+
+class Records(Model):
+    """Public records: court judgments, the dishonest judgment-debtor list, penalties."""
+
+    judgment_share: Share
+    judgment_lag_months: float = Field(ge=0.0, le=120.0)
+    listing_share: Share
+    listing_lag_months: float = Field(ge=0.0, le=120.0)
+    listing_mean_months: float = Field(ge=1.0, le=240.0)
+    slow_removal_share: Share
+    slow_removal_months: float = Field(ge=1.0, le=120.0)
+    wrongful_listing_rate: Share
+    listed_at_start: Share
+    admin_penalty_rate: Share
+
+
+class Signals(Model):
+    """Monthly alternative data generated by platform members."""
+
+    address_change_rate: Share
+    bill_on_time_base: Share
+    hardship_spend_drop: Share
+
+
+class Scenario(Model):
+    """One simulated world: its size, its clock, its people, lenders, platforms and shocks."""
+
+    name: Identifier
+    seed: int = Field(ge=0, le=2**63 - 1)
+    start: str
+    months: int = Field(ge=13, le=240)
+    population: Population
+    social: Social
+    behaviour: Behaviour
+    platforms: dict[Identifier, Platform] = Field(min_length=1)
+    products: dict[ProductId, Product] = Field(min_length=1)
+    lenders: dict[Identifier, Lender] = Field(min_length=1)
+    shocks: dict[Identifier, Shock] = Field(default_factory=dict)
+    records: Records
+    signals: Signals
+
+    @field_validator("start")
+    @classmethod
+    def _month_string(cls, value: str) -> str:
+        try:
+            dt.datetime.strptime(value, "%Y-%m")
+        except ValueError:
+            raise ValueError("start must be a month written YYYY-MM") from None
+        return value
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        for lender_id, lender in self.lenders.items():
+            for product in lender.products:
+                if product not in self.products:
+                    raise ValueError(f"lenders.{lender_id}: product {product!r} is not defined")
+            if lender.requires_platform and lender.requires_platform not in self.platforms:
+                raise ValueError(
+                    f"lenders.{lender_id}: platform {lender.requires_platform!r} is not defined"
+                )
+        for shock_id, shock in self.shocks.items():
+            if shock.month >= self.months:
+                raise ValueError(f"shocks.{shock_id}: month must be below months ({self.months})")
+        for product in self.products:
+            if not any(product in lender.products for lender in self.lenders.values()):
+                raise ValueError(f"products.{product}: no lender offers it")
+        return self
+
+    @property
+    def start_date(self) -> dt.date:
+        """The first day of month 0."""
+        return dt.datetime.strptime(self.start, "%Y-%m").date()
+
+    @property
+    def chunks(self) -> int:
+        """The number of chunks of persons."""
+        return -(-self.population.persons // self.population.chunk_size)
+
+    def chunk_bounds(self, chunk: int) -> tuple[int, int]:
+        """Return the first person id and the number of persons of a chunk.
+
+        Parameters
+        ----------
+        chunk
+            The 0-based chunk index.
+
+        Returns
+        -------
+        tuple of int
+            ``(first_person_id, size)``.
+        """
+        size = self.population.chunk_size
+        first = chunk * size
+        return first, min(size, self.population.persons - first)

@@ -1,0 +1,128 @@
+"""Run directories: created whole or not at all, and described by a manifest.
+
+A new run is written into a hidden sibling directory and renamed into place only when every
+stage has succeeded, so a failed or interrupted run never leaves a half-written run directory
+under the requested name. ``manifest.json`` records the package version, the seed, each stage's
+wall time and row counts, and a SHA-256 of every file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bureau.errors import RunDirectoryError
+
+MANIFEST = "manifest.json"
+RESOLVED_SCENARIO = "scenario.resolved.toml"
+
+
+@contextlib.contextmanager
+def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``out`` if the block succeeds.
+
+    Parameters
+    ----------
+    out
+        The run directory to create.
+    force
+        Replace ``out`` if it exists. Without it an existing directory is an error, raised
+        before anything is written.
+
+    Yields
+    ------
+    pathlib.Path
+        The directory to write into.
+
+    Raises
+    ------
+    RunDirectoryError
+        If ``out`` exists and ``force`` is False, or is not a directory.
+    """
+    if out.exists() and not force:
+        raise RunDirectoryError("already exists; pass --force to replace it", path=out)
+    if out.exists() and not out.is_dir():
+        raise RunDirectoryError("exists and is not a directory", path=out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        retired = staging.with_suffix(".old")
+        os.replace(out, retired)
+        os.replace(staging, out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+
+
+def file_digest(path: Path) -> str:
+    """Return the SHA-256 of a file, in hex."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def content_hashes(root: Path) -> dict[str, str]:
+    """Hash every file under a directory except the manifest.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+
+    Returns
+    -------
+    dict of str to str
+        Relative POSIX path to SHA-256, sorted by path.
+    """
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    return {p.relative_to(root).as_posix(): file_digest(p) for p in files}
+
+
+def write_manifest(root: Path, header: dict[str, Any], stages: dict[str, Any]) -> dict[str, Any]:
+    """Write ``manifest.json`` into a run directory.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+    header
+        Package version, scenario name, seed and the like.
+    stages
+        Per stage: wall time in seconds and rows written per table.
+
+    Returns
+    -------
+    dict
+        The manifest as written.
+    """
+    manifest = {**header, "stages": stages, "files": content_hashes(root)}
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """Read a run directory's manifest.
+
+    Raises
+    ------
+    RunDirectoryError
+        If there is none or it is not valid JSON.
+    """
+    path = root / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunDirectoryError("not a run directory (no manifest.json)", path=root) from None
+    except json.JSONDecodeError as exc:
+        raise RunDirectoryError(f"manifest is not valid JSON: {exc}", path=path) from None

@@ -1,0 +1,74 @@
+"""Parquet tables, one directory per table and one file per chunk of persons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from bureau.errors import RunDirectoryError
+
+# Fixed writer settings: the same table always gives the same bytes.
+_WRITE_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
+
+
+def chunk_file(table_dir: Path, chunk: int) -> Path:
+    """Return the file of one chunk of a table: ``<table_dir>/part-00000.parquet``."""
+    return table_dir / f"part-{chunk:05d}.parquet"
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> int:
+    """Write a DataFrame to one Parquet file.
+
+    Parameters
+    ----------
+    frame
+        The table; its index is not written.
+    path
+        The file to write; its directory is created if needed.
+
+    Returns
+    -------
+    int
+        The number of rows written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path, **_WRITE_OPTIONS)
+    return table.num_rows
+
+
+def read_table(
+    table_dir: Path,
+    columns: list[str] | None = None,
+    filter_expression: ds.Expression | None = None,
+) -> pd.DataFrame:
+    """Read every chunk file of a table, in chunk order, into one DataFrame.
+
+    Parameters
+    ----------
+    table_dir
+        The table's directory.
+    columns
+        Columns to read (all when None).
+    filter_expression
+        A pyarrow dataset filter, for example ``ds.field("month") == 12``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table.
+
+    Raises
+    ------
+    RunDirectoryError
+        If the directory has no Parquet files.
+    """
+    files = sorted(table_dir.glob("part-*.parquet"))
+    if not files:
+        raise RunDirectoryError("no table files here", path=table_dir)
+    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    return dataset.to_table(columns=columns, filter=filter_expression).to_pandas()

@@ -1,0 +1,216 @@
+"""Repayment: each account's monthly balance, payment and delinquency status.
+
+An account misses its payment in a month when its holder is in hardship (more or less often by
+product: people protect their mortgage before a P2P loan), by a rare one-off slip, or, after the
+P2P collapse, because a P2P borrower stops paying a failed platform. Consecutive missed payments
+set the delinquency bucket (one missed payment is 1-29 days past due, two is 30-59, three is
+60-89, four or more is 90+); paying the arrears cures the account back to current, and enough
+consecutive misses charge it off. Instalment loans amortise and close when paid; revolving
+accounts follow a utilisation that rises with impulsivity, hardship and arrears.
+
+The whole (accounts x months) grid is computed at once: the bucket is the length of the current
+run of missed payments, which needs no month-by-month loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bureau.config.scenario import PRODUCTS, Scenario
+from bureau.rng import generator
+from bureau.world.hardship import BURN_IN
+from bureau.world.platforms import collapse_month
+
+STATUS_LABELS = (
+    "current",
+    "dpd_1_29",
+    "dpd_30_59",
+    "dpd_60_89",
+    "dpd_90_plus",
+    "charged_off",
+    "closed",
+)
+CURRENT, DPD90, CHARGED_OFF, CLOSED = 0, 4, 5, 6
+_NEVER = np.iinfo(np.int32).max
+
+
+def run_lengths(miss: np.ndarray) -> np.ndarray:
+    """Length of the run of consecutive True values ending at each cell, along rows.
+
+    Parameters
+    ----------
+    miss
+        Boolean matrix (units x months).
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 matrix: 0 where ``miss`` is False, else how many months in a row up to here.
+    """
+    count = np.cumsum(miss, axis=1, dtype=np.int32)
+    reset = np.maximum.accumulate(np.where(miss, 0, count), axis=1)
+    return count - reset
+
+
+def _first(mask: np.ndarray) -> np.ndarray:
+    """The first column where each row is True, or a large number where it never is."""
+    any_true = mask.any(axis=1)
+    return np.where(any_true, mask.argmax(axis=1), _NEVER).astype(np.int64)
+
+
+def repay(
+    scn: Scenario,
+    chunk: int,
+    persons: pd.DataFrame,
+    accounts: pd.DataFrame,
+    hardship: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate the monthly life of every account of one chunk.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    chunk
+        The 0-based chunk index.
+    persons
+        The chunk's persons.
+    accounts
+        The chunk's accounts from :func:`bureau.world.credit.originate`.
+    hardship
+        The chunk's hardship matrix (persons x months), from :data:`BURN_IN` months before
+        month 0, so that accounts held at the start carry the arrears they had then.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``(accounts, account_months)``: the accounts with ``close_month``, ``chargeoff_month``
+        (-1 when it did not happen) and ``worst_status``; and one row per account and month
+        the account was open in the window. Accounts held at the start that ended before
+        month 0 are dropped.
+    """
+    rng = generator(scn.seed, "world.repayment", chunk)
+    a, t = len(accounts), BURN_IN + scn.months
+    # Grid columns are months -BURN_IN .. months-1; column c is month c - BURN_IN.
+    months = np.arange(-BURN_IN, scn.months)[None, :]
+    products = [p for p in PRODUCTS if p in scn.products]
+    code = pd.Categorical(accounts["product"], categories=products).codes
+    spec = [scn.products[p] for p in products]
+    q = np.array([s.miss_in_hardship for s in spec])[code]
+    chargeoff_after = np.array([s.chargeoff_after for s in spec])[code]
+    close_rate = np.array([s.voluntary_close_rate for s in spec])[code]
+    revolving = np.array([s.revolving for s in spec])[code]
+    is_p2p = np.array([p == "p2p_loan" for p in products])[code]
+
+    first = int(persons["person_id"].iloc[0]) if len(persons) else 0
+    person = accounts["person_id"].to_numpy() - first
+    open_month = accounts["open_month"].to_numpy().astype(np.int64)[:, None]
+    due = months > open_month
+
+    miss = hardship[person] & (rng.random((a, t)) < q[:, None])
+    miss |= rng.random((a, t)) < scn.behaviour.idiosyncratic_miss_rate
+    collapse = collapse_month(scn)
+    if collapse is not None:
+        share = max(
+            s.strategic_default_share for s in scn.shocks.values() if s.kind == "p2p_collapse"
+        )
+        walk_away = is_p2p & (rng.random(a) < share)
+        stop = collapse + rng.integers(0, 3, a)
+        miss |= walk_away[:, None] & (months >= stop[:, None])
+    miss &= due
+    run = run_lengths(miss)
+
+    chargeoff = _first(run >= chargeoff_after[:, None])
+    term = accounts["term_months"].to_numpy().astype(np.int64)
+    paid = (months - open_month) - run
+    payoff = np.where(revolving, _NEVER, _first((paid >= term[:, None]) & due & (run == 0)))
+    cols = np.arange(t)
+    wish = np.maximum(open_month[:, 0], 0) + BURN_IN + rng.geometric(np.maximum(close_rate, 1e-9))
+    wish_ok = wish < t
+    clean = np.zeros(a, dtype=bool)
+    clean[wish_ok] = run[np.flatnonzero(wish_ok), wish[wish_ok]] == 0
+    voluntary = np.where(wish_ok & clean, wish, _NEVER)
+    closed = np.minimum(payoff, voluntary)
+    end = np.minimum(np.minimum(chargeoff, closed), t - 1)
+
+    status = np.minimum(run, DPD90).astype(np.int8)
+    rows = np.arange(a)
+    co_rows = chargeoff < t
+    status[rows[co_rows], chargeoff[co_rows]] = CHARGED_OFF
+    cl_rows = (closed < t) & (closed < chargeoff)
+    status[rows[cl_rows], closed[cl_rows]] = CLOSED
+
+    balance, payment = _amounts(
+        rng, accounts, persons, hardship, person, months, miss, run, revolving, status
+    )
+
+    in_window = (months >= np.maximum(open_month, 0)) & (cols[None, :] <= end[:, None])
+    r, c = np.nonzero(in_window)
+    account_months = pd.DataFrame(
+        {
+            "account_id": accounts["account_id"].to_numpy()[r],
+            "month": (c - BURN_IN).astype(np.int16),
+            "status": status[r, c],
+            "balance": balance[r, c],
+            "payment": payment[r, c],
+        }
+    )
+    worst = np.where(in_window & (status != CLOSED), status, 0).max(axis=1)
+    fates = accounts.assign(
+        close_month=np.where(cl_rows, closed - BURN_IN, -1).astype(np.int16),
+        chargeoff_month=np.where(co_rows, chargeoff - BURN_IN, -1).astype(np.int16),
+        worst_status=worst.astype(np.int8),
+    )
+    # Accounts held at the start that were paid off or charged off before month 0 never
+    # appear in the window.
+    fates = fates[in_window.any(axis=1)].reset_index(drop=True)
+    return fates, account_months
+
+
+def _amounts(
+    rng: np.random.Generator,
+    accounts: pd.DataFrame,
+    persons: pd.DataFrame,
+    hardship: np.ndarray,
+    person: np.ndarray,
+    months: np.ndarray,
+    miss: np.ndarray,
+    run: np.ndarray,
+    revolving: np.ndarray,
+    status: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Balances and payments in whole yuan, for the whole grid."""
+    a, t = miss.shape
+    amount = accounts["amount"].to_numpy().astype(float)[:, None]
+    open_month = accounts["open_month"].to_numpy().astype(np.int64)[:, None]
+    term = np.maximum(accounts["term_months"].to_numpy().astype(float), 1)[:, None]
+    i = (accounts["annual_rate"].to_numpy().astype(float) / 12)[:, None]
+
+    # Instalment loans: the annuity schedule, advanced by the instalments actually paid.
+    paid = np.clip((months - open_month) - run, 0, term)
+    growth_n = (1 + i) ** term
+    balance_inst = np.where(
+        i > 0,
+        amount * (growth_n - (1 + i) ** paid) / np.maximum(growth_n - 1, 1e-12),
+        amount * (1 - paid / term),
+    )
+    instalment = np.where(i > 0, amount * i / (1 - (1 + i) ** -term), amount / term)
+    prev_run = np.concatenate([np.zeros((a, 1), np.int32), run[:, :-1]], axis=1)
+    pay_inst = np.where(miss | (months <= open_month), 0.0, instalment * (1 + prev_run))
+
+    # Revolving accounts: utilisation around a personal level, higher in hardship and arrears.
+    imp = persons["impulsivity"].to_numpy().astype(float)[person]
+    cw = persons["creditworthiness"].to_numpy().astype(float)[person]
+    level = 1 / (1 + np.exp(-(-1.0 + 0.6 * imp - 0.3 * cw)))
+    util = level[:, None] + rng.normal(0, 0.08, (a, t)) + 0.25 * hardship[person] + 0.05 * run
+    util = np.clip(util, 0.0, 1.2)
+    full_payer = rng.random(a) < 1 / (1 + np.exp(-(0.3 + 0.8 * cw - 0.5 * imp)))
+    share = np.where(full_payer, 1.0, rng.uniform(0.1, 0.3, a))[:, None]
+    balance_rev = amount * util
+    pay_rev = np.where(miss, 0.0, balance_rev * share)
+
+    balance = np.where(revolving[:, None], balance_rev, balance_inst)
+    payment = np.where(revolving[:, None], pay_rev, pay_inst)
+    balance = np.where(status == CLOSED, 0.0, balance)
+    return np.round(balance).astype(np.int32), np.round(payment).astype(np.int32)
