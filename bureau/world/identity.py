@@ -191,14 +191,22 @@ class UniqueRegistry:
         self._phones: list[np.ndarray] = []
 
     @staticmethod
-    def _fix(values: np.ndarray, seen: list[np.ndarray], redraw) -> np.ndarray:
+    def _taken(values: np.ndarray, seen: list[np.ndarray]) -> np.ndarray:
+        """Which values an earlier chunk already holds (each kept sorted: a binary search)."""
+        taken = np.zeros(values.size, dtype=bool)
+        for earlier in seen:
+            at = np.minimum(np.searchsorted(earlier, values), earlier.size - 1)
+            taken |= earlier[at] == values
+        return taken
+
+    @classmethod
+    def _fix(cls, values: np.ndarray, seen: list[np.ndarray], redraw) -> np.ndarray:
         values = values.copy()
-        taken = np.concatenate(seen) if seen else np.empty(0, dtype=np.int64)
         while True:
             _, first = np.unique(values, return_index=True)
             clash = np.ones(values.size, dtype=bool)
             clash[first] = False
-            clash |= np.isin(values, taken)
+            clash |= cls._taken(values, seen)
             if not clash.any():
                 return values
             values[clash] = redraw(np.flatnonzero(clash))
@@ -238,8 +246,8 @@ class UniqueRegistry:
 
         bodies = self._fix(id_body, self._ids, redraw_id)
         phones = self._fix(phones, self._phones, redraw_phone)
-        self._ids.append(bodies)
-        self._phones.append(phones)
+        self._ids.append(np.sort(bodies))
+        self._phones.append(np.sort(phones))
         return bodies, phones
 
 
