@@ -59,7 +59,7 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except BureauError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", markup=False)
@@ -69,7 +69,10 @@ def handle_errors(command: F) -> F:
         except Exception as exc:
             logger.debug("unexpected error", exc_info=True)
             err_console.print(
-                f"internal error: {type(exc).__name__}: {exc}", markup=False, highlight=False
+                f"internal error: {type(exc).__name__}: {exc}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
             raise typer.Exit(1) from None
 

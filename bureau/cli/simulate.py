@@ -55,7 +55,7 @@ def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
         console.print(table)
         for stage in result.stages:
             console.print(f"{stage.name}: {stage.seconds:.1f} s")
-    console.print(f"results in {where}/", markup=False, highlight=False)
+    console.print(f"results in {where}/", markup=False, highlight=False, soft_wrap=True)
 
 
 def simulate(

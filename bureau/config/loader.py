@@ -50,9 +50,10 @@ def _resolve_extends(path: Path, depth: int = 0) -> dict[str, Any]:
         raise ScenarioError("must name a scenario file", path=path, field="extends")
     if depth >= _MAX_EXTENDS_DEPTH:
         raise ScenarioError("extends is nested too deeply (a cycle?)", path=path, field="extends")
-    parent_path = scenario_path(parent)
-    if not parent_path.is_absolute() and not parent_path.exists():
-        parent_path = path.parent / parent
+    # A relative name is looked up beside the extending file first, then among the bundled.
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        parent_path = scenario_path(parent)
     return _merge(_resolve_extends(parent_path, depth + 1), data)
 
 

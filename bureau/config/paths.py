@@ -28,8 +28,8 @@ def scenario_path(name_or_path: str | Path) -> Path:
     Parameters
     ----------
     name_or_path
-        A path to a TOML file, or a bare name such as ``"small"`` that names
-        ``data/scenarios/small.toml``.
+        A path to a TOML file, or a bare name such as ``"small"`` or ``"small.toml"`` that,
+        when no such file is in the working directory, names ``data/scenarios/small.toml``.
 
     Returns
     -------
@@ -38,6 +38,6 @@ def scenario_path(name_or_path: str | Path) -> Path:
         missing file.
     """
     path = Path(name_or_path)
-    if path.suffix == "" and path.parent == Path(".") and not path.exists():
-        return data_dir() / "scenarios" / f"{path.name}.toml"
-    return path
+    if path.exists() or len(path.parts) != 1:
+        return path
+    return data_dir() / "scenarios" / f"{path.stem}.toml"

@@ -115,7 +115,9 @@ def repay(
         share = max(
             s.strategic_default_share for s in scn.shocks.values() if s.kind == "p2p_collapse"
         )
-        walk_away = is_p2p & (rng.random(a) < share)
+        # The less creditworthy walk away from a failed platform more readily.
+        cw = persons["creditworthiness"].to_numpy().astype(float)[person]
+        walk_away = is_p2p & (rng.random(a) < share * 2.0 / (1.0 + np.exp(cw)))
         stop = collapse + rng.integers(0, 3, a)
         miss |= walk_away[:, None] & (months >= stop[:, None])
     miss &= due

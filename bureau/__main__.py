@@ -1,0 +1,5 @@
+"""``python -m bureau``: the same as the ``bureau`` command."""
+
+from bureau.cli.main import main
+
+main()

@@ -1,0 +1,144 @@
+"""The command line as a user meets it: exit codes, one-line errors, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bureau import __version__
+from bureau.cli.main import app
+from bureau.config import data_dir
+
+runner = CliRunner()
+SMALL = str(data_dir() / "scenarios" / "small.toml")
+
+
+def bureau(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bureau", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_simulate_writes_a_run_directory(tmp_path: Path) -> None:
+    out = tmp_path / "runs" / "s"
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            SMALL,
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--set",
+            "population.persons=800",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["stages"]["world"]["rows"]["persons"] == 800
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 20170701
+    assert manifest["version"] == __version__
+    assert manifest["stages"]["world"]["rows"]["persons"] == 800
+    assert manifest["stages"]["world"]["seconds"] > 0
+    assert "world/persons/part-00000.parquet" in manifest["files"]
+    assert (out / "scenario.resolved.toml").is_file()
+    assert [p.name for p in tmp_path.joinpath("runs").iterdir()] == ["s"]
+
+
+def test_run_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    args = [
+        "run",
+        SMALL,
+        "--out",
+        str(out),
+        "-q",
+        "--set",
+        "population.persons=300",
+        "--workers",
+        "1",
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    before = json.loads((out / "manifest.json").read_text())["files"]
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2
+    assert "already exists" in again.stderr and "--force" in again.stderr
+    forced = runner.invoke(app, [*args, "--force", "--seed", "5"])
+    assert forced.exit_code == 0
+    after = json.loads((out / "manifest.json").read_text())
+    assert after["seed"] == 5 and after["files"] != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def _scenario(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "bad.toml"
+    path.write_text(f'extends = "{SMALL}"\n{body}')
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda d: str(d / "missing.toml"), "no such scenario file"),
+        (lambda d: _write(d, "name = [oops\n"), "invalid TOML"),
+        (lambda d: _scenario(d, "colour = 3\n"), "colour: unknown key"),
+        (lambda d: _scenario(d, "[population]\npersons = -10\n"), "population.persons"),
+        (lambda d: _scenario(d, "months = 'many'\n"), "months"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(tmp_path: Path, make, words: str) -> None:
+    source = make(tmp_path)
+    result = bureau("simulate", source, "--out", str(tmp_path / "runs" / "x"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def _write(directory: Path, text: str) -> str:
+    path = directory / "broken.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    result = bureau("simulate", SMALL, "--out", str(tmp_path / "x"), "--workers", "0")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    result = bureau("simulate", SMALL, "--out", str(tmp_path / "x"), "--set", "nonsense")
+    assert result.returncode == 2
+    assert "KEY=VALUE" in result.stderr
+
+
+def test_a_failing_stage_leaves_no_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bureau import pipeline
+
+    def explode(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setitem(pipeline.STAGES, "world", explode)
+    result = runner.invoke(app, ["run", SMALL, "--out", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 1
+    assert "disk full" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bureau import ScenarioError, load_scenario
+from bureau.config import data_dir, parse_override, scenario_to_toml
+
+
+@pytest.mark.parametrize(
+    ("name", "persons"), [("small", 5_000), ("baseline", 100_000), ("large", 1_000_000)]
+)
+def test_bundled_scenarios_load(name: str, persons: int) -> None:
+    scn = load_scenario(name)
+    assert scn.name == name
+    assert scn.population.persons == persons
+    assert scn.months == 36
+
+
+def test_resolved_scenario_round_trips(tmp_path: Path) -> None:
+    scn = load_scenario("small")
+    path = tmp_path / "resolved.toml"
+    path.write_text(scenario_to_toml(scn))
+    assert load_scenario(path) == scn
+
+
+def test_extends_merges_tables_key_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        f'extends = "{data_dir() / "scenarios" / "baseline.toml"}"\n'
+        'name = "mine"\n[lenders.ant]\nshare = 0.9\n'
+    )
+    scn = load_scenario(path)
+    base = load_scenario("baseline")
+    assert scn.lenders["ant"].share == 0.9
+    assert scn.lenders["ant"].products == base.lenders["ant"].products
+    assert scn.lenders["icbc"] == base.lenders["icbc"]
+
+
+def test_overrides_apply_dotted_keys() -> None:
+    scn = load_scenario("small", dict([parse_override("population.persons=1234")]))
+    assert scn.population.persons == 1234
+    assert parse_override("sharing=siloed") == ("sharing", "siloed")
+    assert parse_override('name="x"') == ("name", "x")
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text(f'extends = "{data_dir() / "scenarios" / "small.toml"}"\n{body}')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        ("[population]\npersonz = 5\n", "population.personz", "unknown key"),
+        ("[population]\npersons = -5\n", "population.persons", "greater than 0"),
+        ('[population]\npersons = "many"\n', "population.persons", "integer"),
+        ("[behaviour]\nhardship_rate = 1.5\n", "behaviour.hardship_rate", "less than or equal"),
+        ('start = "July"\n', "start", "YYYY-MM"),
+        (
+            '[lenders.icbc]\nproducts = ["spaceship"]\n',
+            "lenders.icbc.products.0",
+            "Input should be",
+        ),
+        ("[shocks.pandemic]\nmonth = 99\n", None, "below months"),
+    ],
+)
+def test_invalid_values_name_the_key(
+    tmp_path: Path, body: str, key: str | None, words: str
+) -> None:
+    path = _write(tmp_path, body)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert words in message
+    if key:
+        assert info.value.field == key
+        assert key in message
+
+
+def test_missing_file_and_invalid_toml(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(tmp_path / "nope.toml")
+    bad = tmp_path / "broken.toml"
+    bad.write_text("name = [unclosed\n")
+    with pytest.raises(ScenarioError, match="invalid TOML"):
+        load_scenario(bad)
+
+
+def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="nested too deeply"):
+        load_scenario(tmp_path / "a.toml")
