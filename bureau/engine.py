@@ -36,8 +36,10 @@ def map_chunks(fn: Callable[[T], R], items: Iterable[T], workers: int = 1) -> It
     if workers <= 1:
         yield from map(fn, items)
         return
-    # forkserver: workers start from a clean process, not a fork of one whose thread pools
-    # (Arrow, OpenMP) may be mid-flight.
-    context = multiprocessing.get_context("forkserver")
+    # Fork where the platform has it: workers need no re-import of the caller's main module,
+    # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
+    # The chunk functions use numpy, pandas and pyarrow only, whose thread pools survive a fork.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         yield from pool.map(fn, items)

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from bureau.errors import RunDirectoryError
 
 # Fixed writer settings: the same table always gives the same bytes.
-_WRITE_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
+WRITE_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistics": True}
 
 
 def chunk_file(table_dir: Path, chunk: int) -> Path:
@@ -37,7 +37,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> int:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, path, **_WRITE_OPTIONS)
+    pq.write_table(table, path, **WRITE_OPTIONS)
     return table.num_rows
 
 
