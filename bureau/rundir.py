@@ -51,7 +51,10 @@ def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
     if out.exists() and not out.is_dir():
         raise RunDirectoryError("exists and is not a directory", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    _remove_abandoned(out)
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent)
+    )
     try:
         yield staging
     except BaseException:
@@ -64,6 +67,28 @@ def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.replace(staging, out)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_abandoned(out: Path) -> None:
+    """Delete staging directories of earlier runs of ``out`` whose process is gone.
+
+    A run killed outright (SIGKILL, power loss) cannot clean up after itself; the next run of
+    the same directory does it.
+    """
+    for stale in out.parent.glob(f".{out.name}.*.partial"):
+        pid = stale.name[len(out.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def file_digest(path: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -37,6 +38,12 @@ def _root(
     """A research simulator of a commercial consumer credit reporting market."""
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # Unwind like Ctrl-C so that staged output is removed before the process ends.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point of the ``bureau`` script."""
+    signal.signal(signal.SIGTERM, _terminate)
     app()

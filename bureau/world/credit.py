@@ -210,14 +210,14 @@ def originate(
     ].to_numpy()
 
     person_ids = persons["person_id"].to_numpy()
-    lender_cat = pd.Categorical.from_codes
-    product_cat = pd.Categorical.from_codes
     accounts_df = pd.DataFrame(
         {
             "account_id": accounts["account_id"].to_numpy(),
             "person_id": person_ids[accounts["p"].to_numpy()],
-            "lender_id": lender_cat(accounts["lender"].to_numpy(), market.lender_ids),
-            "product": product_cat(accounts["product"].to_numpy(), products),
+            "lender_id": pd.Categorical.from_codes(
+                accounts["lender"].to_numpy(), market.lender_ids
+            ),
+            "product": pd.Categorical.from_codes(accounts["product"].to_numpy(), products),
             "open_month": accounts["open_month"].to_numpy().astype(np.int16),
             "term_months": accounts["term_months"].to_numpy().astype(np.int16),
             "amount": accounts["amount"].to_numpy().astype(np.int32),
@@ -229,8 +229,8 @@ def originate(
         {
             "application_id": apps["application_id"].to_numpy(),
             "person_id": person_ids[apps["p"].to_numpy()],
-            "lender_id": lender_cat(apps["lender"].to_numpy(), market.lender_ids),
-            "product": product_cat(apps["product"].to_numpy(), products),
+            "lender_id": pd.Categorical.from_codes(apps["lender"].to_numpy(), market.lender_ids),
+            "product": pd.Categorical.from_codes(apps["product"].to_numpy(), products),
             "month": apps["month"].to_numpy().astype(np.int16),
             "approved": apps["approved"].to_numpy(),
             "account_id": apps["account_id"].to_numpy().astype(np.int64),
