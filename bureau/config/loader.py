@@ -11,7 +11,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from bureau.config.paths import scenario_path
+from bureau.config.paths import data_dir, scenario_path
 from bureau.config.scenario import Scenario
 from bureau.errors import ScenarioError
 
@@ -129,7 +129,8 @@ def load_scenario(
     source
         A path to a TOML file, the name of a bundled scenario (``"small"``, ``"baseline"``,
         ``"large"``), or an already-parsed mapping. A file may name another with
-        ``extends = "baseline.toml"``: its tables are merged over that one's.
+        ``extends = "baseline.toml"``: its tables are merged over that one's. The bureau
+        profiles of ``data/bureaus.toml`` are the base of the ``bureaus`` table.
     overrides
         Dotted keys and values applied last, for example ``{"population.persons": 2000}``.
 
@@ -150,6 +151,7 @@ def load_scenario(
     else:
         path = scenario_path(source)
         data = _resolve_extends(path)
+    data = _merge({"bureaus": _read_toml(data_dir() / "bureaus.toml")["bureaus"]}, data)
     if overrides:
         data = _apply_overrides(data, overrides)
     return _validate(data, path)

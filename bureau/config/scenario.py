@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+from bureau.config.base import Identifier, Model, Share
+from bureau.config.bureaus import COURTS, BureauProfile, Sharing
 
 PRODUCTS = (
     "credit_card",
@@ -38,12 +38,6 @@ PlatformKind = Literal[
     "ecommerce", "payment", "messaging", "insurer", "pos_network", "telecom", "p2p", "bank"
 ]
 LenderKind = Literal["bank", "platform", "consumer_finance", "p2p"]
-
-
-class Model(BaseModel):
-    """Base of every scenario model: unknown keys are errors, instances are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 class Population(Model):
@@ -207,6 +201,9 @@ class Scenario(Model):
     shocks: dict[Identifier, Shock] = Field(default_factory=dict)
     records: Records
     signals: Signals
+    sharing: Sharing
+    sharing_lag: int = Field(ge=0, le=12)
+    bureaus: dict[Identifier, BureauProfile] = Field(min_length=1)
 
     @field_validator("start")
     @classmethod
@@ -233,7 +230,22 @@ class Scenario(Model):
         for product in self.products:
             if not any(product in lender.products for lender in self.lenders.values()):
                 raise ValueError(f"products.{product}: no lender offers it")
+        known = set(self.platforms) | set(self.lenders) | {COURTS}
+        for bureau_id, profile in self.bureaus.items():
+            for source in profile.sources:
+                if source not in known:
+                    raise ValueError(
+                        f"bureaus.{bureau_id}.sources: {source!r} is not a platform, a lender "
+                        f"or {COURTS!r}"
+                    )
+        if not any(profile.enabled for profile in self.bureaus.values()):
+            raise ValueError("bureaus: at least one bureau must be enabled")
         return self
+
+    @property
+    def active_bureaus(self) -> list[str]:
+        """Ids of the enabled bureaus, sorted."""
+        return sorted(b for b, profile in self.bureaus.items() if profile.enabled)
 
     @property
     def start_date(self) -> dt.date:
