@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= data/scenarios/baseline.toml
-RUN_DIR ?= runs/baseline
+RUN_DIR ?= runs/$(basename $(notdir $(SCENARIO)))
 
 .PHONY: run test lint format bench clean
 

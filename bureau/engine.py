@@ -33,6 +33,8 @@ def map_chunks(fn: Callable[[T], R], items: Iterable[T], workers: int = 1) -> It
     R
         ``fn(item)`` for each item, in the order of ``items``.
     """
+    items = list(items)
+    workers = min(workers, len(items))
     if workers <= 1:
         yield from map(fn, items)
         return

@@ -44,29 +44,50 @@ def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
     Raises
     ------
     RunDirectoryError
-        If ``out`` exists and ``force`` is False, or is not a directory.
+        If ``out`` exists and ``force`` is False, exists and is not a run directory, or
+        cannot be created.
     """
-    if out.exists() and not force:
-        raise RunDirectoryError("already exists; pass --force to replace it", path=out)
+    out = Path(out)
+    if out.name in ("", ".", "..") or out.resolve() == Path.cwd().resolve():
+        raise RunDirectoryError("a run directory needs a name of its own", path=out)
     if out.exists() and not out.is_dir():
         raise RunDirectoryError("exists and is not a directory", path=out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(out)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent)
-    )
+    if out.exists():
+        if not force:
+            raise RunDirectoryError(
+                "already exists; replace it with --force (force=True)", path=out
+            )
+        if not (out / MANIFEST).is_file():
+            # --force replaces runs, never an arbitrary directory that happens to be in the way.
+            raise RunDirectoryError("exists and is not a run directory; not replacing it", path=out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(out)
+        staging = Path(
+            tempfile.mkdtemp(
+                prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent
+            )
+        )
+    except OSError as exc:
+        raise RunDirectoryError(
+            f"cannot create a run directory here: {exc.strerror}", path=out
+        ) from None
     try:
         yield staging
+        # mkdtemp makes the directory private; a run is as readable as any other output.
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
+        if out.exists():
+            retired = staging.with_suffix(".old")
+            os.replace(out, retired)
+            os.replace(staging, out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if out.exists():
-        retired = staging.with_suffix(".old")
-        os.replace(out, retired)
-        os.replace(staging, out)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, out)
 
 
 def _alive(pid: int) -> bool:
@@ -92,7 +113,18 @@ def _remove_abandoned(out: Path) -> None:
 
 
 def file_digest(path: Path) -> str:
-    """Return the SHA-256 of a file, in hex."""
+    """Return the SHA-256 of a file.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str
+        The digest in hex.
+    """
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
@@ -134,20 +166,3 @@ def write_manifest(root: Path, header: dict[str, Any], stages: dict[str, Any]) -
     manifest = {**header, "stages": stages, "files": content_hashes(root)}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
-
-
-def read_manifest(root: Path) -> dict[str, Any]:
-    """Read a run directory's manifest.
-
-    Raises
-    ------
-    RunDirectoryError
-        If there is none or it is not valid JSON.
-    """
-    path = root / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunDirectoryError("not a run directory (no manifest.json)", path=root) from None
-    except json.JSONDecodeError as exc:
-        raise RunDirectoryError(f"manifest is not valid JSON: {exc}", path=path) from None

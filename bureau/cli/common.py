@@ -52,6 +52,16 @@ def handle_errors(command: F) -> F:
     Bad input (a :class:`BureauError`) exits with 2; an interruption with 130; anything else
     is a bug, reported in one line with exit status 1 (the traceback goes to the log at debug
     level).
+
+    Parameters
+    ----------
+    command
+        The command's implementation.
+
+    Returns
+    -------
+    callable
+        The same command, with its errors rendered.
     """
 
     @functools.wraps(command)
@@ -80,7 +90,22 @@ def handle_errors(command: F) -> F:
 
 
 def scenario_from_cli(source: str, seed: int | None, settings: list[str] | None) -> Scenario:
-    """Load the scenario named on the command line, with ``--seed`` and ``--set`` applied."""
+    """Load the scenario named on the command line, with ``--seed`` and ``--set`` applied.
+
+    Parameters
+    ----------
+    source
+        A TOML file or a bundled scenario's name.
+    seed
+        The ``--seed`` value, if given.
+    settings
+        The ``--set KEY=VALUE`` values, if given.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+    """
     overrides = dict(parse_override(s) for s in settings or [])
     if seed is not None:
         overrides["seed"] = seed
@@ -91,7 +116,15 @@ def scenario_from_cli(source: str, seed: int | None, settings: list[str] | None)
 def progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
     """Yield a ``progress(stage, done, total)`` callback drawing one bar per stage.
 
-    Bars are drawn only on a terminal and never with ``--quiet``.
+    Parameters
+    ----------
+    quiet
+        Draw nothing.
+
+    Yields
+    ------
+    callable
+        The callback; bars appear only on a terminal and never when ``quiet``.
     """
     enabled = not quiet and console.is_terminal
     bars = Progress(
@@ -116,12 +149,29 @@ def progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
 
 
 def print_json(payload: Any) -> None:
-    """Print a JSON document to stdout, unstyled."""
+    """Print a JSON document to stdout, unstyled.
+
+    Parameters
+    ----------
+    payload
+        Anything JSON can hold; other values are printed as their ``str``.
+    """
     sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def relative(path: Path) -> str:
-    """A path as the user would type it: relative to the working directory when inside it."""
+    """A path as the user would type it.
+
+    Parameters
+    ----------
+    path
+        Any path.
+
+    Returns
+    -------
+    str
+        The path relative to the working directory when inside it, else as given.
+    """
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:

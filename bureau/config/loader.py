@@ -54,6 +54,8 @@ def _resolve_extends(path: Path, depth: int = 0) -> dict[str, Any]:
     parent_path = path.parent / parent
     if not parent_path.is_file():
         parent_path = scenario_path(parent)
+    if not parent_path.is_file():
+        raise ScenarioError(f"no such scenario file: {parent}", path=path, field="extends")
     return _merge(_resolve_extends(parent_path, depth + 1), data)
 
 
@@ -102,13 +104,13 @@ def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict
     return data
 
 
-def _validate(data: dict[str, Any], path: Path | None) -> Scenario:
+def _validate(data: dict[str, Any], path: Path | None, overrides: Mapping[str, Any]) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"]) or None
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         elif error["type"] == "missing":
@@ -116,6 +118,12 @@ def _validate(data: dict[str, Any], path: Path | None) -> Scenario:
         more = exc.error_count() - 1
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        # A problem with a value given on the command line is not the file's fault.
+        from_override = key is not None and any(
+            key == k or key.startswith(f"{k}.") for k in overrides
+        )
+        if from_override:
+            raise ScenarioError(message, field=f"--set {key}") from None
         raise ScenarioError(message, path=path, field=key) from None
 
 
@@ -154,11 +162,22 @@ def load_scenario(
     data = _merge({"bureaus": _read_toml(data_dir() / "bureaus.toml")["bureaus"]}, data)
     if overrides:
         data = _apply_overrides(data, overrides)
-    return _validate(data, path)
+    return _validate(data, path, overrides or {})
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
-    """Return the scenario as plain TOML-ready data (no ``None`` values)."""
+    """Return the scenario as plain data.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    dict
+        JSON- and TOML-ready values, with ``None`` values left out (TOML has no null).
+    """
     return scenario.model_dump(mode="json", exclude_none=True)
 
 

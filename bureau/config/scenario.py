@@ -52,7 +52,7 @@ class Population(Model):
     household_adults: list[float] = Field(min_length=4, max_length=4)
     urban_hukou_by_tier: list[Share] = Field(min_length=4, max_length=4)
     income_median_by_tier: list[float] = Field(min_length=4, max_length=4)
-    income_sigma: float = Field(gt=0.0, le=3.0)
+    income_sigma: float = Field(gt=0.0, le=1.5)
     rural_income_factor: float = Field(gt=0.0, le=1.0)
     household_creditworthiness_share: float = Field(ge=0.0, lt=1.0)
     previous_phone_share: Share
@@ -75,7 +75,7 @@ class Social(Model):
 
     ties_per_person: float = Field(ge=0.0, le=100.0)
     homophily: Share
-    neighbour_reach: float = Field(gt=0.0, le=1000.0)
+    neighbour_reach: float = Field(ge=1.0, le=1000.0)
 
 
 class Platform(Model):
@@ -251,6 +251,11 @@ class Scenario(Model):
     def start_date(self) -> dt.date:
         """The first day of month 0."""
         return dt.datetime.strptime(self.start, "%Y-%m").date()
+
+    @property
+    def product_ids(self) -> list[str]:
+        """The scenario's products, in the fixed order of :data:`PRODUCTS`."""
+        return [p for p in PRODUCTS if p in self.products]
 
     @property
     def chunks(self) -> int:

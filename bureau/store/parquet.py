@@ -16,7 +16,20 @@ WRITE_OPTIONS = {"compression": "zstd", "compression_level": 1, "write_statistic
 
 
 def chunk_file(table_dir: Path, chunk: int) -> Path:
-    """Return the file of one chunk of a table: ``<table_dir>/part-00000.parquet``."""
+    """Return the file of one chunk of a table.
+
+    Parameters
+    ----------
+    table_dir
+        The table's directory.
+    chunk
+        The 0-based chunk index.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<table_dir>/part-00000.parquet`` for chunk 0, and so on.
+    """
     return table_dir / f"part-{chunk:05d}.parquet"
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bureau.config.scenario import PRODUCTS, Scenario
+from bureau.config.scenario import Scenario
 from bureau.rng import generator
+from bureau.world.common import expit, income_score, logit, rows_of
 from bureau.world.keys import chunk_keys
 from bureau.world.platforms import collapse_month
 
-# How many accounts of a product one person holds at most at a time of application
-# (an assumption: several cards, one mortgage, repeated small loans).
+# How many accounts of a product one person opens at most, counting those held at the start
+# (an assumption: several cards, one mortgage, repeated small loans). Once there, the person
+# stops applying for that product.
 _HOLDING_CAP = {
     "credit_card": 3,
     "mortgage": 1,
@@ -37,7 +39,7 @@ def _demand(product: str, persons: pd.DataFrame) -> np.ndarray:
     """Log-odds shift of holding or seeking a product, by person (an assumption)."""
     age = persons["age"].to_numpy().astype(float)
     tier = persons["city_tier"].to_numpy().astype(float)
-    income_z = (np.log(persons["monthly_income"].to_numpy()) - np.log(5000.0)) / 0.7
+    income_z = income_score(persons["monthly_income"])
     urban = (persons["hukou"] == "urban").to_numpy()
     digital = persons["digital_footprint"].to_numpy().astype(float)
     imp = persons["impulsivity"].to_numpy().astype(float)
@@ -64,10 +66,9 @@ class _Market:
         self.lender_ids = sorted(scn.lenders)
         platform_ids = list(memberships["platform_id"].cat.categories)
         n = len(persons)
-        first = int(persons["person_id"].iloc[0]) if n else 0
         self.join = np.full((n, len(platform_ids)), _LARGE, dtype=np.int16)
         self.leave = np.full((n, len(platform_ids)), _LARGE, dtype=np.int16)
-        rows = memberships["person_id"].to_numpy() - first
+        rows = rows_of(persons, memberships["person_id"])
         cols = memberships["platform_id"].cat.codes.to_numpy()
         self.join[rows, cols] = memberships["join_month"].to_numpy()
         leave = memberships["leave_month"].to_numpy()
@@ -147,7 +148,7 @@ def originate(
     imp = persons["impulsivity"].to_numpy().astype(float)
     age = persons["age"].to_numpy()
     income = persons["monthly_income"].to_numpy().astype(float)
-    products = [p for p in PRODUCTS if p in scn.products]
+    products = scn.product_ids
 
     held_parts, app_parts = [], []
     for code, product in enumerate(products):
@@ -156,8 +157,8 @@ def originate(
         eligible = age >= spec.min_age
 
         # Accounts held at the start were approved before the window, so they lean creditworthy.
-        logit = np.log(spec.held_at_start / (1 - spec.held_at_start)) + demand + 0.7 * cw
-        held = eligible & (rng.random(n) < 1 / (1 + np.exp(-logit)))
+        odds = logit(spec.held_at_start) + demand + 0.7 * cw
+        held = eligible & (rng.random(n) < expit(odds))
         who = np.flatnonzero(held)
         lender = market.choose(rng, product, who, np.zeros(who.size, dtype=np.int16))
         who, lender = who[lender >= 0], lender[lender >= 0]
@@ -220,7 +221,7 @@ def originate(
             "product": pd.Categorical.from_codes(accounts["product"].to_numpy(), products),
             "open_month": accounts["open_month"].to_numpy().astype(np.int16),
             "term_months": accounts["term_months"].to_numpy().astype(np.int16),
-            "amount": accounts["amount"].to_numpy().astype(np.int32),
+            "amount": accounts["amount"].to_numpy().astype(np.int64),
             "annual_rate": accounts["annual_rate"].to_numpy().astype(np.float32),
             "application_id": accounts["application_id"].to_numpy().astype(np.int64),
         }

@@ -14,6 +14,7 @@ import pandas as pd
 
 from bureau.config.scenario import IncomeShock, Scenario
 from bureau.rng import generator
+from bureau.world.common import expit, logit
 
 # Months simulated before month 0 so that episodes already under way at the start exist.
 BURN_IN = 12
@@ -69,12 +70,16 @@ def hardship_matrix(scn: Scenario, chunk: int, persons: pd.DataFrame) -> np.ndar
     cw = persons["creditworthiness"].to_numpy().astype(float)
     imp = persons["impulsivity"].to_numpy().astype(float)
 
-    base = np.log(beh.hardship_rate / (1 - beh.hardship_rate))
-    logit = base - beh.hardship_creditworthiness_effect * cw + beh.hardship_impulsivity_effect * imp
-    hazard = np.broadcast_to((1.0 / (1.0 + np.exp(-logit)))[:, None], (n, t)).copy()
+    odds = (
+        logit(beh.hardship_rate)
+        - beh.hardship_creditworthiness_effect * cw
+        + beh.hardship_impulsivity_effect * imp
+    )
+    hazard = np.broadcast_to(expit(odds)[:, None], (n, t)).copy()
 
     exposure = _SHOCK_EXPOSURE[persons["occupation"].cat.codes.to_numpy()]
-    for shock in scn.shocks.values():
+    for shock_id in sorted(scn.shocks):
+        shock = scn.shocks[shock_id]
         if not isinstance(shock, IncomeShock):
             continue
         touched = rng.random(n) < np.clip(shock.affected_share * exposure, 0, 1)

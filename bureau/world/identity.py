@@ -10,6 +10,7 @@ result does not depend on how many workers ran.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -127,12 +128,38 @@ def gender_of(ids: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def random_sequences(rng: np.random.Generator, male: np.ndarray) -> np.ndarray:
-    """Draw 3-digit sequence numbers whose parity matches the gender."""
+    """Draw 3-digit sequence numbers whose parity matches the gender.
+
+    Parameters
+    ----------
+    rng
+        The generator.
+    male
+        Boolean gender per person.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 numbers 0-999, odd for men and even for women.
+    """
     return rng.integers(0, 500, size=male.size) * 2 + male.astype(np.int64)
 
 
 def random_phones(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Draw 11-digit mobile numbers as int64 (a carrier prefix and 8 digits)."""
+    """Draw 11-digit mobile numbers.
+
+    Parameters
+    ----------
+    rng
+        The generator.
+    size
+        How many.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 numbers: a carrier prefix and 8 digits.
+    """
     prefix = PHONE_PREFIXES[rng.integers(0, PHONE_PREFIXES.size, size=size)]
     return prefix * 10**8 + rng.integers(0, 10**8, size=size)
 
@@ -200,7 +227,12 @@ class UniqueRegistry:
         return taken
 
     @classmethod
-    def _fix(cls, values: np.ndarray, seen: list[np.ndarray], redraw) -> np.ndarray:
+    def _fix(
+        cls,
+        values: np.ndarray,
+        seen: list[np.ndarray],
+        redraw: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
         values = values.copy()
         while True:
             _, first = np.unique(values, return_index=True)
@@ -252,7 +284,26 @@ class UniqueRegistry:
 
 
 def birth_dates(rng: np.random.Generator, start: dt.date, ages: np.ndarray) -> np.ndarray:
-    """Draw birth dates so that each person has the given age in whole years at ``start``."""
-    start_day = np.datetime64(start, "D")
-    offset = rng.integers(0, 365, size=ages.size)
-    return start_day - (ages.astype(np.int64) * 36525 // 100 + offset).astype("timedelta64[D]")
+    """Draw birth dates so that each person is exactly ``age`` whole years old at ``start``.
+
+    Parameters
+    ----------
+    rng
+        The generator.
+    start
+        The day ages refer to (the first day of month 0).
+    ages
+        Ages in whole years.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``datetime64[D]`` dates in ``(start - (age + 1) years, start - age years]``.
+    """
+    month = np.datetime64(start, "M")
+    day = (np.datetime64(start, "D") - month.astype("datetime64[D]")).astype(np.int64)
+    years = ages.astype(np.int64)
+    latest = (month - 12 * years).astype("datetime64[D]") + day
+    earliest = (month - 12 * (years + 1)).astype("datetime64[D]") + day + 1
+    span = (latest - earliest).astype(np.int64) + 1
+    return earliest + (rng.random(ages.size) * span).astype(np.int64)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bureau.config.scenario import Scenario
+from bureau.world.common import rows_of
 from bureau.world.repayment import CLOSED, DPD90
 
 HORIZON = 12
@@ -34,9 +35,8 @@ def person_month_flags(
         ``(bad, borrower)``: boolean matrices (persons x months).
     """
     n, t = len(persons), scn.months
-    first = int(persons["person_id"].iloc[0]) if n else 0
     owner = pd.Series(accounts["person_id"].to_numpy(), index=accounts["account_id"].to_numpy())
-    person = owner.reindex(account_months["account_id"].to_numpy()).to_numpy() - first
+    person = rows_of(persons, owner.reindex(account_months["account_id"].to_numpy()).to_numpy())
     month = account_months["month"].to_numpy().astype(np.int64)
     status = account_months["status"].to_numpy()
     bad = np.zeros((n, t), dtype=bool)

@@ -13,20 +13,33 @@ import pandas as pd
 
 from bureau.config.scenario import P2PCollapse, Scenario
 from bureau.rng import generator
+from bureau.world.common import expit, income_score, logit
 
 # Members who joined before the window joined up to this many months before it.
 _PRE_WINDOW_MONTHS = 60
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return float(np.log(p / (1 - p)))
+def p2p_collapse(scn: Scenario) -> P2PCollapse | None:
+    """Return the scenario's P2P collapse (the earliest, if several), or None.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+
+    Returns
+    -------
+    P2PCollapse or None
+        The shock.
+    """
+    shocks = [s for s in scn.shocks.values() if isinstance(s, P2PCollapse)]
+    return min(shocks, key=lambda s: (s.month, -s.strategic_default_share)) if shocks else None
 
 
 def collapse_month(scn: Scenario) -> int | None:
     """Return the month P2P lending collapses, or None if the scenario has no collapse."""
-    months = [s.month for s in scn.shocks.values() if isinstance(s, P2PCollapse)]
-    return min(months) if months else None
+    shock = p2p_collapse(scn)
+    return shock.month if shock else None
 
 
 def generate_memberships(scn: Scenario, chunk: int, persons: pd.DataFrame) -> pd.DataFrame:
@@ -53,32 +66,33 @@ def generate_memberships(scn: Scenario, chunk: int, persons: pd.DataFrame) -> pd
     age = persons["age"].to_numpy().astype(float)
     tier = persons["city_tier"].to_numpy().astype(float)
     digital = persons["digital_footprint"].to_numpy().astype(float)
-    income_z = (np.log(persons["monthly_income"].to_numpy()) - np.log(5000.0)) / 0.7
+    income_z = income_score(persons["monthly_income"])
 
-    member = np.zeros((n, len(platform_ids)), dtype=bool)
-    logits = np.empty((n, len(platform_ids)))
+    # Each platform's pull on each person, on the log-odds scale, without its intercept.
+    pull = np.empty((n, len(platform_ids)))
     for j, pid in enumerate(platform_ids):
         plat = scn.platforms[pid]
-        logits[:, j] = (
-            _logit(plat.penetration)
-            + plat.age_effect * (age - 35.0) / 10.0
+        pull[:, j] = (
+            plat.age_effect * (age - 35.0) / 10.0
             + plat.tier_effect * (tier - 2.0)
             + plat.digital_effect * digital
             + plat.income_effect * income_z
         )
+    penetration = np.array([scn.platforms[p].penetration for p in platform_ids])
+    member = np.zeros((n, len(platform_ids)), dtype=bool)
     free = np.array([scn.platforms[p].exclusive_group is None for p in platform_ids])
-    member[:, free] = rng.random((n, int(free.sum()))) < 1.0 / (1.0 + np.exp(-logits[:, free]))
+    chance = expit(logit(penetration[free]) + pull[:, free])
+    member[:, free] = rng.random((n, int(free.sum()))) < chance
 
     groups = sorted({scn.platforms[p].exclusive_group for p in platform_ids} - {None})
     for group in groups:
-        cols = np.array([scn.platforms[p].exclusive_group == group for p in platform_ids])
-        # Within an exclusive group, penetration is a relative weight, not a probability.
-        pen = np.array([scn.platforms[p].penetration for p in platform_ids])[cols]
-        logit_pen = np.log(pen / (1 - pen))
-        weight = pen * np.exp(logits[:, cols] - logit_pen)
+        cols = np.flatnonzero([scn.platforms[p].exclusive_group == group for p in platform_ids])
+        # Within an exclusive group everyone has exactly one; penetration is a relative weight.
+        weight = penetration[cols] * np.exp(pull[:, cols])
         cum = np.cumsum(weight, axis=1)
         pick = (cum < rng.random(n)[:, None] * cum[:, -1:]).sum(axis=1)
-        member[np.arange(n), np.flatnonzero(cols)[pick]] = True
+        chosen = cum[:, -1] > 0
+        member[np.flatnonzero(chosen), cols[np.minimum(pick, cols.size - 1)][chosen]] = True
 
     person_idx, plat_idx = np.nonzero(member)
     k = person_idx.size

@@ -13,6 +13,7 @@ import pandas as pd
 
 from bureau.config.scenario import Scenario
 from bureau.rng import generator
+from bureau.world.common import expit, income_score
 from bureau.world.identity import (
     birth_dates,
     national_id_body,
@@ -52,10 +53,6 @@ _OCC_OLD = np.array([0.6, -0.6, -0.6, 0.0, -0.8, -0.6, -0.2, -6.0, 5.5])
 # Log income relative to the tier median, by occupation and per education level.
 _OCC_INCOME = np.array([-0.45, 0.0, -0.1, 0.15, 0.1, 0.45, 0.25, -1.4, -0.5])
 _EDU_INCOME = 0.22
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def _household_sizes(rng: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
@@ -164,10 +161,11 @@ def generate_persons(scn: Scenario, chunk: int) -> pd.DataFrame:
         + age_curve
         + rng.normal(0, pop.income_sigma, n)
     )
-    income = np.round(np.exp(log_income), -1).astype(np.int32)
-    income_z = (log_income - np.log(5000.0)) / 0.7
+    # Whole tens of yuan, at least 100 a month (a pension or transfer floor).
+    income = np.maximum(np.round(np.exp(log_income), -1), 100).astype(np.int32)
+    income_z = income_score(income)
 
-    ios = rng.random(n) < _sigmoid(-0.9 + 0.7 * income_z - 0.3 * (tier - 2) - 0.02 * (age - 35))
+    ios = rng.random(n) < expit(-0.9 + 0.7 * income_z - 0.3 * (tier - 2) - 0.02 * (age - 35))
 
     # Latent traits. Creditworthiness is part shared in the household, part own, and leans on
     # income and education; impulsivity falls with age; the digital footprint is heaviest
@@ -204,7 +202,7 @@ def generate_persons(scn: Scenario, chunk: int) -> pd.DataFrame:
             "person_id": np.arange(first_id, first_id + n, dtype=np.int64),
             "id_body": id_body,
             "name": name,
-            "birth_date": birth,
+            "birth_date": birth.astype("datetime64[ms]"),
             "gender": pd.Categorical.from_codes((~male).astype(np.int8), ["M", "F"]),
             "phone_number": phone,
             "previous_phone_number": np.where(has_previous, previous_phone, -1),

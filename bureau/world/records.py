@@ -183,7 +183,7 @@ def generate_records(
             "month": records["month"].to_numpy().astype(np.int16),
             "end_month": records["end_month"].to_numpy().astype(np.int16),
             "due_end_month": records["due_end_month"].to_numpy().astype(np.int16),
-            "amount": records["amount"].to_numpy().astype(np.int32),
+            "amount": records["amount"].to_numpy().astype(np.int64),
             "account_id": records["account_id"].to_numpy().astype(np.int64),
             "wrongful": records["wrongful"].to_numpy().astype(bool),
         }

@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bureau.config.scenario import PRODUCTS, Scenario
+from bureau.config.scenario import Scenario
 from bureau.rng import generator
+from bureau.world.common import expit, rows_of
 from bureau.world.hardship import BURN_IN
-from bureau.world.platforms import collapse_month
+from bureau.world.platforms import p2p_collapse
 
 STATUS_LABELS = (
     "current",
@@ -94,7 +95,7 @@ def repay(
     a, t = len(accounts), BURN_IN + scn.months
     # Grid columns are months -BURN_IN .. months-1; column c is month c - BURN_IN.
     months = np.arange(-BURN_IN, scn.months)[None, :]
-    products = [p for p in PRODUCTS if p in scn.products]
+    products = scn.product_ids
     code = pd.Categorical(accounts["product"], categories=products).codes
     spec = [scn.products[p] for p in products]
     q = np.array([s.miss_in_hardship for s in spec])[code]
@@ -103,22 +104,19 @@ def repay(
     revolving = np.array([s.revolving for s in spec])[code]
     is_p2p = np.array([p == "p2p_loan" for p in products])[code]
 
-    first = int(persons["person_id"].iloc[0]) if len(persons) else 0
-    person = accounts["person_id"].to_numpy() - first
+    person = rows_of(persons, accounts["person_id"])
     open_month = accounts["open_month"].to_numpy().astype(np.int64)[:, None]
     due = months > open_month
 
     miss = hardship[person] & (rng.random((a, t)) < q[:, None])
     miss |= rng.random((a, t)) < scn.behaviour.idiosyncratic_miss_rate
-    collapse = collapse_month(scn)
+    collapse = p2p_collapse(scn)
     if collapse is not None:
-        share = max(
-            s.strategic_default_share for s in scn.shocks.values() if s.kind == "p2p_collapse"
-        )
         # The less creditworthy walk away from a failed platform more readily.
         cw = persons["creditworthiness"].to_numpy().astype(float)[person]
-        walk_away = is_p2p & (rng.random(a) < share * 2.0 / (1.0 + np.exp(cw)))
-        stop = collapse + rng.integers(0, 3, a)
+        share = collapse.strategic_default_share * 2.0 * expit(-cw)
+        walk_away = is_p2p & (rng.random(a) < share)
+        stop = collapse.month + rng.integers(0, 3, a)
         miss |= walk_away[:, None] & (months >= stop[:, None])
     miss &= due
     run = run_lengths(miss)
@@ -189,30 +187,36 @@ def _amounts(
     term = np.maximum(accounts["term_months"].to_numpy().astype(float), 1)[:, None]
     i = (accounts["annual_rate"].to_numpy().astype(float) / 12)[:, None]
 
-    # Instalment loans: the annuity schedule, advanced by the instalments actually paid.
+    # Instalment loans: the annuity schedule, advanced by the instalments actually paid. A
+    # month's payment is the instalments it settles: one, plus the arrears on a cure, never
+    # more than the term.
     paid = np.clip((months - open_month) - run, 0, term)
+    paid_before = np.concatenate([paid[:, :1], paid[:, :-1]], axis=1)
     growth_n = (1 + i) ** term
-    balance_inst = np.where(
-        i > 0,
-        amount * (growth_n - (1 + i) ** paid) / np.maximum(growth_n - 1, 1e-12),
-        amount * (1 - paid / term),
-    )
-    instalment = np.where(i > 0, amount * i / (1 - (1 + i) ** -term), amount / term)
-    prev_run = np.concatenate([np.zeros((a, 1), np.int32), run[:, :-1]], axis=1)
-    pay_inst = np.where(miss | (months <= open_month), 0.0, instalment * (1 + prev_run))
+    zero_rate = i == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        remaining = np.where(
+            zero_rate, 1 - paid / term, (growth_n - (1 + i) ** paid) / (growth_n - 1)
+        )
+        instalment = np.where(zero_rate, amount / term, amount * i / (1 - (1 + i) ** -term))
+    balance_inst = amount * remaining
+    settled = np.where(months <= open_month, 0, paid - paid_before)
+    pay_inst = instalment * settled
 
     # Revolving accounts: utilisation around a personal level, higher in hardship and arrears.
     imp = persons["impulsivity"].to_numpy().astype(float)[person]
     cw = persons["creditworthiness"].to_numpy().astype(float)[person]
-    level = 1 / (1 + np.exp(-(-1.0 + 0.6 * imp - 0.3 * cw)))
+    level = expit(-1.0 + 0.6 * imp - 0.3 * cw)
     util = level[:, None] + rng.normal(0, 0.08, (a, t)) + 0.25 * hardship[person] + 0.05 * run
     util = np.clip(util, 0.0, 1.2)
-    full_payer = rng.random(a) < 1 / (1 + np.exp(-(0.3 + 0.8 * cw - 0.5 * imp)))
+    full_payer = rng.random(a) < expit(0.3 + 0.8 * cw - 0.5 * imp)
     share = np.where(full_payer, 1.0, rng.uniform(0.1, 0.3, a))[:, None]
     balance_rev = amount * util
-    pay_rev = np.where(miss, 0.0, balance_rev * share)
+    # A cure pays the missed minimums too.
+    prev_run = np.concatenate([np.zeros((a, 1), np.int32), run[:, :-1]], axis=1)
+    pay_rev = np.where(miss, 0.0, np.minimum(balance_rev, balance_rev * share * (1 + prev_run)))
 
     balance = np.where(revolving[:, None], balance_rev, balance_inst)
     payment = np.where(revolving[:, None], pay_rev, pay_inst)
     balance = np.where(status == CLOSED, 0.0, balance)
-    return np.round(balance).astype(np.int32), np.round(payment).astype(np.int32)
+    return np.round(balance).astype(np.int64), np.round(payment).astype(np.int64)

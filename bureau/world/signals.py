@@ -13,18 +13,9 @@ import pandas as pd
 
 from bureau.config.scenario import Scenario
 from bureau.rng import generator
+from bureau.world.common import expit, logit, rows_of
 from bureau.world.hardship import episode_cover
 
-SIGNAL_COLUMNS = (
-    "ecommerce_spend",
-    "ecommerce_returns",
-    "payment_volume",
-    "utility_on_time",
-    "phone_bill_on_time",
-    "social_activity",
-    "gaming_minutes",
-    "address_changed",
-)
 # Singles' Day (11 November) lifts online spending; the factor is an assumption.
 _NOVEMBER_LIFT = 1.6
 
@@ -53,8 +44,7 @@ def member_matrix(
     n, t = len(persons), scn.months
     kinds = {pid: p.kind for pid, p in scn.platforms.items()}
     rows = memberships[memberships["platform_id"].map(kinds).to_numpy() == kind]
-    first = int(persons["person_id"].iloc[0]) if n else 0
-    person = rows["person_id"].to_numpy() - first
+    person = rows_of(persons, rows["person_id"])
     join = np.maximum(rows["join_month"].to_numpy().astype(np.int64), 0)
     leave = rows["leave_month"].to_numpy().astype(np.int64)
     leave = np.where(leave >= 0, leave, t)
@@ -116,14 +106,14 @@ def generate_signals(
     pay = member_matrix(scn, persons, memberships, "payment")
     volume = income * 0.5 * np.exp(0.3 * digital) * noise(0.3) * (1 - 0.5 * h)
 
-    base = np.log(sig.bill_on_time_base / (1 - sig.bill_on_time_base))
-    utility = rng.random((n, t)) < 1 / (1 + np.exp(-(base + 0.8 * cw - 2.0 * h)))
-    phone = rng.random((n, t)) < 1 / (1 + np.exp(-(base + 0.3 + 0.6 * cw - 1.8 * h)))
+    base = logit(sig.bill_on_time_base)
+    utility = rng.random((n, t)) < expit(base + 0.8 * cw - 2.0 * h)
+    phone = rng.random((n, t)) < expit(base + 0.3 + 0.6 * cw - 1.8 * h)
 
     chat = member_matrix(scn, persons, memberships, "messaging")
     social = np.exp(2.5 + 0.5 * digital) * noise(0.3)
 
-    gamer = rng.random((n, 1)) < 1 / (1 + np.exp(-(-0.3 + 0.5 * digital - 0.05 * (age - 30))))
+    gamer = rng.random((n, 1)) < expit(-0.3 + 0.5 * digital - 0.05 * (age - 30))
     gaming = gamer * 25 * np.exp(0.5 * imp + 0.3 * digital - 0.02 * (age - 30)) * noise(0.5)
     gaming *= 1 + 0.3 * h
 

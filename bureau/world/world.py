@@ -12,6 +12,7 @@ from bureau.config.loader import load_scenario
 from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks
 from bureau.errors import RunDirectoryError
+from bureau.rundir import RESOLVED_SCENARIO
 from bureau.store.parquet import chunk_file, read_table, write_table
 from bureau.world.generate import TABLES, ChunkJob, run_chunk, settle_persons
 from bureau.world.identity import UniqueRegistry
@@ -69,7 +70,7 @@ class World:
             If the directory is not a run directory with a world in it.
         """
         run = Path(path)
-        resolved = run / "scenario.resolved.toml"
+        resolved = run / RESOLVED_SCENARIO
         if not resolved.is_file() or not (run / "world").is_dir():
             raise RunDirectoryError("not a run directory with a world in it", path=run)
         unknown = set(tables or ()) - set(TABLES)
@@ -83,13 +84,16 @@ class World:
         return cls(scenario=load_scenario(resolved), **frames)
 
 
-def simulate(scenario: Scenario, workers: int = 1, progress: Progress | None = None) -> World:
+def simulate(
+    scenario: Scenario | str | Path, workers: int = 1, progress: Progress | None = None
+) -> World:
     """Generate a world in memory.
 
     Parameters
     ----------
     scenario
-        The scenario (see :func:`bureau.load_scenario`).
+        A :class:`Scenario` (see :func:`bureau.load_scenario`), a TOML file, or the name of a
+        bundled scenario.
     workers
         Worker processes; the result is the same for any number.
     progress
@@ -100,6 +104,8 @@ def simulate(scenario: Scenario, workers: int = 1, progress: Progress | None = N
     World
         The world's tables.
     """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
     registry = UniqueRegistry()
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     jobs = [ChunkJob(scenario, chunk, None) for chunk in range(scenario.chunks)]

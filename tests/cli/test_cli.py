@@ -217,3 +217,44 @@ def test_sigterm_unwinds_and_removes_the_staging_directory(tmp_path: Path) -> No
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert list(runs.iterdir()) == []
+
+
+def test_bad_override_values_are_blamed_on_the_override(tmp_path: Path) -> None:
+    result = bureau(
+        "simulate", "small", "--out", str(tmp_path / "x"), "--set", "population.persons=-3"
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --set population.persons:")
+    assert not (tmp_path / "x").exists()
+
+
+def test_force_never_replaces_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.txt").write_text("years of work")
+    result = bureau(
+        "simulate", "small", "--out", str(precious), "--force", "--set", "population.persons=100"
+    )
+    assert result.returncode == 2
+    assert "not a run directory" in result.stderr
+    assert (precious / "chapter1.txt").read_text() == "years of work"
+
+
+@pytest.mark.parametrize("where", ["file", "under_file", "dot"])
+def test_impossible_run_directories_exit_2(tmp_path: Path, where: str) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    out = {"file": str(a_file), "under_file": str(a_file / "run"), "dot": "."}[where]
+    result = bureau(
+        "simulate",
+        "small",
+        "--out",
+        out,
+        "--set",
+        "population.persons=100",
+        "--force",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bureau import World, validate_national_ids
+from bureau import World, load_scenario, validate_national_ids
+from bureau.world.hardship import BURN_IN, hardship_matrix
 from bureau.world.outcomes import HORIZON
-from bureau.world.platforms import collapse_month
+from bureau.world.platforms import collapse_month, generate_memberships
+from bureau.world.population import generate_persons
+from bureau.world.signals import generate_signals
 
 BANK_PRODUCTS = ["credit_card", "mortgage", "auto_loan", "consumer_loan"]
 
@@ -190,15 +193,23 @@ def test_applications_and_accounts_agree(small_world: World) -> None:
     assert (small_world.accounts["application_id"] == -1).sum() > 0  # held before the window
 
 
-def test_hardship_shows_in_signals(small_world: World) -> None:
-    signals = small_world.signals.merge(
-        small_world.persons[["person_id", "creditworthiness"]], on="person_id"
-    )
-    low = signals["creditworthiness"] < -1
-    assert signals.loc[low, "utility_on_time"].mean() < signals.loc[~low, "utility_on_time"].mean()
-    assert len(signals) == len(small_world.persons) * small_world.scenario.months
-    shoppers = small_world.memberships[
-        small_world.memberships["platform_id"].isin(["taobao", "jd"])
-    ]
+def test_hardship_shows_in_signals() -> None:
+    scn = load_scenario("small")
+    persons = generate_persons(scn, 0)
+    memberships = generate_memberships(scn, 0, persons)
+    hardship = hardship_matrix(scn, 0, persons)[:, BURN_IN:]
+    signals = generate_signals(scn, 0, persons, memberships, hardship)
+    in_hardship = hardship.ravel()
+    # Compare each person with themselves: months in hardship against their other months.
+    both = pd.Series(in_hardship).groupby(signals["person_id"].to_numpy()).transform("nunique") == 2
+    frame = signals[both.to_numpy()].assign(hard=in_hardship[both.to_numpy()])
+    means = frame.groupby("hard")[
+        ["utility_on_time", "phone_bill_on_time", "ecommerce_spend"]
+    ].mean()
+    assert means.loc[True, "utility_on_time"] < means.loc[False, "utility_on_time"] - 0.1
+    assert means.loc[True, "phone_bill_on_time"] < means.loc[False, "phone_bill_on_time"] - 0.1
+    assert means.loc[True, "ecommerce_spend"] < means.loc[False, "ecommerce_spend"]
+    assert len(signals) == len(persons) * scn.months
+    shoppers = memberships[memberships["platform_id"].isin(["taobao", "jd"])]
     never = ~signals["person_id"].isin(shoppers["person_id"])
     assert signals.loc[never, "ecommerce_spend"].isna().all()
