@@ -1,7 +1,10 @@
 """The chain of stages of one run, from the scenario to the run directory.
 
-For now the chain holds one stage, the world; each later stage (furnishing, ingestion, scoring,
-reconciliation, comparison) joins :data:`STAGES` in order.
+``world`` generates the truth, ``furnish`` writes every bureau's feeds from it, ``ingest`` loads
+each bureau's feeds into its own database. Each later stage (scoring, reconciliation,
+comparison) joins :data:`STAGES` in order. A whole run is built in a staging directory and
+renamed into place; a single stage can also be run on an existing run directory, and does
+nothing when it has already run.
 """
 
 from __future__ import annotations
@@ -13,10 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from bureau import __version__
+from bureau.bureaus.ingest import ingest_all
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
-from bureau.rundir import RESOLVED_SCENARIO, staged_directory, write_manifest
+from bureau.errors import RunDirectoryError
+from bureau.furnish.stage import furnish_all
+from bureau.rundir import RESOLVED_SCENARIO, read_manifest, staged_directory, write_manifest
 from bureau.world import write_world
 
 StageProgress = Callable[[str, int, int], None]
@@ -29,6 +37,7 @@ class StageReport:
     name: str
     seconds: float
     rows: dict[str, int]
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,19 +50,61 @@ class RunResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def _world_stage(
-    scenario: Scenario, root: Path, workers: int, progress: StageProgress | None
-) -> dict[str, int]:
-    def report(done: int, total: int) -> None:
-        if progress:
-            progress("world", done, total)
+@dataclass(frozen=True)
+class StageContext:
+    """What every stage is given: the scenario, the run directory and how to run."""
 
-    return write_world(scenario, root / "world", workers=workers, progress=report)
+    scenario: Scenario
+    root: Path
+    workers: int = 1
+    progress: StageProgress | None = None
+    db_url: str | None = None
+    bureaus: list[str] | None = None
+
+    def report(self, stage: str) -> Callable[[int, int], None]:
+        """A ``progress(done, total)`` callback for one stage."""
+
+        def update(done: int, total: int) -> None:
+            if self.progress:
+                self.progress(stage, done, total)
+
+        return update
 
 
-STAGES: dict[str, Callable[[Scenario, Path, int, StageProgress | None], dict[str, int]]] = {
+def _world_stage(ctx: StageContext) -> dict[str, int]:
+    return write_world(
+        ctx.scenario, ctx.root / "world", workers=ctx.workers, progress=ctx.report("world")
+    )
+
+
+def _furnish_stage(ctx: StageContext) -> dict[str, int]:
+    return furnish_all(ctx.scenario, ctx.root, workers=ctx.workers, progress=ctx.report("furnish"))
+
+
+def _ingest_stage(ctx: StageContext) -> dict[str, int]:
+    reports = ingest_all(
+        ctx.scenario,
+        ctx.root,
+        bureaus=ctx.bureaus,
+        db_url=ctx.db_url,
+        workers=ctx.workers,
+        progress=ctx.report("ingest"),
+    )
+    rows: dict[str, int] = {}
+    for r in reports:
+        rows[f"{r.bureau}.loaded"] = r.rows_loaded
+        rows[f"{r.bureau}.rejected"] = r.rows_rejected
+        rows[f"{r.bureau}.failed_files"] = len(r.failed)
+    return rows
+
+
+STAGES: dict[str, Callable[[StageContext], dict[str, int]]] = {
     "world": _world_stage,
+    "furnish": _furnish_stage,
+    "ingest": _ingest_stage,
 }
+#: What each stage needs done before it.
+REQUIRES = {"world": None, "furnish": "world", "ingest": "furnish"}
 
 
 def execute(
@@ -64,6 +115,7 @@ def execute(
     workers: int = 1,
     force: bool = False,
     progress: StageProgress | None = None,
+    db_url: str | None = None,
 ) -> RunResult:
     """Run stages of the chain into a new run directory.
 
@@ -81,6 +133,8 @@ def execute(
         Replace an existing run directory.
     progress
         Called as ``progress(stage, done, total)``.
+    db_url
+        A database server URL for the bureaus' credit files; SQLite files when None.
 
     Returns
     -------
@@ -100,7 +154,8 @@ def execute(
         (root / RESOLVED_SCENARIO).write_text(resolved, encoding="utf-8")
         for name in chosen:
             started = time.perf_counter()
-            rows = STAGES[name](scenario, root, workers, progress)
+            ctx = StageContext(scenario, root, workers, progress, db_url)
+            rows = STAGES[name](ctx)
             reports.append(StageReport(name, round(time.perf_counter() - started, 3), rows))
         header = {
             "package": "bureau",
@@ -109,6 +164,7 @@ def execute(
             "seed": scenario.seed,
             "scenario_sha256": hashlib.sha256(resolved.encode("utf-8")).hexdigest(),
             "workers": workers,
+            "database": _safe_url(db_url),
         }
         manifest = write_manifest(
             root, header, {r.name: {"seconds": r.seconds, "rows": r.rows} for r in reports}
@@ -148,3 +204,71 @@ def run(
         scenario = load_scenario(scenario)
     target = Path("runs") / scenario.name if out is None else Path(out)
     return execute(scenario, target, workers=workers, force=force, progress=progress)
+
+
+def _safe_url(url: str | None) -> str:
+    """A database URL fit to write down: no password."""
+    if url is None:
+        return "sqlite"
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def run_stage(
+    run_dir: str | Path,
+    stage: str,
+    *,
+    workers: int = 1,
+    progress: StageProgress | None = None,
+    db_url: str | None = None,
+    bureaus: list[str] | None = None,
+) -> StageReport:
+    """Run one stage on an existing run directory.
+
+    A stage already recorded in the manifest is not run again (ingestion, which loads file by
+    file, is always resumed: files already loaded are skipped).
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    stage
+        A name in :data:`STAGES`.
+    workers
+        Worker processes.
+    progress
+        Called as ``progress(stage, done, total)``.
+    db_url
+        For ``ingest``: the database server URL, or None for SQLite files.
+    bureaus
+        For ``ingest``: the bureaus to load (all when None).
+
+    Returns
+    -------
+    StageReport
+        The stage's wall time and rows (``skipped`` set when there was nothing to do).
+
+    Raises
+    ------
+    RunDirectoryError
+        If the directory is not a run, or the stage this one needs has not run.
+    """
+    root = Path(run_dir)
+    manifest = read_manifest(root)
+    scenario = load_scenario(root / RESOLVED_SCENARIO)
+    needed = REQUIRES[stage]
+    if needed and needed not in manifest.get("stages", {}):
+        raise RunDirectoryError(f"run the {needed} stage first", path=root)
+    if stage != "ingest" and stage in manifest.get("stages", {}):
+        done = manifest["stages"][stage]
+        return StageReport(stage, 0.0, done.get("rows", {}), skipped=True)
+    started = time.perf_counter()
+    ctx = StageContext(scenario, root, workers, progress, db_url, bureaus)
+    rows = STAGES[stage](ctx)
+    report = StageReport(stage, round(time.perf_counter() - started, 3), rows)
+    stages = dict(manifest.get("stages", {}))
+    stages[stage] = {"seconds": report.seconds, "rows": rows}
+    header = {k: v for k, v in manifest.items() if k not in ("stages", "files")}
+    if stage == "ingest":
+        header["database"] = _safe_url(db_url)
+    write_manifest(root, header, stages)
+    return report

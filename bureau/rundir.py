@@ -130,7 +130,10 @@ def file_digest(path: Path) -> str:
 
 
 def content_hashes(root: Path) -> dict[str, str]:
-    """Hash every file under a directory except the manifest.
+    """Hash every output file of a run directory.
+
+    Databases (``db/``) are left out: they are live stores whose bytes change with every
+    load and vacuum, not outputs with a fixed content. Hidden staging entries are left out too.
 
     Parameters
     ----------
@@ -142,8 +145,15 @@ def content_hashes(root: Path) -> dict[str, str]:
     dict of str to str
         Relative POSIX path to SHA-256, sorted by path.
     """
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
-    return {p.relative_to(root).as_posix(): file_digest(p) for p in files}
+    hashes = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or path.name == MANIFEST or rel.parts[0] == "db":
+            continue
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        hashes[rel.as_posix()] = file_digest(path)
+    return hashes
 
 
 def write_manifest(root: Path, header: dict[str, Any], stages: dict[str, Any]) -> dict[str, Any]:
@@ -166,3 +176,30 @@ def write_manifest(root: Path, header: dict[str, Any], stages: dict[str, Any]) -
     manifest = {**header, "stages": stages, "files": content_hashes(root)}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """Read a run directory's manifest.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+
+    Returns
+    -------
+    dict
+        The manifest.
+
+    Raises
+    ------
+    RunDirectoryError
+        If there is none or it is not valid JSON.
+    """
+    path = root / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunDirectoryError("not a run directory (no manifest.json)", path=root) from None
+    except json.JSONDecodeError as exc:
+        raise RunDirectoryError(f"manifest is not valid JSON: {exc}", path=path) from None

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from bureau.config.scenario import Scenario
+from bureau.formats.national_id import format_national_ids
 from bureau.rng import generator
 from bureau.store.parquet import chunk_file, write_table
 from bureau.world.credit import originate
 from bureau.world.hardship import BURN_IN, hardship_matrix
-from bureau.world.identity import UniqueRegistry, format_national_ids
+from bureau.world.identity import UniqueRegistry
 from bureau.world.outcomes import outcomes_table
 from bureau.world.platforms import generate_memberships
 from bureau.world.population import generate_persons

@@ -1,5 +1,7 @@
 """Identities: resident identity numbers (GB 11643-1999), names and mobile numbers.
 
+The number format itself (check characters, validation) is in :mod:`bureau.formats.national_id`.
+
 Identity numbers are built from a region code, the birth date and a 3-digit sequence whose
 parity gives the gender (odd for men), closed by an ISO 7064 MOD 11-2 check character.
 Numbers and phones are unique across the whole world: each chunk makes its own unique, and
@@ -13,13 +15,6 @@ import datetime as dt
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
-
-from bureau.world.reference import valid_region_codes
-
-_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-_CHECK = np.array(list("10X98765432"))
-_POW10 = 10 ** np.arange(16, -1, -1, dtype=np.int64)
 
 # Carrier prefixes in use in the 2010s (China Mobile, China Unicom, China Telecom).
 PHONE_PREFIXES = np.array(
@@ -30,23 +25,6 @@ PHONE_PREFIXES = np.array(
     ],
     dtype=np.int64,
 )
-
-
-def check_characters(body: np.ndarray) -> np.ndarray:
-    """Compute ISO 7064 MOD 11-2 check characters.
-
-    Parameters
-    ----------
-    body
-        The first 17 digits of each identity number, as int64 numbers.
-
-    Returns
-    -------
-    numpy.ndarray
-        One character per number, ``'0'``-``'9'`` or ``'X'``.
-    """
-    digits = (np.asarray(body, dtype=np.int64)[:, None] // _POW10) % 10
-    return _CHECK[(digits @ _WEIGHTS) % 11]
 
 
 def national_id_body(
@@ -75,56 +53,6 @@ def national_id_body(
     ymd = years * 10_000 + months * 100 + mday
     region = np.asarray(region_code).astype(np.int64)
     return region * 10**11 + ymd * 1000 + np.asarray(sequence, dtype=np.int64)
-
-
-def format_national_ids(body: np.ndarray) -> np.ndarray:
-    """Return 18-character identity numbers from their 17-digit bodies.
-
-    Parameters
-    ----------
-    body
-        int64 bodies from :func:`national_id_body`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Strings of 17 digits and the check character.
-    """
-    return np.char.add(np.asarray(body).astype("U17"), check_characters(body))
-
-
-def validate_national_ids(ids: pd.Series | np.ndarray) -> np.ndarray:
-    """Check identity numbers: length, region code, birth date, and check character.
-
-    Parameters
-    ----------
-    ids
-        Identity numbers as strings.
-
-    Returns
-    -------
-    numpy.ndarray
-        A boolean per number, True where it is valid.
-    """
-    s = pd.Series(np.asarray(ids, dtype=object), dtype="string")
-    shape_ok = s.str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(dtype=bool)
-    ok = shape_ok.copy()
-    if not ok.any():
-        return ok
-    good = s[shape_ok]
-    region_ok = good.str.slice(0, 6).isin(valid_region_codes()).to_numpy(dtype=bool)
-    dates = pd.to_datetime(good.str.slice(6, 14), format="%Y%m%d", errors="coerce")
-    date_ok = dates.notna().to_numpy(dtype=bool)
-    body = good.str.slice(0, 17).astype("int64").to_numpy()
-    check_ok = check_characters(body) == good.str.slice(17, 18).to_numpy(dtype=str)
-    ok[shape_ok] = region_ok & date_ok & check_ok
-    return ok
-
-
-def gender_of(ids: pd.Series | np.ndarray) -> np.ndarray:
-    """Return ``'M'`` or ``'F'`` from the parity of each number's sequence digit."""
-    seventeenth = pd.Series(np.asarray(ids, dtype=object)).str.slice(16, 17).astype(int)
-    return np.where(seventeenth.to_numpy() % 2 == 1, "M", "F")
 
 
 def random_sequences(rng: np.random.Generator, male: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bureau.config.scenario import Scenario
+from bureau.reference import reference
 from bureau.rng import generator
 from bureau.world.common import expit, income_score
 from bureau.world.identity import (
@@ -21,7 +22,6 @@ from bureau.world.identity import (
     random_phones,
     random_sequences,
 )
-from bureau.world.reference import reference
 
 EDUCATION = ("primary", "junior_secondary", "senior_secondary", "college", "bachelor_plus")
 OCCUPATIONS = (

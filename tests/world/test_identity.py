@@ -4,15 +4,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bureau.world.identity import (
-    UniqueRegistry,
+from bureau.formats.national_id import (
     check_characters,
     format_national_ids,
     gender_of,
-    national_id_body,
     validate_national_ids,
 )
-from bureau.world.reference import reference
+from bureau.reference import reference
+from bureau.world.identity import UniqueRegistry, national_id_body
 
 REGIONS = sorted(reference().regions["region_code"])
 

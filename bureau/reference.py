@@ -62,14 +62,3 @@ def reference() -> Reference:
         male_chars=chars.loc[chars["gender"] == "M", "character"].to_numpy(dtype=str),
         female_chars=chars.loc[chars["gender"] == "F", "character"].to_numpy(dtype=str),
     )
-
-
-def valid_region_codes() -> frozenset[str]:
-    """Return the region codes the world issues identity numbers from.
-
-    Returns
-    -------
-    frozenset of str
-        Six-digit GB/T 2260 administrative division codes.
-    """
-    return frozenset(reference().regions["region_code"])

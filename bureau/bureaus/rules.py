@@ -1,0 +1,250 @@
+"""Validation: a registry of rules, each with an id and a message, applied to parsed records.
+
+Rules work on the canonical text a codec returns, column by column (no loop over records). A
+rule either rejects the record (it goes to the bureau's reject table with the rule id, the file
+and line, and the raw text) or drops one field and keeps the record (an invalid identity number
+is better treated as missing than trusted). Rule ids starting with ``P`` are the codecs' own
+(records that could not be split into fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from bureau.config.scenario import PRODUCTS
+from bureau.formats.national_id import validate_national_ids
+from bureau.formats.schema import RECORDS, STATUS_CODES
+
+MAX_AMOUNT_FEN = 10**13  # a hundred billion yuan: anything above is a typing error
+
+Check = Callable[[pd.DataFrame, str], pd.Series]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule.
+
+    Attributes
+    ----------
+    rule_id
+        Stable id, e.g. ``V004``.
+    message
+        What is wrong, for the reject table and summaries.
+    action
+        ``reject`` the record, or ``drop_field`` (blank the field, keep the record).
+    check
+        ``check(records, field)`` returns a boolean Series, True where the value breaks the rule.
+    kinds
+        Field kinds the rule applies to (all fields of those kinds), or None with ``fields``.
+    fields
+        Field names the rule applies to, when not chosen by kind.
+    """
+
+    rule_id: str
+    message: str
+    action: Literal["reject", "drop_field"]
+    check: Check
+    kinds: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+
+
+def _present(col: pd.Series) -> pd.Series:
+    return col.notna() & (col.str.len() > 0)
+
+
+def _missing(records: pd.DataFrame, field: str) -> pd.Series:
+    return ~_present(records[field])
+
+
+def _bad_month(records: pd.DataFrame, field: str) -> pd.Series:
+    col = records[field]
+    return _present(col) & ~col.str.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])").fillna(False)
+
+
+def _not_whole(records: pd.DataFrame, field: str) -> pd.Series:
+    col = records[field]
+    return _present(col) & ~col.str.fullmatch(r"-?\d{1,18}").fillna(False)
+
+
+def _negative(records: pd.DataFrame, field: str) -> pd.Series:
+    col = records[field]
+    return _present(col) & col.str.fullmatch(r"-\d+").fillna(False)
+
+
+def _too_large(records: pd.DataFrame, field: str) -> pd.Series:
+    col = records[field]
+    whole = col.str.fullmatch(r"\d{1,18}").fillna(False)
+    values = pd.to_numeric(col.where(whole), errors="coerce")
+    return (values > MAX_AMOUNT_FEN).fillna(False)
+
+
+def _bad_bool(records: pd.DataFrame, field: str) -> pd.Series:
+    col = records[field]
+    return _present(col) & ~col.isin(["0", "1"])
+
+
+def _too_long(records: pd.DataFrame, field: str) -> pd.Series:
+    width = {f.name: f.width for specs in RECORDS.values() for f in specs}[field]
+    return (records[field].str.len() > width).fillna(False)
+
+
+def _bad_status(records: pd.DataFrame, field: str) -> pd.Series:
+    return _present(records[field]) & ~records[field].isin(STATUS_CODES)
+
+
+def _bad_product(records: pd.DataFrame, field: str) -> pd.Series:
+    return _present(records[field]) & ~records[field].isin(PRODUCTS)
+
+
+def _bad_term(records: pd.DataFrame, field: str) -> pd.Series:
+    values = pd.to_numeric(records[field].where(~_not_whole(records, field)), errors="coerce")
+    return ((values < 0) | (values > 480)).fillna(False)
+
+
+def _bad_national_id(records: pd.DataFrame, field: str) -> pd.Series:
+    # A bureau checks shape, date and check character; it keeps no list of region codes.
+    col = records[field]
+    valid = validate_national_ids(col.fillna(""), check_region=False)
+    return _present(col) & ~pd.Series(valid, index=col.index)
+
+
+def _bad_phone(records: pd.DataFrame, field: str) -> pd.Series:
+    col = records[field]
+    return _present(col) & ~col.str.fullmatch(r"1[3-9]\d{9}").fillna(False)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("V001", "required field is missing", "reject", _missing),
+    Rule("V002", "not a valid month (YYYY-MM)", "reject", _bad_month, kinds=("month",)),
+    Rule("V003", "not a whole number", "reject", _not_whole, kinds=("fen", "int")),
+    Rule("V004", "negative amount", "reject", _negative, kinds=("fen",)),
+    Rule("V005", "amount beyond any plausible value", "reject", _too_large, kinds=("fen",)),
+    Rule("V006", "not a yes/no value", "reject", _bad_bool, kinds=("bool",)),
+    Rule("V007", "value longer than the field allows", "reject", _too_long, kinds=("text",)),
+    Rule("V008", "unknown account status code", "reject", _bad_status, fields=("status",)),
+    Rule("V009", "unknown product", "reject", _bad_product, fields=("product",)),
+    Rule("V010", "term outside 0-480 months", "reject", _bad_term, fields=("term_months",)),
+    Rule(
+        "V011",
+        "invalid identity number (dropped)",
+        "drop_field",
+        _bad_national_id,
+        fields=("national_id",),
+    ),
+    Rule("V012", "invalid mobile number (dropped)", "drop_field", _bad_phone, fields=("phone",)),
+)
+# Record-level rules, applied after the field rules (see validate()).
+NO_IDENTITY = Rule(
+    "V013", "no usable identity (no ID number, and no phone with a name)", "reject", _missing
+)
+FUTURE_MONTH = Rule(
+    "V014", "describes a month after the file's reporting month", "reject", _missing
+)
+DUPLICATE = Rule("V015", "duplicate record in the file", "reject", _missing)
+
+# The fields that identify a record within a file (a second record with the same key is a copy).
+RECORD_KEYS = {
+    "tradeline": ("furnisher", "account_ref", "report_month"),
+    "inquiry": ("furnisher", "inquiry_ref"),
+    "public_record": ("furnisher", "record_ref", "ended"),
+    "signal": ("furnisher", "month", "national_id", "phone", "name"),
+}
+DATA_MONTH = {
+    "tradeline": "report_month",
+    "inquiry": "month",
+    "public_record": "filed",
+    "signal": "month",
+}
+
+REJECT_COLUMNS = ("line", "rule_id", "field", "message", "raw", "action")
+
+
+@dataclass
+class Validated:
+    """The outcome of validation: the records kept (blanked fields included) and the rejects."""
+
+    records: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+def _rule_fields(rule: Rule, record_type: str) -> list[str]:
+    specs = RECORDS[record_type]
+    if rule.rule_id == "V001":
+        return [f.name for f in specs if f.required]
+    if rule.kinds:
+        return [f.name for f in specs if f.kind in rule.kinds]
+    return [f.name for f in specs if f.name in rule.fields]
+
+
+def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Validated:
+    """Apply every rule to a file's parsed records.
+
+    Parameters
+    ----------
+    records
+        Canonical text per field, with ``line`` and ``raw`` (a codec's output).
+    record_type
+        The file's record type.
+    file_month
+        The file's reporting month, ``YYYY-MM``: no record may describe a later month.
+
+    Returns
+    -------
+    Validated
+        The records that pass (invalid identity numbers and phones blanked), and one reject
+        row per broken rule and record (columns :data:`REJECT_COLUMNS`); a record breaking
+        several rules is listed under each but rejected once.
+    """
+    records = records.copy()
+    found: list[pd.DataFrame] = []
+    rejected = np.zeros(len(records), dtype=bool)
+
+    def note(rule: Rule, mask: pd.Series, field: str | None) -> None:
+        hit = mask.to_numpy(dtype=bool)
+        if hit.any():
+            found.append(
+                pd.DataFrame(
+                    {
+                        "line": records["line"].to_numpy()[hit],
+                        "rule_id": rule.rule_id,
+                        "field": field,
+                        "message": rule.message,
+                        "raw": records["raw"].to_numpy()[hit],
+                        "action": "rejected" if rule.action == "reject" else "field_dropped",
+                    }
+                )
+            )
+
+    for rule in RULES:
+        for field in _rule_fields(rule, record_type):
+            mask = rule.check(records, field) & ~pd.Series(rejected, index=records.index)
+            note(rule, mask, field)
+            if rule.action == "reject":
+                rejected |= mask.to_numpy(dtype=bool)
+            else:
+                records.loc[mask, field] = pd.NA
+
+    usable = _present(records["national_id"]) | (
+        _present(records["phone"]) & _present(records["name"])
+    )
+    mask = ~usable & ~pd.Series(rejected, index=records.index)
+    note(NO_IDENTITY, mask, None)
+    rejected |= mask.to_numpy(dtype=bool)
+
+    data_month = records[DATA_MONTH[record_type]]
+    mask = (data_month > file_month).fillna(False) & ~pd.Series(rejected, index=records.index)
+    note(FUTURE_MONTH, mask, DATA_MONTH[record_type])
+    rejected |= mask.to_numpy(dtype=bool)
+
+    keys = list(RECORD_KEYS[record_type])
+    mask = records[keys].duplicated(keep="first") & ~pd.Series(rejected, index=records.index)
+    note(DUPLICATE, mask, None)
+    rejected |= mask.to_numpy(dtype=bool)
+
+    rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REJECT_COLUMNS)
+    return Validated(records=records[~rejected].reset_index(drop=True), rejects=rejects)

@@ -1,0 +1,530 @@
+"""JSON Lines, a platform's API export.
+
+Layout
+------
+UTF-8, one JSON object per line, LF-terminated; no header, no trailer::
+
+    {"type":"tradeline","furnisher":"P01","amount":"1234.56","term_months":12,...}
+
+- ``type`` is the record type; a file holds one record type.
+- ``text`` and ``month`` fields are JSON strings (months ``"2018-07"``).
+- ``fen`` amounts are yuan strings with two decimals (``"1234.56"``), converted to and from
+  whole fen by string arithmetic, never through floating point.
+- ``int`` fields are JSON numbers, ``bool`` fields JSON ``true``/``false``.
+- A missing value is an omitted key (the reader also accepts ``null``).
+- Unknown keys are ignored.
+
+Reader
+------
+``pyarrow.json`` parses blocks of lines in parallel with an explicit schema. A line it refuses
+(see :class:`_Reader` for how it is found) is parsed with :mod:`json`, which either accepts it
+(a value of another JSON type than expected, passed through as text) or reports it as a
+reject:
+
+``P001``
+    The line is not valid JSON, or not a JSON object.
+``P002``
+    The object's ``type`` is missing, unknown, or differs from the file's record type (that of
+    its first valid record).
+``P003``
+    The object repeats a key (``type`` or a field of its record type): which value is meant is
+    ambiguous.
+``P004``
+    The line is not valid UTF-8.
+
+Values of an unexpected form are passed through as text for validation to flag: a yuan amount
+that is not ``-?digits[.d[d]]`` keeps its raw text, a number in a text field its JSON text, a
+nested array or object its JSON serialisation. Blank lines are skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+
+from bureau.formats._common import (
+    STRING,
+    array_buffers,
+    arrow_strings,
+    canon_int,
+    check_record_type,
+    concat,
+    line_bounds,
+    no_rejects,
+    records_frame,
+    rejects_frame,
+    take_sorted,
+    utf8_bytes,
+)
+from bureau.formats.base import Codec, FeedError, ParsedFeed
+from bureau.formats.schema import RECORDS, FieldSpec, to_text
+
+log = logging.getLogger(__name__)
+
+_YUAN_PATTERN = r"^(?P<sign>-?)(?P<yuan>[0-9]+)(?:\.(?P<jiao>[0-9]{1,2}))?$"
+_PLAIN_YUAN_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+_SHORT_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
+# Blocks of lines that pyarrow parses, one per thread.
+_BLOCK_BYTES = 8 << 20
+# Below this many lines, a block that pyarrow refuses without naming a row goes line by line.
+_SMALL_BLOCK = 64
+# How pyarrow names the row where parsing failed.
+_ROW = re.compile(r"in row (\d+)")
+_WHITESPACE = np.array([0x20, 0x09, 0x0D], np.uint8)
+_ARROW_TYPES = {
+    "text": STRING,
+    "month": STRING,
+    "fen": STRING,
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
+
+
+def fen_to_yuan(fen: pa.Array) -> pa.Array:
+    """Render canonical fen text (``-?digits``) as yuan with two decimals, exactly.
+
+    Parameters
+    ----------
+    fen
+        Canonical fen amounts as strings (nulls allowed).
+
+    Returns
+    -------
+    pyarrow.Array
+        ``"1234.56"`` for ``"123456"``, ``"-0.05"`` for ``"-5"``; nulls stay null.
+    """
+    negative = pc.starts_with(fen, "-")
+    digits = pc.utf8_lpad(pc.utf8_ltrim(fen, "-"), 3, "0")
+    sign = pc.if_else(negative, "-", "")
+    yuan = pc.utf8_slice_codeunits(digits, 0, -2)
+    jiao = pc.utf8_slice_codeunits(digits, -2)
+    return concat(sign, yuan, ".", jiao)
+
+
+def yuan_to_fen(yuan: pa.Array) -> pa.Array:
+    """Convert yuan text (``-?digits[.d[d]]``) to canonical fen; keep anything else raw.
+
+    Parameters
+    ----------
+    yuan
+        Amounts in yuan as strings (nulls allowed).
+
+    Returns
+    -------
+    pyarrow.Array
+        Whole fen as canonical text where the conversion is exact, else the raw text.
+    """
+    yuan = yuan.cast(STRING)
+    if pc.all(pc.match_substring_regex(yuan, _PLAIN_YUAN_PATTERN)).as_py() is not False:
+        # What the writer writes (two decimals): dropping the point gives fen.
+        return canon_int(pc.replace_substring(yuan, ".", ""))
+    parts = pc.extract_regex(yuan, _YUAN_PATTERN)
+    jiao = pc.utf8_rpad(pc.struct_field(parts, "jiao"), 2, "0")
+    fen = concat(pc.struct_field(parts, "sign"), pc.struct_field(parts, "yuan"), jiao)
+    return pc.if_else(pc.is_valid(parts), canon_int(fen), yuan)
+
+
+def _json_string(text: pa.Array) -> pa.Array:
+    """Quote and escape strings as JSON string literals (nulls stay null)."""
+    values, _ = array_buffers(text)
+    # Escaping is rare in this data: check the bytes once rather than run every replacement.
+    if np.any((values == 0x5C) | (values == 0x22)):
+        text = pc.replace_substring(text, "\\", "\\\\")
+        text = pc.replace_substring(text, '"', '\\"')
+    if np.any(values < 0x20):
+        for code in range(0x20):
+            escape = _SHORT_ESCAPES.get(code, f"\\u{code:04x}")
+            text = pc.replace_substring(text, chr(code), escape)
+    return concat('"', text, '"')
+
+
+def _json_values(text: pa.Array, spec: FieldSpec) -> pa.Array:
+    """Render one canonical text column as JSON values (nulls stay null)."""
+    if spec.kind == "fen":
+        return concat('"', fen_to_yuan(text), '"')
+    if spec.kind == "int":
+        return text
+    if spec.kind == "bool":
+        return pc.if_else(pc.equal(text, "1"), "true", "false")
+    return _json_string(text)
+
+
+def _pairs_hook(duplicates: list[str]) -> Callable[[list[tuple[str, object]]], dict]:
+    """An ``object_pairs_hook`` that notes the repeated keys of the last object it builds.
+
+    The top-level object is built last, so after parsing ``duplicates`` holds its keys.
+    """
+
+    def hook(pairs: list[tuple[str, object]]) -> dict:
+        seen: set[str] = set()
+        repeated = []
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+        duplicates[:] = repeated
+        return dict(pairs)
+
+    return hook
+
+
+def _value_text(value: object, kind: str) -> str | None:
+    """The text of one JSON value parsed with numbers kept as their source text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        if kind == "bool":
+            return "1" if value else "0"
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text_array(items: list[str | None]) -> pa.Array:
+    """Arrow strings from Python strings, replacing lone surrogates (JSON escapes allow them)."""
+    try:
+        return pa.array(items, STRING)
+    except (UnicodeEncodeError, pa.ArrowException):
+        fixed = [None if s is None else s.encode("utf-8", "replace").decode("utf-8") for s in items]
+        return pa.array(fixed, STRING)
+
+
+def _as_text(column: pa.Array, kind: str) -> pa.Array:
+    """A column typed by pyarrow as the text that :func:`_value_text` gives for it."""
+    if kind == "bool":
+        return pc.if_else(column, "1", "0").cast(STRING)
+    return column.cast(STRING)
+
+
+def _canonical(text: pa.Array, kind: str) -> pa.Array:
+    """Canonical text of a field's JSON text: fen from yuan, integers without leading zeros."""
+    if kind == "fen":
+        return yuan_to_fen(text)
+    if kind == "int":
+        return canon_int(text)
+    return text
+
+
+class JsonLinesCodec(Codec):
+    """JSON Lines feeds: one UTF-8 JSON object per line, amounts as yuan strings."""
+
+    name = "jsonl"
+    suffix = ".jsonl"
+
+    def write(
+        self, path: Path, record_type: str, frame: pd.DataFrame, *, sender: str, month: str
+    ) -> None:
+        """Write records of one type as JSON Lines (``sender`` and ``month`` are not stored).
+
+        Parameters
+        ----------
+        path
+            The file to write.
+        record_type
+            A key of :data:`bureau.formats.schema.RECORDS`.
+        frame
+            Canonical typed records.
+        sender, month
+            Unused: the format has no header.
+
+        Raises
+        ------
+        FeedError
+            If the record type is unknown, or there are no records (an empty file is not a
+            valid JSON Lines feed).
+        """
+        path = Path(path)
+        check_record_type(record_type, path)
+        text = to_text(frame, record_type)
+        if len(text) == 0:
+            raise FeedError("no records: a JSON Lines feed cannot be empty", path=path)
+        parts: list[pa.Array | str] = ['{"type":' + json.dumps(record_type)]
+        for spec in RECORDS[record_type]:
+            values = _json_values(arrow_strings(text[spec.name]), spec)
+            key = f',"{spec.name}":'
+            if values.null_count:
+                # A missing value is an omitted key: the key goes with the value.
+                parts.append(concat(key, values).fill_null(""))
+            else:
+                parts += [key, values]
+        lines = concat(*parts, "}\n")
+        path.write_bytes(utf8_bytes(lines))
+
+    def read(self, path: Path) -> ParsedFeed:
+        """Read a JSON Lines feed.
+
+        Parameters
+        ----------
+        path
+            The file.
+
+        Returns
+        -------
+        ParsedFeed
+            Records as canonical text, bad lines as rejects (``P001``-``P004``).
+
+        Raises
+        ------
+        FeedError
+            If the file is empty, not UTF-8 at all, or has no valid record.
+        """
+        path = Path(path)
+        data = path.read_bytes()
+        if not data:
+            raise FeedError("empty file", path=path)
+        # Some Windows tools start UTF-8 files with a byte-order mark; it is not content.
+        return _Reader(path, data.removeprefix(b"\xef\xbb\xbf")).read()
+
+
+class _Reader:
+    """The reading of one file.
+
+    The lines are cut into blocks of a few megabytes, which pyarrow parses in parallel
+    threads. When pyarrow refuses a block, its error names the row of the first bad line if
+    the line is not JSON of the expected shape: the lines before it are parsed again as a
+    block, and the bad line goes to :mod:`json`, which says what is wrong with it. A block
+    refused without a row (a value pyarrow cannot convert) is halved until it is small, and a
+    small one is parsed line by line. So a file costs about two pyarrow passes whatever its
+    bad lines, and Python parses only the lines around them.
+    """
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path = path
+        self.data = data
+        self.buf = np.frombuffer(data, np.uint8)
+        self.starts, self.ends = line_bounds(self.buf)
+        self.rejects: list[tuple[int, str, str | None, str, str]] = []
+        self.duplicates: list[str] = []
+        self.hook = _pairs_hook(self.duplicates)
+
+    def read(self) -> ParsedFeed:
+        """Parse the file (see the class docstring)."""
+        lines, utf8 = self._lines()
+        candidates = utf8 & ~self._blank(lines)
+        for index in np.flatnonzero(~utf8).tolist():
+            self.rejects.append((index + 1, "P004", None, "not UTF-8", lines[index].as_py()))
+
+        # The file's record type is that of its first valid record.
+        record_type = None
+        for found in np.flatnonzero(candidates):
+            index = int(found)
+            result = self._parse(lines[index].as_py(), None)
+            if isinstance(result, dict):
+                record_type, first = result["type"], index
+                break
+            self.rejects.append((index + 1, *result, lines[index].as_py()))
+        if record_type is None:
+            if not candidates.any() and not utf8.all():
+                raise FeedError("not UTF-8 text: no line decodes", path=self.path)
+            raise FeedError("no valid JSON record in the file", path=self.path)
+
+        specs = RECORDS[record_type]
+        schema = pa.schema(
+            [("type", STRING)] + [(spec.name, _ARROW_TYPES[spec.kind]) for spec in specs]
+        )
+        blocks = self._blocks(np.flatnonzero(candidates[first:]) + first)
+        workers = min(len(blocks), os.cpu_count() or 1)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done = list(pool.map(lambda b: self._arrow_pieces(*b, schema, record_type), blocks))
+        else:
+            done = [self._arrow_pieces(*block, schema, record_type) for block in blocks]
+        pieces = [piece for block_pieces, _ in done for piece in block_pieces]
+        refused = np.array(sorted(i for _, indices in done for i in indices), np.int64)
+        if refused.size:
+            log.info("%s: %d lines parsed one by one", self.path, refused.size)
+            for run in np.split(refused, np.flatnonzero(np.diff(refused) != 1) + 1):
+                pieces.append(self._python_piece(lines, int(run[0]), int(run[-1]) + 1, record_type))
+        return self._result(record_type, lines, pieces)
+
+    def _blocks(self, todo: np.ndarray) -> list[tuple[int, int]]:
+        """Cut the lines to parse into blocks of consecutive lines of about _BLOCK_BYTES."""
+        blocks = []
+        for run in np.split(todo, np.flatnonzero(np.diff(todo) != 1) + 1):
+            lo, hi = int(run[0]), int(run[-1]) + 1
+            marks = np.arange(self.starts[lo] + _BLOCK_BYTES, self.ends[hi - 1], _BLOCK_BYTES)
+            cuts = np.unique(np.searchsorted(self.starts[lo:hi], marks) + lo).tolist()
+            edges = [lo, *(c for c in cuts if lo < c < hi), hi]
+            blocks += list(itertools.pairwise(edges))
+        return blocks
+
+    def _arrow_pieces(
+        self, lo: int, hi: int, schema: pa.Schema, record_type: str
+    ) -> tuple[list[tuple[np.ndarray, dict[str, pa.Array]]], list[int]]:
+        """Parse a block with pyarrow: its pieces, and the lines left for :mod:`json`."""
+        specs = RECORDS[record_type]
+        pieces, refused = [], []
+        stack = [(lo, hi)]
+        while stack:
+            a, b = stack.pop()
+            table, row = self._arrow_block(a, b, schema, record_type)
+            if table is not None:
+                texts = {
+                    spec.name: _as_text(table.column(spec.name).combine_chunks(), spec.kind)
+                    for spec in specs
+                }
+                pieces.append((np.arange(a, b), texts))
+            elif row is not None and 0 <= row < b - a:
+                refused.append(a + row)
+                stack += [(a + row + 1, b)] if a + row + 1 < b else []
+                stack += [(a, a + row)] if row else []
+            elif b - a <= _SMALL_BLOCK:
+                refused.extend(range(a, b))
+            else:
+                mid = (a + b) // 2
+                stack += [(mid, b), (a, mid)]
+        return pieces, refused
+
+    def _lines(self) -> tuple[pa.Array, np.ndarray]:
+        """Every line as text, and which lines are UTF-8 (the others decoded with U+FFFD)."""
+        n = self.starts.size
+        offsets = np.concatenate((self.starts, [self.buf.size])).astype(np.int64)
+        binary = pa.Array.from_buffers(
+            pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(self.buf)]
+        )
+        utf8 = np.ones(n, np.bool_)
+        # Halve the runs of lines that fail UTF-8 validation down to the bad lines themselves.
+        pieces = []
+        stack = [(0, n)]
+        while stack:
+            lo, hi = stack.pop()
+            try:
+                pieces.append(binary.slice(lo, hi - lo).cast(STRING))
+                continue
+            except pa.ArrowInvalid:
+                pass
+            if hi - lo > 1:
+                mid = (lo + hi) // 2
+                stack += [(mid, hi), (lo, mid)]
+                continue
+            utf8[lo] = False
+            chunk = self.data[int(self.starts[lo]) : int(self.ends[lo])]
+            pieces.append(pa.array([chunk.decode("utf-8", "replace")], STRING))
+        lines = pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)
+        return pc.utf8_rtrim(lines, "\r\n"), utf8
+
+    def _blank(self, lines: pa.Array) -> np.ndarray:
+        """Which lines are empty or white space only (skipped, neither record nor reject)."""
+        blank = self.ends == self.starts
+        first = self.buf[np.minimum(self.starts, max(self.buf.size - 1, 0))]
+        maybe = np.flatnonzero(~blank & np.isin(first, _WHITESPACE))
+        if maybe.size:
+            trimmed = pc.utf8_trim_whitespace(lines.take(pa.array(maybe)))
+            lengths = pc.utf8_length(trimmed).to_numpy(zero_copy_only=False)
+            blank[maybe[lengths == 0]] = True
+        return blank
+
+    def _arrow_block(
+        self, lo: int, hi: int, schema: pa.Schema, record_type: str
+    ) -> tuple[pa.Table | None, int | None]:
+        """Lines ``lo`` to ``hi`` (exclusive) parsed by pyarrow, or None and the bad row.
+
+        The row (0-based in the block) is known when pyarrow names it: the block is parsed as
+        one chunk, so its rows are the block's lines.
+        """
+        block = memoryview(self.data)[int(self.starts[lo]) : int(self.ends[hi - 1])]
+        try:
+            table = pa_json.read_json(
+                pa.BufferReader(pa.py_buffer(block)),
+                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1),
+                parse_options=pa_json.ParseOptions(
+                    explicit_schema=schema, unexpected_field_behavior="ignore"
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            found = _ROW.search(str(exc))
+            return None, int(found.group(1)) if found else None
+        # Two objects on one line would make two rows: the line numbers would be wrong.
+        if table.num_rows != hi - lo:
+            return None, None
+        kinds = table.column("type")
+        if kinds.null_count or not pc.all(pc.equal(kinds, record_type)).as_py():
+            wrong = pc.fill_null(pc.not_equal(kinds, record_type), True).combine_chunks()
+            return None, int(np.flatnonzero(wrong.to_numpy(zero_copy_only=False))[0])
+        return table, None
+
+    def _parse(self, line: str, record_type: str | None) -> dict | tuple[str, str | None, str]:
+        """One line parsed by :mod:`json`: the object, or (rule id, field, message)."""
+        try:
+            obj = json.loads(
+                line,
+                parse_int=str,
+                parse_float=str,
+                parse_constant=str,
+                object_pairs_hook=self.hook,
+            )
+        except ValueError as exc:
+            return "P001", None, f"not valid JSON: {getattr(exc, 'msg', exc)}"
+        if not isinstance(obj, dict):
+            return "P001", None, "not a JSON object"
+        if "type" in self.duplicates:
+            return "P003", "type", "duplicate key 'type'"
+        kind = obj.get("type")
+        if not isinstance(kind, str) or kind not in RECORDS:
+            message = "no record type" if kind is None else f"unknown record type {kind!r}"
+            return "P002", "type", message
+        if record_type is not None and kind != record_type:
+            return "P002", "type", f"record type {kind!r} differs from the file's {record_type!r}"
+        names = {spec.name for spec in RECORDS[kind]}
+        repeated = [key for key in self.duplicates if key in names]
+        if repeated:
+            return "P003", repeated[0], f"duplicate key {repeated[0]!r}"
+        return obj
+
+    def _python_piece(
+        self, lines: pa.Array, lo: int, hi: int, record_type: str
+    ) -> tuple[np.ndarray, dict[str, pa.Array]]:
+        """Parse lines one by one: their records' texts as a piece, the bad ones as rejects."""
+        specs = RECORDS[record_type]
+        values: dict[str, list[str | None]] = {spec.name: [] for spec in specs}
+        good = []
+        for index, line in enumerate(lines.slice(lo, hi - lo).to_pylist(), lo):
+            result = self._parse(line, record_type)
+            if not isinstance(result, dict):
+                self.rejects.append((index + 1, *result, line))
+                continue
+            for spec in specs:
+                values[spec.name].append(_value_text(result.get(spec.name), spec.kind))
+            good.append(index)
+        return np.array(good, np.int64), {
+            name: _text_array(texts) for name, texts in values.items()
+        }
+
+    def _result(
+        self,
+        record_type: str,
+        lines: pa.Array,
+        pieces: list[tuple[np.ndarray, dict[str, pa.Array]]],
+    ) -> ParsedFeed:
+        """Put the pieces back in line order and canonicalise each column once."""
+        # Pieces are disjoint runs of lines, so ordering them orders every line.
+        pieces = sorted((p for p in pieces if p[0].size), key=lambda piece: int(piece[0][0]))
+        indices = np.concatenate([index for index, _ in pieces])
+        columns = {}
+        for spec in RECORDS[record_type]:
+            parts = [texts[spec.name] for _, texts in pieces]
+            # Chunked, not concatenated: the pieces are never copied into one buffer.
+            text = parts[0] if len(parts) == 1 else pa.chunked_array(parts, STRING)
+            columns[spec.name] = _canonical(text, spec.kind)
+        raw = take_sorted(lines, indices)
+        records = records_frame(record_type, columns, indices + 1, raw)
+        rejected = no_rejects()
+        if self.rejects:
+            self.rejects.sort(key=lambda reject: reject[0])
+            rejected = rejects_frame(*(list(col) for col in zip(*self.rejects, strict=True)))
+        return ParsedFeed(
+            path=self.path, record_type=record_type, records=records, rejects=rejected
+        )

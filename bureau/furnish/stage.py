@@ -1,0 +1,222 @@
+"""The furnishing stage: the world's data sources write each bureau's feed files.
+
+For each bureau and each of its channels, the records are split by the month they arrive in and
+written in the bureau's intake format to ``feeds/<bureau>/<YYYY-MM>/<source>.<record type>``.
+The truth about every record (whose it is, which world row, which defects) goes to
+``truth/furnished/<bureau>.parquet`` and ``truth/defects/<bureau>.parquet``, out of reach of
+the bureaus, which read only their own feeds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bureau.config.scenario import Scenario
+from bureau.engine import map_chunks
+from bureau.formats import get_codec
+from bureau.formats.schema import month_labels
+from bureau.furnish.channels import channels
+from bureau.furnish.feeds import Batch, inquiries, public_records, signals, tradelines
+from bureau.rng import generator
+from bureau.store.parquet import read_table, write_table
+
+TRUTH_COLUMNS = (
+    "file",
+    "line",
+    "record_type",
+    "source",
+    "central",
+    "arrival",
+    "person_id",
+    "truth_key",
+    "data_month",
+    "defect",
+)
+
+
+@dataclass(frozen=True)
+class FurnishJob:
+    """One bureau's furnishing: the scenario and where the world, feeds and truth live."""
+
+    scenario: Scenario
+    bureau: str
+    world: Path
+    feeds: Path
+    truth: Path
+
+
+def _world(world: Path) -> dict[str, pd.DataFrame]:
+    persons = read_table(
+        world / "persons",
+        ["person_id", "name", "national_id", "phone", "previous_phone", "phone_since"],
+    ).set_index("person_id")
+    return {
+        "persons": persons,
+        "accounts": read_table(world / "accounts"),
+        "account_months": read_table(world / "account_months"),
+        "applications": read_table(world / "applications"),
+        "public_records": read_table(world / "public_records"),
+        "memberships": read_table(world / "memberships"),
+        "signals": read_table(world / "signals"),
+    }
+
+
+def _batch(job: FurnishJob, tables: dict[str, pd.DataFrame], channel, record_type: str) -> Batch:
+    scn = job.scenario
+    defects = scn.bureaus[job.bureau].defects
+    rng = generator(scn.seed, f"furnish.{job.bureau}.{channel.source}.{record_type}", 0)
+    persons = tables["persons"]
+    if record_type == "tradeline":
+        return tradelines(
+            scn, rng, channel, defects, tables["accounts"], tables["account_months"], persons
+        )
+    if record_type == "inquiry":
+        return inquiries(scn, rng, channel, defects, tables["applications"], persons)
+    if record_type == "public_record":
+        return public_records(scn, rng, channel, defects, tables["public_records"], persons)
+    return signals(scn, rng, channel, defects, tables["memberships"], tables["signals"], persons)
+
+
+def furnish_bureau(job: FurnishJob) -> dict[str, int]:
+    """Write every feed file of one bureau and the truth about its records.
+
+    Parameters
+    ----------
+    job
+        The bureau and the run's directories.
+
+    Returns
+    -------
+    dict of str to int
+        Records written per record type, and ``files``.
+    """
+    scn = job.scenario
+    codec = get_codec(scn.bureaus[job.bureau].intake_format)
+    tables = _world(job.world)
+    root = job.feeds / job.bureau
+    truth_parts, defect_parts = [], []
+    counts = {"tradeline": 0, "inquiry": 0, "public_record": 0, "signal": 0, "files": 0}
+    for channel in channels(scn, job.bureau):
+        for record_type in channel.record_types:
+            batch = _batch(job, tables, channel, record_type)
+            if batch.records.empty:
+                continue
+            arrival = batch.truth["arrival"].to_numpy()
+            order = np.argsort(arrival, kind="stable")
+            labels = month_labels(scn.start_date, arrival[order])
+            bounds = np.flatnonzero(np.r_[True, arrival[order][1:] != arrival[order][:-1], True])
+            file_of = np.empty(len(order), dtype=object)
+            line_of = np.empty(len(order), dtype=np.int64)
+            for start, stop in pairwise(bounds):
+                rows = order[start:stop]
+                label = labels[start]
+                rel = f"{label}/{channel.source}.{record_type}{codec.suffix}"
+                path = root / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                codec.write(
+                    path, record_type, batch.records.iloc[rows], sender=channel.source, month=label
+                )
+                file_of[rows] = rel
+                line_of[rows] = codec.first_record_line + np.arange(rows.size)
+                counts["files"] += 1
+            counts[record_type] += len(batch.records)
+            truth_parts.append(
+                batch.truth.assign(
+                    file=file_of,
+                    line=line_of,
+                    record_type=record_type,
+                    source=channel.source,
+                    central=channel.central,
+                )[list(TRUTH_COLUMNS)]
+            )
+            if len(batch.defects):
+                positions = batch.defects["position"].to_numpy(dtype=np.int64)
+                defect_parts.append(
+                    pd.DataFrame(
+                        {
+                            "file": file_of[positions],
+                            "line": line_of[positions],
+                            "field": batch.defects["field"].to_numpy(),
+                            "defect": batch.defects["defect"].to_numpy(),
+                            "true_value": batch.defects["true_value"].astype("string").to_numpy(),
+                            "reported_value": batch.defects["reported_value"]
+                            .astype("string")
+                            .to_numpy(),
+                        }
+                    )
+                )
+    truth = (
+        pd.concat(truth_parts, ignore_index=True)
+        if truth_parts
+        else pd.DataFrame(columns=TRUTH_COLUMNS)
+    )
+    write_table(truth, job.truth / "furnished" / f"{job.bureau}.parquet")
+    defects = (
+        pd.concat(defect_parts, ignore_index=True)
+        if defect_parts
+        else pd.DataFrame(
+            columns=["file", "line", "field", "defect", "true_value", "reported_value"]
+        )
+    )
+    write_table(
+        defects.astype({"true_value": "string", "reported_value": "string"}),
+        job.truth / "defects" / f"{job.bureau}.parquet",
+    )
+    return counts
+
+
+def furnish_all(
+    scn: Scenario,
+    run_dir: Path,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Write the feeds of every enabled bureau, all or nothing.
+
+    Feeds and truth are written under temporary names in the run directory and renamed into
+    place when every bureau is done, so an interrupted furnishing leaves no partial feeds.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    run_dir
+        The run directory, holding ``world/``.
+    workers
+        Worker processes (one bureau each at a time); the files do not depend on it.
+    progress
+        Called as ``progress(bureaus_done, bureaus_total)``.
+
+    Returns
+    -------
+    dict of str to int
+        Records written per record type over all bureaus, and files written.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".furnish.", dir=run_dir))
+    try:
+        jobs = [
+            FurnishJob(scn, bureau, run_dir / "world", staging / "feeds", staging / "truth")
+            for bureau in scn.active_bureaus
+        ]
+        totals: dict[str, int] = {}
+        for done, counts in enumerate(map_chunks(furnish_bureau, jobs, workers), start=1):
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+            if progress:
+                progress(done, len(jobs))
+        for name in ("feeds", "truth"):
+            target = run_dir / name
+            if target.exists():
+                shutil.rmtree(target)
+            (staging / name).rename(target)
+        return totals
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,179 @@
+"""A bureau's credit files in SQL: SQLAlchemy 2.0 typed models.
+
+Every bureau has its own database (a SQLite file, or its own schema on PostgreSQL) with the same
+tables. Months are integers (0 = the scenario's first month); amounts are whole fen.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite numbers rows itself only for an INTEGER PRIMARY KEY; BIGINT elsewhere.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class CreditFileBase(DeclarativeBase):
+    """Declarative base of a bureau's tables (schema-less; mapped per bureau at connection)."""
+
+
+class Consumer(CreditFileBase):
+    """A consumer as the bureau knows them, under the bureau's own id."""
+
+    __tablename__ = "consumers"
+
+    consumer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(40))
+    national_id: Mapped[str | None] = mapped_column(String(18), index=True)
+    phone: Mapped[str | None] = mapped_column(String(11), index=True)
+    birth_month: Mapped[str | None] = mapped_column(String(8))
+    first_seen: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Identifier(CreditFileBase):
+    """Every identity value a consumer has been reported under (the keys of matching)."""
+
+    __tablename__ = "identifiers"
+    __table_args__ = (
+        UniqueConstraint("kind", "value", "consumer_id"),
+        Index("ix_identifiers_lookup", "kind", "value"),
+    )
+
+    identifier_id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.consumer_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(64))
+
+
+class Tradeline(CreditFileBase):
+    """One account as the bureau holds it: its latest state and a 24-month payment history."""
+
+    __tablename__ = "tradelines"
+    __table_args__ = (UniqueConstraint("furnisher", "account_ref"),)
+
+    tradeline_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.consumer_id"), index=True)
+    furnisher: Mapped[str] = mapped_column(String(20))
+    account_ref: Mapped[str] = mapped_column(String(24))
+    product: Mapped[str] = mapped_column(String(16))
+    opened: Mapped[int] = mapped_column(SmallInteger)
+    term_months: Mapped[int] = mapped_column(SmallInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    payment: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(1))
+    last_month: Mapped[int] = mapped_column(SmallInteger)
+    last_arrival: Mapped[int] = mapped_column(SmallInteger)
+    payment_history: Mapped[str] = mapped_column(String(24))
+    source_file: Mapped[str] = mapped_column(Text)
+    source_line: Mapped[int] = mapped_column(Integer)
+
+
+class TradelineMonth(CreditFileBase):
+    """One monthly report of an account, kept with the month it arrived in (for as-of views)."""
+
+    __tablename__ = "tradeline_months"
+
+    tradeline_id: Mapped[int] = mapped_column(
+        ForeignKey("tradelines.tradeline_id"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    arrival: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(1))
+    balance: Mapped[int] = mapped_column(BigInteger)
+    payment: Mapped[int] = mapped_column(BigInteger)
+
+
+class Inquiry(CreditFileBase):
+    """A credit application reported by a lender."""
+
+    __tablename__ = "inquiries"
+    __table_args__ = (UniqueConstraint("furnisher", "inquiry_ref"),)
+
+    inquiry_id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.consumer_id"), index=True)
+    furnisher: Mapped[str] = mapped_column(String(20))
+    inquiry_ref: Mapped[str] = mapped_column(String(24))
+    product: Mapped[str] = mapped_column(String(16))
+    month: Mapped[int] = mapped_column(SmallInteger)
+    approved: Mapped[bool] = mapped_column(Boolean)
+    arrival: Mapped[int] = mapped_column(SmallInteger)
+    source_file: Mapped[str] = mapped_column(Text)
+    source_line: Mapped[int] = mapped_column(Integer)
+
+
+class PublicRecord(CreditFileBase):
+    """A court judgment, dishonest-debtor listing or administrative penalty."""
+
+    __tablename__ = "public_records"
+    __table_args__ = (UniqueConstraint("furnisher", "record_ref"),)
+
+    public_record_id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.consumer_id"), index=True)
+    furnisher: Mapped[str] = mapped_column(String(20))
+    record_ref: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(16))
+    filed: Mapped[int] = mapped_column(SmallInteger)
+    ended: Mapped[int | None] = mapped_column(SmallInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    arrival: Mapped[int] = mapped_column(SmallInteger)
+    source_file: Mapped[str] = mapped_column(Text)
+    source_line: Mapped[int] = mapped_column(Integer)
+
+
+class Signal(CreditFileBase):
+    """A platform's monthly data on one of its members."""
+
+    __tablename__ = "signals"
+
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.consumer_id"), primary_key=True)
+    furnisher: Mapped[str] = mapped_column(String(20), primary_key=True)
+    month: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    arrival: Mapped[int] = mapped_column(SmallInteger)
+    ecommerce_spend: Mapped[int | None] = mapped_column(BigInteger)
+    ecommerce_returns: Mapped[int | None] = mapped_column(Integer)
+    payment_volume: Mapped[int | None] = mapped_column(BigInteger)
+    utility_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    phone_bill_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    social_activity: Mapped[int | None] = mapped_column(Integer)
+    gaming_minutes: Mapped[int | None] = mapped_column(Integer)
+    address_changed: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class LoadedFile(CreditFileBase):
+    """A feed file loaded whole, recorded by content hash so a second load changes nothing."""
+
+    __tablename__ = "loaded_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file: Mapped[str] = mapped_column(Text)
+    arrival: Mapped[int] = mapped_column(SmallInteger)
+    record_type: Mapped[str] = mapped_column(String(16))
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_loaded: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
+
+
+class Reject(CreditFileBase):
+    """A record refused by validation (or a field dropped), with the rule and the raw text."""
+
+    __tablename__ = "rejects"
+
+    reject_id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    file: Mapped[str] = mapped_column(Text, index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    rule_id: Mapped[str] = mapped_column(String(8))
+    field: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))
