@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bureau import __version__
-from bureau.bureaus.ingest import ingest_all
+from bureau.analysis import assess_files
+from bureau.bureaus.ingest import bureau_engine, ingest_all
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
 from bureau.errors import RunDirectoryError
 from bureau.furnish.stage import furnish_all
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest, staged_directory, write_manifest
+from bureau.store.parquet import write_table
 from bureau.world import write_world
 
 StageProgress = Callable[[str, int, int], None]
@@ -38,6 +40,7 @@ class StageReport:
     seconds: float
     rows: dict[str, int]
     skipped: bool = False
+    detail: Any = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class StageContext:
     progress: StageProgress | None = None
     db_url: str | None = None
     bureaus: list[str] | None = None
+    #: Stage results beyond row counts (e.g. ingestion reports), for the caller to render.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def report(self, stage: str) -> Callable[[int, int], None]:
         """A ``progress(done, total)`` callback for one stage."""
@@ -90,21 +95,42 @@ def _ingest_stage(ctx: StageContext) -> dict[str, int]:
         workers=ctx.workers,
         progress=ctx.report("ingest"),
     )
+    ctx.details["ingest"] = reports
     rows: dict[str, int] = {}
     for r in reports:
+        rows[f"{r.bureau}.files_loaded"] = r.files_loaded
+        rows[f"{r.bureau}.files_skipped"] = r.files_skipped
+        rows[f"{r.bureau}.files_failed"] = len(r.failed)
+        rows[f"{r.bureau}.read"] = r.rows_read
         rows[f"{r.bureau}.loaded"] = r.rows_loaded
         rows[f"{r.bureau}.rejected"] = r.rows_rejected
-        rows[f"{r.bureau}.failed_files"] = len(r.failed)
     return rows
+
+
+def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
+    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in ctx.scenario.active_bureaus}
+    try:
+        table, by_rule = assess_files(ctx.root, engines)
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+    report = ctx.root / "report"
+    report.mkdir(exist_ok=True)
+    for name, frame in (("file_accuracy", table), ("rejects_by_rule", by_rule)):
+        write_table(frame, report / f"{name}.parquet")
+        frame.to_csv(report / f"{name}.csv", index=False)
+    ctx.details["accuracy"] = table
+    return {"bureaus": len(table), "rules": len(by_rule)}
 
 
 STAGES: dict[str, Callable[[StageContext], dict[str, int]]] = {
     "world": _world_stage,
     "furnish": _furnish_stage,
     "ingest": _ingest_stage,
+    "accuracy": _accuracy_stage,
 }
 #: What each stage needs done before it.
-REQUIRES = {"world": None, "furnish": "world", "ingest": "furnish"}
+REQUIRES = {"world": None, "furnish": "world", "ingest": "furnish", "accuracy": "ingest"}
 
 
 def execute(
@@ -156,7 +182,8 @@ def execute(
             started = time.perf_counter()
             ctx = StageContext(scenario, root, workers, progress, db_url)
             rows = STAGES[name](ctx)
-            reports.append(StageReport(name, round(time.perf_counter() - started, 3), rows))
+            seconds = round(time.perf_counter() - started, 3)
+            reports.append(StageReport(name, seconds, rows, detail=ctx.details.get(name)))
         header = {
             "package": "bureau",
             "version": __version__,
@@ -258,13 +285,15 @@ def run_stage(
     needed = REQUIRES[stage]
     if needed and needed not in manifest.get("stages", {}):
         raise RunDirectoryError(f"run the {needed} stage first", path=root)
-    if stage != "ingest" and stage in manifest.get("stages", {}):
+    if stage not in ("ingest", "accuracy") and stage in manifest.get("stages", {}):
         done = manifest["stages"][stage]
         return StageReport(stage, 0.0, done.get("rows", {}), skipped=True)
     started = time.perf_counter()
     ctx = StageContext(scenario, root, workers, progress, db_url, bureaus)
     rows = STAGES[stage](ctx)
-    report = StageReport(stage, round(time.perf_counter() - started, 3), rows)
+    report = StageReport(
+        stage, round(time.perf_counter() - started, 3), rows, detail=ctx.details.get(stage)
+    )
     stages = dict(manifest.get("stages", {}))
     stages[stage] = {"seconds": report.seconds, "rows": rows}
     header = {k: v for k, v in manifest.items() if k not in ("stages", "files")}

@@ -14,3 +14,13 @@ def small_world() -> World:
 def baseline_world() -> World:
     """The baseline world (100,000 persons), for statistical properties that need its size."""
     return simulate(load_scenario("baseline"), workers=2)
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory):
+    """A run of 1,500 persons through world, furnishing, ingestion and accuracy (SQLite)."""
+    from bureau.pipeline import execute
+
+    scn = load_scenario("small", {"population.persons": 1500, "population.chunk_size": 750})
+    out = tmp_path_factory.mktemp("runs") / "small"
+    return execute(scn, out, workers=2)

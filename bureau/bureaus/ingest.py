@@ -20,13 +20,14 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from bureau.bureaus.load import (
-    TradelineState,
+    TradelineIds,
     load_identities,
     load_inquiries,
     load_public_records,
     load_signals,
     load_tradelines,
     record_file,
+    refresh_tradelines,
 )
 from bureau.bureaus.resolve import IdentityIndex, commit, resolve
 from bureau.bureaus.rules import Validated, validate
@@ -118,17 +119,46 @@ def _normalise(scn: Scenario, checked: Validated, record_type: str) -> pd.DataFr
     return typed
 
 
-def _read_state(engine: Engine) -> tuple[IdentityIndex, TradelineState, set[str]]:
+def _check(
+    scn: Scenario, month: str, feeds_read: list[tuple[Path, str, str, ParsedFeed]]
+) -> list[_Parsed]:
+    """Validate and normalise a month's files, all files of a record type in one pass."""
+    checked: dict[int, tuple[Validated, pd.DataFrame]] = {}
+    kinds = sorted({feed.record_type for *_, feed in feeds_read})
+    for record_type in kinds:
+        members = [i for i, (*_, feed) in enumerate(feeds_read) if feed.record_type == record_type]
+        together = pd.concat(
+            [feeds_read[i][3].records.assign(_file=i) for i in members], ignore_index=True
+        )
+        result = validate(together, record_type, month)
+        typed = _normalise(scn, result, record_type)
+        typed["_file"] = result.records["_file"].to_numpy()
+        for i in members:
+            feed = feeds_read[i][3]
+            rejects = result.rejects[result.rejects["_file"] == i].drop(columns="_file")
+            if len(feed.rejects):
+                rejects = pd.concat(
+                    [feed.rejects.assign(action="rejected"), rejects], ignore_index=True
+                )
+            mine = typed[typed["_file"] == i].drop(columns="_file").reset_index(drop=True)
+            checked[i] = (Validated(records=pd.DataFrame(), rejects=rejects), mine)
+    return [
+        _Parsed(path, rel, sha, feed, *checked[i])
+        for i, (path, rel, sha, feed) in enumerate(feeds_read)
+    ]
+
+
+def _read_state(engine: Engine) -> tuple[IdentityIndex, TradelineIds, set[str]]:
     with engine.connect() as conn:
         keys = pd.read_sql(select(Identifier.kind, Identifier.value, Identifier.consumer_id), conn)
         top = conn.execute(
             select(Consumer.consumer_id).order_by(Consumer.consumer_id.desc()).limit(1)
         ).scalar()
         loaded = set(conn.execute(select(LoadedFile.sha256)).scalars())
-        tradelines = TradelineState.read(conn)
-    index = IdentityIndex(next_id=(top or 0) + 1)
-    if len(keys):
-        index.keys = keys.astype({"kind": "string", "value": "string"})
+        tradelines = TradelineIds.read(conn)
+    index = IdentityIndex(
+        keys.astype({"kind": "string", "value": "string"}), next_id=(top or 0) + 1
+    )
     return index, tradelines, loaded
 
 
@@ -167,7 +197,7 @@ def ingest_bureau(
     done = 0
     months = sorted({f.parent.name for f in files})
     for month in months:
-        batch: list[_Parsed] = []
+        feeds_read: list[tuple[Path, str, str, ParsedFeed]] = []
         for path in (f for f in files if f.parent.name == month):
             done += 1
             rel = path.relative_to(feeds / bureau).as_posix()
@@ -176,18 +206,11 @@ def ingest_bureau(
                 report.files_skipped += 1
                 continue
             try:
-                feed = codec.read(path)
+                feeds_read.append((path, rel, sha, codec.read(path)))
             except FeedError as exc:
                 report.failed.append((rel, exc.message))
                 logger.warning("%s: %s", path, exc.message)
-                continue
-            checked = validate(feed.records, feed.record_type, month)
-            if len(feed.rejects):
-                codec_rejects = feed.rejects.assign(action="rejected")
-                checked.rejects = pd.concat([codec_rejects, checked.rejects], ignore_index=True)
-            batch.append(
-                _Parsed(path, rel, sha, feed, checked, _normalise(scn, checked, feed.record_type))
-            )
+        batch = _check(scn, month, feeds_read)
         if progress:
             progress(done, len(files))
         if not batch:
@@ -204,7 +227,9 @@ def ingest_bureau(
             records = parsed.typed.assign(consumer_id=resolution.consumer_id[start:stop])
             mine = leaders[(leaders["row"] >= start) & (leaders["row"] < stop)]
             consumers = identities.iloc[mine["row"].to_numpy()].assign(
-                consumer_id=mine["consumer_id"].to_numpy()
+                consumer_id=mine["consumer_id"].to_numpy(),
+                source_file=parsed.rel,
+                source_line=parsed.typed["line"].to_numpy()[mine["row"].to_numpy() - start],
             )
             keys = resolution.new_keys
             keys = keys[(keys["row"] >= start) & (keys["row"] < stop)]
@@ -241,6 +266,8 @@ def ingest_bureau(
             report.rows_rejected += int(refused["line"].nunique())
             report.by_rule.update(rejects["rule_id"].tolist())
         commit(index, resolution)
+    with engine.begin() as conn:
+        refresh_tradelines(conn)
     return report
 
 

@@ -1,6 +1,6 @@
 """Loading one validated, resolved feed file into a bureau's credit files, in one transaction.
 
-Tradelines are upserted by (furnisher, account number) and keep their latest state and a
+Tradelines are keyed by (furnisher, account number) and keep their latest state and a
 24-month payment history string (as on the PBOC report: one character a month, most recent last;
 ``N`` current, ``1``-``4`` months past due, ``W`` written off, ``C`` closed, ``/`` not reported,
 ``*`` before the account opened). Every monthly report is kept with the month it arrived in.
@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select
 
-from bureau.store.bulk import insert, upsert
-from bureau.store.bulk import records as records_of
+from bureau.store.bulk import insert, update_by_key, upsert
 from bureau.store.credit_file import (
     Consumer,
     Identifier,
@@ -33,44 +32,29 @@ HISTORY_MONTHS = 24
 
 
 @dataclass
-class TradelineState:
-    """What the loader needs to know of the tradelines already held (kept in memory).
+class TradelineIds:
+    """The bureau's tradeline numbers by (furnisher, account number), kept in memory.
 
     Attributes
     ----------
     ids
-        ``tradeline_id`` by (furnisher, account_ref), with ``opened`` and ``last_month``.
-    history
-        ``tradeline_id``, ``month``, ``status`` of every monthly report held.
+        ``tradeline_id`` indexed by (``furnisher``, ``account_ref``).
     next_id
         The next tradeline id to issue.
     """
 
-    ids: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            {
-                "furnisher": pd.Series(dtype="string"),
-                "account_ref": pd.Series(dtype="string"),
-                "tradeline_id": pd.Series(dtype="int64"),
-                "opened": pd.Series(dtype="int64"),
-                "last_month": pd.Series(dtype="int64"),
-            }
-        )
-    )
-    history: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            {
-                "tradeline_id": pd.Series(dtype="int64"),
-                "month": pd.Series(dtype="int64"),
-                "status": pd.Series(dtype="string"),
-            }
+    ids: pd.Series = field(
+        default_factory=lambda: pd.Series(
+            [],
+            index=pd.MultiIndex.from_arrays([[], []], names=["furnisher", "account_ref"]),
+            dtype="int64",
         )
     )
     next_id: int = 1
 
     @classmethod
-    def read(cls, conn: Connection) -> TradelineState:
-        """Read the state of a bureau's tradelines from its database.
+    def read(cls, conn: Connection) -> TradelineIds:
+        """Read a bureau's tradeline numbers from its database.
 
         Parameters
         ----------
@@ -79,28 +63,16 @@ class TradelineState:
 
         Returns
         -------
-        TradelineState
-            The state.
+        TradelineIds
+            The numbers.
         """
-        ids = pd.read_sql(
-            select(
-                Tradeline.furnisher,
-                Tradeline.account_ref,
-                Tradeline.tradeline_id,
-                Tradeline.opened,
-                Tradeline.last_month,
-            ),
-            conn,
+        held = pd.read_sql(
+            select(Tradeline.furnisher, Tradeline.account_ref, Tradeline.tradeline_id), conn
         )
-        history = pd.read_sql(
-            select(TradelineMonth.tradeline_id, TradelineMonth.month, TradelineMonth.status), conn
-        )
-        state = cls()
-        if len(ids):
-            state.ids = ids.astype({"furnisher": "string", "account_ref": "string"})
-            state.history = history.astype({"status": "string"})
-            state.next_id = int(ids["tradeline_id"].max()) + 1
-        return state
+        if held.empty:
+            return cls()
+        ids = held.set_index(["furnisher", "account_ref"])["tradeline_id"].astype("int64")
+        return cls(ids=ids, next_id=int(held["tradeline_id"].max()) + 1)
 
 
 def payment_history(
@@ -137,15 +109,19 @@ def payment_history(
 
 
 def load_tradelines(
-    conn: Connection, state: TradelineState, records: pd.DataFrame, arrival: int, file: str
-) -> tuple[TradelineState, int]:
-    """Upsert a file's tradeline reports.
+    conn: Connection, held: TradelineIds, records: pd.DataFrame, arrival: int, file: str
+) -> tuple[TradelineIds, int]:
+    """Load a file's tradeline reports: new accounts, and every monthly report.
+
+    A new account's row starts from its most recent report in the file; the latest state and
+    payment history of every account are brought up to date by :func:`refresh_tradelines`
+    once the files of a run are in.
 
     Parameters
     ----------
     conn
         A connection inside the file's transaction.
-    state
+    held
         The tradelines held before this file (not modified).
     records
         Typed tradeline records with ``consumer_id``, ``line`` and months as integers.
@@ -157,73 +133,27 @@ def load_tradelines(
     Returns
     -------
     tuple
-        The state after this file, and the number of records loaded.
+        The tradeline numbers after this file, and the number of records loaded.
     """
     records = records.sort_values(["report_month", "line"], kind="stable")
-    latest = records.drop_duplicates(["furnisher", "account_ref"], keep="last")
-    held = state.ids[["furnisher", "account_ref", "tradeline_id", "last_month"]]
-    latest = latest.merge(held, on=["furnisher", "account_ref"], how="left")
-    new = latest["tradeline_id"].isna().to_numpy()
-    new_ids = state.next_id + np.arange(int(new.sum()))
-    latest.loc[new, "tradeline_id"] = new_ids
-    latest["tradeline_id"] = latest["tradeline_id"].astype("int64")
-    latest["last_month"] = latest["last_month"].fillna(-(10**6)).astype("int64")
-
-    fresh = latest[new]
-    ids = pd.concat(
-        [
-            state.ids,
-            pd.DataFrame(
-                {
-                    "furnisher": fresh["furnisher"].astype("string"),
-                    "account_ref": fresh["account_ref"].astype("string"),
-                    "tradeline_id": fresh["tradeline_id"],
-                    "opened": fresh["opened"].astype("int64"),
-                    "last_month": fresh["report_month"].astype("int64"),
-                }
-            ),
-        ],
-        ignore_index=True,
+    key = pd.MultiIndex.from_arrays(
+        [records["furnisher"].astype(str).to_numpy(), records["account_ref"].astype(str).to_numpy()]
     )
-    # A tradeline's own row follows its most recent report; a late report of an older month
-    # goes into the history only.
-    current = latest[~new & (latest["report_month"] >= latest["last_month"])]
-    last = ids.set_index("tradeline_id")["last_month"]
-    last.loc[current["tradeline_id"].to_numpy()] = current["report_month"].to_numpy()
-    ids["last_month"] = last.to_numpy()
-
-    tradeline_of = ids.set_index(["furnisher", "account_ref"])["tradeline_id"]
-    month_rows = pd.DataFrame(
-        {
-            "tradeline_id": tradeline_of.reindex(
-                pd.MultiIndex.from_frame(records[["furnisher", "account_ref"]])
-            ).to_numpy(),
-            "month": records["report_month"].to_numpy(dtype=np.int64),
-            "arrival": arrival,
-            "status": records["status"].astype(str).to_numpy(),
-            "balance": records["balance"].to_numpy(dtype=np.int64),
-            "payment": records["payment"].to_numpy(dtype=np.int64),
-        }
-    ).drop_duplicates(["tradeline_id", "month"], keep="last")
-    replaced = state.history.set_index(["tradeline_id", "month"]).index.isin(
-        month_rows.set_index(["tradeline_id", "month"]).index
+    tradeline_id = held.ids.reindex(key).to_numpy(dtype=float, copy=True)
+    new = np.isnan(tradeline_id)
+    fresh = records[new].drop_duplicates(["furnisher", "account_ref"], keep="last")
+    fresh_key = pd.MultiIndex.from_arrays(
+        [fresh["furnisher"].astype(str).to_numpy(), fresh["account_ref"].astype(str).to_numpy()]
     )
-    history = pd.concat(
-        [
-            state.history[~replaced],
-            month_rows[["tradeline_id", "month", "status"]].astype({"status": "string"}),
-        ],
-        ignore_index=True,
-    )
-    touched = ids[ids["tradeline_id"].isin(month_rows["tradeline_id"])]
-    strings = pd.Series(payment_history(history, touched), index=touched["tradeline_id"].to_numpy())
+    fresh_ids = pd.Series(held.next_id + np.arange(len(fresh)), index=fresh_key, dtype="int64")
+    tradeline_id[new] = fresh_ids.reindex(key[new]).to_numpy()
 
     insert(
         conn,
         Tradeline.__table__,
         pd.DataFrame(
             {
-                "tradeline_id": fresh["tradeline_id"].to_numpy(),
+                "tradeline_id": fresh_ids.to_numpy(),
                 "consumer_id": fresh["consumer_id"].to_numpy(),
                 "furnisher": fresh["furnisher"].astype(str).to_numpy(),
                 "account_ref": fresh["account_ref"].astype(str).to_numpy(),
@@ -236,56 +166,22 @@ def load_tradelines(
                 "status": fresh["status"].astype(str).to_numpy(),
                 "last_month": fresh["report_month"].to_numpy(dtype=np.int64),
                 "last_arrival": arrival,
-                "payment_history": strings.reindex(fresh["tradeline_id"].to_numpy()).to_numpy(),
+                "payment_history": "",
                 "source_file": file,
                 "source_line": fresh["line"].to_numpy(dtype=np.int64),
             }
         ),
     )
-    table = Tradeline.__table__
-    if len(current):
-        conn.execute(
-            update(table)
-            .where(table.c.tradeline_id == bindparam("b_id"))
-            .values(
-                balance=bindparam("b_balance"),
-                payment=bindparam("b_payment"),
-                status=bindparam("b_status"),
-                amount=bindparam("b_amount"),
-                last_month=bindparam("b_month"),
-                last_arrival=bindparam("b_arrival"),
-            ),
-            records_of(
-                pd.DataFrame(
-                    {
-                        "b_id": current["tradeline_id"].to_numpy(dtype=np.int64),
-                        "b_balance": current["balance"].to_numpy(dtype=np.int64),
-                        "b_payment": current["payment"].to_numpy(dtype=np.int64),
-                        "b_status": current["status"].astype(str).to_numpy(),
-                        "b_amount": current["amount"].to_numpy(dtype=np.int64),
-                        "b_month": current["report_month"].to_numpy(dtype=np.int64),
-                        "b_arrival": arrival,
-                    }
-                )
-            ),
-        )
-    held_touched = touched[~touched["tradeline_id"].isin(fresh["tradeline_id"])]
-    if len(held_touched):
-        conn.execute(
-            update(table)
-            .where(table.c.tradeline_id == bindparam("b_id"))
-            .values(payment_history=bindparam("b_history")),
-            records_of(
-                pd.DataFrame(
-                    {
-                        "b_id": held_touched["tradeline_id"].to_numpy(dtype=np.int64),
-                        "b_history": strings.reindex(
-                            held_touched["tradeline_id"].to_numpy()
-                        ).to_numpy(),
-                    }
-                )
-            ),
-        )
+    month_rows = pd.DataFrame(
+        {
+            "tradeline_id": tradeline_id.astype(np.int64),
+            "month": records["report_month"].to_numpy(dtype=np.int64),
+            "arrival": arrival,
+            "status": records["status"].astype(str).to_numpy(),
+            "balance": records["balance"].to_numpy(dtype=np.int64),
+            "payment": records["payment"].to_numpy(dtype=np.int64),
+        }
+    ).drop_duplicates(["tradeline_id", "month"], keep="last")
     upsert(
         conn,
         TradelineMonth.__table__,
@@ -293,8 +189,78 @@ def load_tradelines(
         ["tradeline_id", "month"],
         ["arrival", "status", "balance", "payment"],
     )
-    state_after = TradelineState(ids=ids, history=history, next_id=state.next_id + len(new_ids))
-    return state_after, len(records)
+    after = TradelineIds(
+        ids=pd.concat([held.ids, fresh_ids]), next_id=held.next_id + len(fresh_ids)
+    )
+    return after, len(records)
+
+
+def refresh_tradelines(conn: Connection) -> int:
+    """Bring every tradeline's latest state and payment history up to date with its reports.
+
+    Each tradeline shows its most recent month's report (balance, payment, status) and the
+    24-month history ending there. Recomputing from the monthly reports in one pass, rather
+    than on every file, keeps loading cheap; it is idempotent, so a run stopped before it
+    simply does it next time.
+
+    Parameters
+    ----------
+    conn
+        A connection inside a transaction.
+
+    Returns
+    -------
+    int
+        Tradelines whose row changed.
+    """
+    table = Tradeline.__table__
+    current = pd.read_sql(
+        select(
+            table.c.tradeline_id,
+            table.c.opened,
+            table.c.balance,
+            table.c.payment,
+            table.c.status,
+            table.c.last_month,
+            table.c.last_arrival,
+            table.c.payment_history,
+        ),
+        conn,
+    )
+    if current.empty:
+        return 0
+    months = pd.read_sql(
+        select(
+            TradelineMonth.tradeline_id,
+            TradelineMonth.month,
+            TradelineMonth.arrival,
+            TradelineMonth.status,
+            TradelineMonth.balance,
+            TradelineMonth.payment,
+        ),
+        conn,
+    )
+    latest = (
+        months.sort_values(["tradeline_id", "month"], kind="stable")
+        .drop_duplicates("tradeline_id", keep="last")
+        .set_index("tradeline_id")
+    )
+    last_arrival = months.groupby("tradeline_id")["arrival"].max()
+    fresh = current.set_index("tradeline_id")[["opened"]].join(latest, how="inner")
+    fresh = fresh.rename(columns={"month": "last_month"})
+    fresh["last_arrival"] = last_arrival.reindex(fresh.index).to_numpy()
+    fresh = fresh.reset_index()
+    fresh["payment_history"] = payment_history(months, fresh)
+    columns = ["balance", "payment", "status", "last_month", "last_arrival", "payment_history"]
+    before = (
+        current.set_index("tradeline_id")
+        .reindex(fresh["tradeline_id"])[columns]
+        .reset_index(drop=True)
+    )
+    changed = (before.astype(str).to_numpy() != fresh[columns].astype(str).to_numpy()).any(axis=1)
+    return update_by_key(
+        conn, table, fresh.loc[changed, ["tradeline_id", *columns]], "tradeline_id"
+    )
 
 
 def load_inquiries(conn: Connection, records: pd.DataFrame, arrival: int, file: str) -> int:
@@ -375,7 +341,8 @@ def load_identities(
     conn
         A connection inside the file's transaction.
     consumers
-        New consumers: ``consumer_id``, ``name``, ``national_id``, ``phone``.
+        New consumers: ``consumer_id``, ``name``, ``national_id``, ``phone``, and the
+        ``source_file`` and ``source_line`` of the record that created them.
     keys
         New keys: ``kind``, ``value``, ``consumer_id``.
     first_seen
@@ -388,7 +355,18 @@ def load_identities(
             consumers.assign(
                 birth_month=consumers["national_id"].str.slice(6, 12),
                 first_seen=first_seen,
-            )[["consumer_id", "name", "national_id", "phone", "birth_month", "first_seen"]],
+            )[
+                [
+                    "consumer_id",
+                    "name",
+                    "national_id",
+                    "phone",
+                    "birth_month",
+                    "first_seen",
+                    "source_file",
+                    "source_line",
+                ]
+            ],
         )
     if len(keys):
         upsert(

@@ -19,7 +19,7 @@ file (mixing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -58,31 +58,50 @@ def identity_keys(records: pd.DataFrame, rules: list[str]) -> pd.DataFrame:
     return pd.DataFrame(keys, index=records.index)
 
 
-@dataclass
 class IdentityIndex:
     """The bureau's identifiers: which consumer each key value points to.
 
     Held in memory while a bureau ingests, mirrored in the ``identifiers`` table. Where a key
-    points to several consumers, the oldest wins (the bureau cannot tell them apart).
+    points to several consumers, the oldest wins (the bureau cannot tell them apart). Each
+    rule's values are a pandas Index, whose hash table is built once and reused for every
+    lookup until the index grows.
 
-    Attributes
+    Parameters
     ----------
     keys
-        Columns ``kind``, ``value``, ``consumer_id``.
+        Known key values: ``kind``, ``value``, ``consumer_id``.
     next_id
         The next consumer id to issue.
     """
 
-    keys: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(
-            {
-                "kind": pd.Series(dtype="string"),
-                "value": pd.Series(dtype="string"),
-                "consumer_id": pd.Series(dtype="int64"),
-            }
-        )
-    )
-    next_id: int = 1
+    def __init__(self, keys: pd.DataFrame | None = None, next_id: int = 1) -> None:
+        self.next_id = next_id
+        self._values: dict[str, pd.Index] = {}
+        self._owners: dict[str, np.ndarray] = {}
+        if keys is not None and len(keys):
+            self.add(keys)
+
+    def add(self, keys: pd.DataFrame) -> None:
+        """Learn key values (``kind``, ``value``, ``consumer_id``); known values keep their owner.
+
+        Parameters
+        ----------
+        keys
+            The key values.
+        """
+        for kind, group in keys.groupby("kind", sort=False):
+            oldest = group.groupby("value", sort=False)["consumer_id"].min()
+            held = self._values.get(kind)
+            if held is not None:
+                fresh = held.get_indexer(oldest.index) < 0
+                oldest = oldest[fresh]
+                values = held.append(pd.Index(oldest.index))
+                owners = np.concatenate([self._owners[kind], oldest.to_numpy(dtype=np.int64)])
+            else:
+                values = pd.Index(oldest.index)
+                owners = oldest.to_numpy(dtype=np.int64)
+            self._values[str(kind)] = values
+            self._owners[str(kind)] = owners
 
     def lookup(self, kind: str, values: pd.Series) -> np.ndarray:
         """Return the consumer each value points to (the oldest if several), or -1.
@@ -99,10 +118,12 @@ class IdentityIndex:
         numpy.ndarray
             int64 consumer ids.
         """
-        known = self.keys[self.keys["kind"] == kind]
-        first = known.groupby("value", sort=False)["consumer_id"].min()
-        found = first.reindex(values.fillna("").to_numpy())
-        return found.fillna(-1).to_numpy(dtype=np.int64)
+        held = self._values.get(kind)
+        if held is None or not len(values):
+            return np.full(len(values), -1, dtype=np.int64)
+        position = held.get_indexer(values.fillna("\x00").to_numpy(dtype=object))
+        found = self._owners[kind][np.maximum(position, 0)]
+        return np.where(position >= 0, found, -1)
 
 
 @dataclass
@@ -191,50 +212,46 @@ def resolve(records: pd.DataFrame, rules: list[str], index: IdentityIndex) -> Re
             {"consumer_id": index.next_id + np.arange(order.size), "row": leaders}
         )
 
+    # A key value is new to the index unless it already points to this record's consumer.
     learnt = []
     for rule in rules:
         values = keys[rule]
         present = values.notna().to_numpy()
+        known = index.lookup(rule, values)
+        fresh = present & (known != consumer)
         learnt.append(
             pd.DataFrame(
                 {
                     "kind": rule,
-                    "value": values[present].to_numpy(),
-                    "consumer_id": consumer[present],
-                    "row": np.flatnonzero(present),
+                    "value": values[fresh].to_numpy(),
+                    "consumer_id": consumer[fresh],
+                    "row": np.flatnonzero(fresh),
                 }
             )
         )
     pairs = (
         pd.concat(learnt, ignore_index=True)
-        .groupby(["kind", "value", "consumer_id"], sort=False)["row"]
-        .min()
-        .reset_index()
+        .drop_duplicates(["kind", "value", "consumer_id"], keep="first")
+        .reset_index(drop=True)
     )
-    if len(pairs) and len(index.keys):
-        known = pairs.merge(
-            index.keys, on=["kind", "value", "consumer_id"], how="left", indicator=True
-        )
-        pairs = known.loc[known["_merge"] == "left_only", ["kind", "value", "consumer_id", "row"]]
     return Resolution(
         consumer_id=consumer,
         new_consumers=new_consumers,
-        new_keys=pairs.reset_index(drop=True).astype({"kind": "string", "value": "string"}),
+        new_keys=pairs.astype({"kind": "string", "value": "string"}),
     )
 
 
 def commit(index: IdentityIndex, resolution: Resolution) -> None:
-    """Apply a committed file's resolution to the in-memory index.
+    """Apply a committed batch's resolution to the in-memory index.
 
     Parameters
     ----------
     index
         The bureau's index, updated in place.
     resolution
-        What :func:`resolve` returned for the file.
+        What :func:`resolve` returned for the batch.
     """
     if len(resolution.new_keys):
-        learnt = resolution.new_keys[["kind", "value", "consumer_id"]]
-        index.keys = pd.concat([index.keys, learnt], ignore_index=True)
+        index.add(resolution.new_keys[["kind", "value", "consumer_id"]])
     if len(resolution.new_consumers):
         index.next_id = int(resolution.new_consumers["consumer_id"].max()) + 1

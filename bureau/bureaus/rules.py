@@ -20,7 +20,8 @@ from bureau.config.scenario import PRODUCTS
 from bureau.formats.national_id import validate_national_ids
 from bureau.formats.schema import RECORDS, STATUS_CODES
 
-MAX_AMOUNT_FEN = 10**13  # a hundred billion yuan: anything above is a typing error
+# A hundred billion yuan (10**13 fen): anything with more digits is a typing error.
+_MAX_DIGITS = 13
 
 Check = Callable[[pd.DataFrame, str], pd.Series]
 
@@ -77,10 +78,9 @@ def _negative(records: pd.DataFrame, field: str) -> pd.Series:
 
 
 def _too_large(records: pd.DataFrame, field: str) -> pd.Series:
+    # Whole numbers of more digits than the limit has are beyond it; no parsing needed.
     col = records[field]
-    whole = col.str.fullmatch(r"\d{1,18}").fillna(False)
-    values = pd.to_numeric(col.where(whole), errors="coerce")
-    return (values > MAX_AMOUNT_FEN).fillna(False)
+    return (col.str.fullmatch(r"\d+").fillna(False) & (col.str.len() > _MAX_DIGITS)).fillna(False)
 
 
 def _bad_bool(records: pd.DataFrame, field: str) -> pd.Series:
@@ -102,8 +102,10 @@ def _bad_product(records: pd.DataFrame, field: str) -> pd.Series:
 
 
 def _bad_term(records: pd.DataFrame, field: str) -> pd.Series:
-    values = pd.to_numeric(records[field].where(~_not_whole(records, field)), errors="coerce")
-    return ((values < 0) | (values > 480)).fillna(False)
+    col = records[field]
+    short = col.str.fullmatch(r"-?\d{1,4}").fillna(False)
+    values = col.where(short).astype("Int64")
+    return ((values < 0) | (values > 480)).fillna(False).astype(bool)
 
 
 def _bad_national_id(records: pd.DataFrame, field: str) -> pd.Series:
@@ -187,7 +189,9 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
     Parameters
     ----------
     records
-        Canonical text per field, with ``line`` and ``raw`` (a codec's output).
+        Canonical text per field, with ``line`` and ``raw`` (a codec's output); with a
+        ``_file`` column when several files are checked together (duplicates are looked for
+        within each file, and rejects keep the column).
     record_type
         The file's record type.
     file_month
@@ -204,21 +208,24 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
     found: list[pd.DataFrame] = []
     rejected = np.zeros(len(records), dtype=bool)
 
+    has_file = "_file" in records
+
     def note(rule: Rule, mask: pd.Series, field: str | None) -> None:
         hit = mask.to_numpy(dtype=bool)
         if hit.any():
-            found.append(
-                pd.DataFrame(
-                    {
-                        "line": records["line"].to_numpy()[hit],
-                        "rule_id": rule.rule_id,
-                        "field": field,
-                        "message": rule.message,
-                        "raw": records["raw"].to_numpy()[hit],
-                        "action": "rejected" if rule.action == "reject" else "field_dropped",
-                    }
-                )
+            frame = pd.DataFrame(
+                {
+                    "line": records["line"].to_numpy()[hit],
+                    "rule_id": rule.rule_id,
+                    "field": field,
+                    "message": rule.message,
+                    "raw": records["raw"].to_numpy()[hit],
+                    "action": "rejected" if rule.action == "reject" else "field_dropped",
+                }
             )
+            if has_file:
+                frame["_file"] = records["_file"].to_numpy()[hit]
+            found.append(frame)
 
     for rule in RULES:
         for field in _rule_fields(rule, record_type):
@@ -241,10 +248,16 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
     note(FUTURE_MONTH, mask, DATA_MONTH[record_type])
     rejected |= mask.to_numpy(dtype=bool)
 
-    keys = list(RECORD_KEYS[record_type])
-    mask = records[keys].duplicated(keep="first") & ~pd.Series(rejected, index=records.index)
+    keys = list(RECORD_KEYS[record_type]) + (["_file"] if has_file else [])
+    # Hash the key columns to one 64-bit number per record: far cheaper than comparing
+    # several string columns, and a collision between two real keys is vanishingly unlikely.
+    hashed = pd.util.hash_pandas_object(records[keys], index=False)
+    mask = pd.Series(hashed.duplicated(keep="first").to_numpy(), index=records.index) & ~pd.Series(
+        rejected, index=records.index
+    )
     note(DUPLICATE, mask, None)
     rejected |= mask.to_numpy(dtype=bool)
 
-    rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=REJECT_COLUMNS)
+    columns = [*REJECT_COLUMNS, "_file"] if has_file else list(REJECT_COLUMNS)
+    rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
     return Validated(records=records[~rejected].reset_index(drop=True), rejects=rejects)

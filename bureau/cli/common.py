@@ -20,8 +20,8 @@ from bureau.config import load_scenario, parse_override
 from bureau.config.scenario import Scenario
 from bureau.errors import BureauError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 logger = logging.getLogger("bureau")
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bureau import __version__
-from bureau.cli import simulate
+from bureau.cli import credit_file, simulate, stages
 
 app = typer.Typer(
     name="bureau",
@@ -20,6 +20,9 @@ app = typer.Typer(
 )
 app.command("run")(simulate.run)
 app.command("simulate")(simulate.simulate)
+app.command("furnish")(stages.furnish)
+app.command("ingest")(stages.ingest)
+app.command("file")(credit_file.show)
 
 
 def _version(value: bool) -> None:

@@ -169,7 +169,7 @@ def from_text(text: pd.DataFrame, record_type: str) -> pd.DataFrame:
     for spec in RECORDS[record_type]:
         col = text[spec.name]
         if spec.kind in ("fen", "int"):
-            out[spec.name] = pd.to_numeric(col).astype("Int64")
+            out[spec.name] = col.astype("string").astype("Int64")
         elif spec.kind == "bool":
             out[spec.name] = col.map({"1": True, "0": False}).astype("boolean")
         else:

@@ -365,7 +365,14 @@ def signals(
     signal_table: pd.DataFrame,
     persons: pd.DataFrame,
 ) -> Batch:
-    """The monthly data a platform holds on its members: one record per member and month."""
+    """A platform's quarterly summary of each member: one record per member and quarter.
+
+    Platforms deliver alternative data in quarterly batches, not month by month: each record
+    describes the calendar quarter ending in its ``month``, over the months the person was a
+    member. Amounts and counts are the quarter's totals; ``social_activity`` and
+    ``gaming_minutes`` its monthly averages; ``utility_on_time`` and ``phone_bill_on_time``
+    mean every bill of the quarter was paid on time; ``address_changed`` means any move.
+    """
     kind = scn.platforms[channel.source].kind
     fields = PLATFORM_SIGNALS[kind]
     members = memberships[memberships["platform_id"] == channel.source]
@@ -375,41 +382,61 @@ def signals(
     span = np.maximum(leave - join, 0)
     person = np.repeat(members["person_id"].to_numpy(), span)
     start = np.repeat(join, span)
-    offset = np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
-    month = start + offset
-    order = np.lexsort((person, month))
-    person, month = person[order], month[order]
+    month = start + np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
 
     # The world's signals hold every person and month in order: row = person_id * months + month.
     values = signal_table.iloc[person * scn.months + month].reset_index(drop=True)
-    arrival, late = _arrivals(rng, month, channel.lag, defects)
+    # The last month of each month's calendar quarter (which may lie beyond the window).
+    calendar = scn.start_date.month - 1 + month
+    quarter_end = month + (2 - calendar % 3)
+    frame = values[list(fields)].assign(person_id=person, quarter_end=quarter_end)
+    aggregations = {
+        "ecommerce_spend": "sum",
+        "ecommerce_returns": "sum",
+        "payment_volume": "sum",
+        "utility_on_time": "all",
+        "phone_bill_on_time": "all",
+        "social_activity": "mean",
+        "gaming_minutes": "mean",
+        "address_changed": "any",
+    }
+    quarters = (
+        frame.groupby(["quarter_end", "person_id"], sort=True)
+        .agg({name: aggregations[name] for name in fields} or {"person_id": "size"})
+        .reset_index()
+        if fields
+        else frame[["quarter_end", "person_id"]]
+        .drop_duplicates()
+        .sort_values(["quarter_end", "person_id"])
+    )
+    quarter_month = quarters["quarter_end"].to_numpy(dtype=np.int64)
+    quarter_person = quarters["person_id"].to_numpy()
+    arrival, late = _arrivals(rng, quarter_month, channel.lag, defects)
     columns: dict[str, object] = {
         "furnisher": channel.source,
-        "month": month_labels(scn.start_date, month),
+        "month": month_labels(scn.start_date, quarter_month),
     }
-    for name in fields:
-        col = values[name]
-        if name in _FEN_SIGNALS:
-            columns[name] = (col * 100).round().astype("Int64")
-        elif col.dtype == bool or str(col.dtype) == "boolean":
-            columns[name] = col.astype("boolean")
-        else:
-            columns[name] = col.round().astype("Int64")
-    records = pd.DataFrame(columns, index=np.arange(len(person)))
-    # Signals the platform does not collect are absent, not zero.
     for spec in RECORDS["signal"]:
-        if spec.name not in records and spec.name not in ("name", "national_id", "phone"):
-            records[spec.name] = pd.Series(
-                pd.NA, index=records.index, dtype=pandas_dtype(spec.kind)
-            )
+        if spec.name in ("furnisher", "month", "name", "national_id", "phone"):
+            continue
+        if spec.name not in fields:
+            # What the platform does not collect is absent, not zero.
+            columns[spec.name] = pd.array([pd.NA] * len(quarters), dtype=pandas_dtype(spec.kind))
+        elif spec.name in _FEN_SIGNALS:
+            columns[spec.name] = (quarters[spec.name] * 100).round().astype("Int64").to_numpy()
+        elif spec.kind == "bool":
+            columns[spec.name] = quarters[spec.name].astype("boolean").to_numpy()
+        else:
+            columns[spec.name] = quarters[spec.name].round().astype("Int64").to_numpy()
+    records = pd.DataFrame(columns, index=np.arange(len(quarters)))
     truth = pd.DataFrame(
         {
             "arrival": arrival,
-            "person_id": person,
+            "person_id": quarter_person,
             "truth_key": -1,
-            "data_month": month,
+            "data_month": quarter_month,
             "defect": np.where(late, "late", ""),
         }
     )
-    identity = persons.loc[person, _IDENTITY]
+    identity = persons.loc[quarter_person, _IDENTITY]
     return _finish(scn, rng, channel, defects, records, truth, [], identity)

@@ -111,7 +111,8 @@ def furnished_identity(
             )
         )
     id_out = pd.array(ids, dtype="string")
-    missing = np.flatnonzero(rng.random(n) < defects.id_missing)
+    # A number that went missing cannot also be mistyped: one defect per field.
+    missing = np.flatnonzero((rng.random(n) < defects.id_missing) & ~np.isin(np.arange(n), swap))
     if missing.size:
         id_out[missing] = pd.NA
         found.append(

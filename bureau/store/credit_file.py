@@ -38,6 +38,8 @@ class Consumer(CreditFileBase):
     phone: Mapped[str | None] = mapped_column(String(11), index=True)
     birth_month: Mapped[str | None] = mapped_column(String(8))
     first_seen: Mapped[int] = mapped_column(SmallInteger)
+    source_file: Mapped[str] = mapped_column(Text)
+    source_line: Mapped[int] = mapped_column(Integer)
 
 
 class Identifier(CreditFileBase):

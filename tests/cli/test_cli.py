@@ -63,10 +63,10 @@ def test_simulate_writes_a_run_directory(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.joinpath("runs").iterdir()] == ["s"]
 
 
-def test_run_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+def test_simulate_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     out = tmp_path / "r"
     args = [
-        "run",
+        "simulate",
         SMALL,
         "--out",
         str(out),
@@ -258,3 +258,59 @@ def test_impossible_run_directories_exit_2(tmp_path: Path, where: str) -> None:
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_stage_commands_and_a_credit_report(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    made = runner.invoke(
+        app,
+        [
+            "simulate",
+            SMALL,
+            "--out",
+            str(run),
+            "-q",
+            "--set",
+            "population.persons=400",
+            "--workers",
+            "1",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    early = runner.invoke(app, ["ingest", str(run), "-q"])
+    assert early.exit_code == 2 and "furnish" in early.stderr
+    assert runner.invoke(app, ["furnish", str(run), "-q", "--workers", "2"]).exit_code == 0
+    again = runner.invoke(app, ["furnish", str(run)])
+    assert again.exit_code == 0 and "nothing to do" in again.stdout
+    first = runner.invoke(app, ["ingest", str(run), "--bureau", "sesame", "--json"])
+    assert first.exit_code == 0, first.output
+    loaded = json.loads(first.stdout)["bureaus"]["sesame"]
+    assert loaded["files_loaded"] > 0 and loaded["rows_loaded"] > 0
+    second = json.loads(
+        runner.invoke(app, ["ingest", str(run), "--bureau", "sesame", "--json"]).stdout
+    )
+    assert second["bureaus"]["sesame"]["files_loaded"] == 0
+    assert second["bureaus"]["sesame"]["files_skipped"] == loaded["files_loaded"]
+
+    import pandas as pd
+
+    persons = pd.read_parquet(run / "world" / "persons")
+    shoppers = pd.read_parquet(run / "world" / "memberships").query("platform_id == 'alipay'")
+    someone = persons[persons["person_id"].isin(shoppers["person_id"])]["national_id"].iloc[0]
+    shown = runner.invoke(
+        app, ["file", str(run), "--bureau", "sesame", "--national-id", someone, "--json"]
+    )
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.stdout)
+    assert report["bureau"] == "sesame" and report["files"]
+    assert any(f["national_id"] == someone for f in report["files"])
+    readable = runner.invoke(
+        app, ["file", str(run), "--bureau", "sesame", "--national-id", someone]
+    )
+    assert readable.exit_code == 0 and someone in readable.stdout
+    nobody = runner.invoke(
+        app, ["file", str(run), "--bureau", "sesame", "--national-id", "110105199001011234"]
+    )
+    assert nobody.exit_code == 2 and "no file" in nobody.stderr
+    wrong = runner.invoke(app, ["file", str(run), "--bureau", "equifax", "--national-id", someone])
+    assert wrong.exit_code == 2 and "no bureau" in wrong.stderr

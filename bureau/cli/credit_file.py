@@ -1,0 +1,103 @@
+"""``bureau file``: one consumer's credit report as a bureau holds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from bureau.bureaus.ingest import bureau_engine
+from bureau.bureaus.report import credit_report
+from bureau.cli.common import AsJson, console, handle_errors, print_json
+from bureau.config.loader import load_scenario
+from bureau.errors import BureauError
+from bureau.formats.schema import month_labels
+from bureau.rundir import RESOLVED_SCENARIO, read_manifest
+
+
+@handle_errors
+def show(
+    run: Annotated[Path, typer.Argument(help="A run directory whose feeds are ingested.")],
+    bureau: Annotated[str, typer.Option("--bureau", "-b", help="The bureau whose file to show.")],
+    national_id: Annotated[
+        str, typer.Option("--national-id", "-n", help="The consumer's identity number.")
+    ],
+    db: Annotated[
+        str | None, typer.Option("--db", help="The database server URL used at ingestion.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print a consumer's credit report as one bureau holds it."""
+    manifest = read_manifest(run)
+    if "ingest" not in manifest.get("stages", {}):
+        raise BureauError("no credit files yet: run bureau ingest first", path=run)
+    scenario = load_scenario(run / RESOLVED_SCENARIO)
+    if bureau not in scenario.bureaus:
+        known = ", ".join(scenario.active_bureaus)
+        raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="--bureau")
+    report = credit_report(bureau_engine(run, bureau, db), national_id.strip().upper())
+    if as_json:
+        print_json({"bureau": bureau, **report})
+        return
+
+    def month(m: object) -> str:
+        return "-" if m is None else str(month_labels(scenario.start_date, np.array([int(m)]))[0])
+
+    for file in report["files"]:
+        console.print(
+            f"[bold]{scenario.bureaus[bureau].name}[/bold]  file {file['consumer_id']}: "
+            f"{file['name']}  {file['national_id'] or '(no ID)'}  {file['phone'] or '(no phone)'}"
+        )
+        trades = Table(title="tradelines", title_justify="left")
+        for column in (
+            "furnisher",
+            "product",
+            "opened",
+            "limit/amount",
+            "balance",
+            "status",
+            "as of",
+            "last 24 months",
+        ):
+            trades.add_column(column)
+        for t in file["tradelines"]:
+            trades.add_row(
+                t["furnisher"],
+                t["product"],
+                month(t["opened"]),
+                f"{t['amount'] / 100:,.0f}",
+                f"{t['balance'] / 100:,.0f}",
+                t["status"],
+                month(t["last_month"]),
+                t["payment_history"],
+            )
+        console.print(trades)
+        if file["inquiries"]:
+            inquiries = Table(title="inquiries", title_justify="left")
+            for column in ("month", "furnisher", "product", "decision"):
+                inquiries.add_column(column)
+            for q in file["inquiries"]:
+                inquiries.add_row(
+                    month(q["month"]),
+                    q["furnisher"],
+                    q["product"],
+                    "approved" if q["approved"] else "declined",
+                )
+            console.print(inquiries)
+        if file["public_records"]:
+            records = Table(title="public records", title_justify="left")
+            for column in ("kind", "filed", "ended", "amount"):
+                records.add_column(column)
+            for r in file["public_records"]:
+                records.add_row(
+                    r["kind"], month(r["filed"]), month(r["ended"]), f"{r['amount'] / 100:,.0f}"
+                )
+            console.print(records)
+        for p in file["platform_data"]:
+            console.print(
+                f"platform data from {p['furnisher']}: {p['months']} months, "
+                f"{month(p['first_month'])} to {month(p['last_month'])}"
+            )

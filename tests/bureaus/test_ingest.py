@@ -1,0 +1,162 @@
+"""Ingestion: loads that are whole or absent, reruns that change nothing, bad files handled."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from bureau import load_scenario
+from bureau.bureaus import ingest as ingest_module
+from bureau.bureaus.ingest import bureau_engine, ingest_bureau
+from bureau.store.credit_file import Consumer, LoadedFile, Reject, Signal, Tradeline, TradelineMonth
+
+CORPUS = Path(__file__).parents[1] / "formats" / "corpus"
+TABLES = (Consumer, Tradeline, TradelineMonth, Signal, LoadedFile, Reject)
+
+
+def counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar()
+            for t in TABLES
+        }
+
+
+def test_second_ingest_changes_nothing(small_run) -> None:
+    engine = bureau_engine(small_run.path, "sesame")
+    before = counts(engine)
+    assert before["tradelines"] > 0 and before["signals"] > 0
+    report = ingest_bureau(small_run.scenario, small_run.path / "feeds", "sesame", engine)
+    assert report.files_loaded == 0 and report.files_skipped == before["loaded_files"]
+    assert counts(engine) == before
+
+
+def test_payment_history_reflects_the_monthly_reports(small_run) -> None:
+    engine = bureau_engine(small_run.path, "chengxin")
+    with engine.connect() as conn:
+        lines = pd.read_sql(
+            select(
+                Tradeline.tradeline_id,
+                Tradeline.status,
+                Tradeline.last_month,
+                Tradeline.payment_history,
+            ),
+            conn,
+        )
+        months = pd.read_sql(
+            select(TradelineMonth.tradeline_id, TradelineMonth.month, TradelineMonth.status), conn
+        )
+    assert (lines["payment_history"].str.len() == 24).all()
+    # The last character is the latest month's status, which the tradeline shows.
+    assert (lines["payment_history"].str[-1] == lines["status"]).all()
+    latest = (
+        months.sort_values("month")
+        .drop_duplicates("tradeline_id", keep="last")
+        .set_index("tradeline_id")
+    )
+    assert (
+        latest.loc[lines["tradeline_id"], "month"].to_numpy() == lines["last_month"].to_numpy()
+    ).all()
+
+
+def _copy_feeds(small_run, tmp_path: Path, bureau: str) -> Path:
+    feeds = tmp_path / "feeds"
+    shutil.copytree(small_run.path / "feeds" / bureau, feeds / bureau)
+    return feeds
+
+
+def test_a_load_interrupted_mid_file_leaves_no_trace_and_a_rerun_completes(
+    small_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bureau = "qianhai"
+    feeds = _copy_feeds(small_run, tmp_path, bureau)
+    engine = bureau_engine(tmp_path, bureau)
+    real = ingest_module.record_file
+    calls = {"n": 0}
+
+    def crash_on_fifth(conn, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            # Everything of this file is inserted by now; the crash must undo all of it.
+            raise KeyboardInterrupt
+        return real(conn, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "record_file", crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_bureau(small_run.scenario, feeds, bureau, engine)
+    with engine.connect() as conn:
+        loaded = set(conn.execute(select(LoadedFile.file)).scalars())
+        sources = set(conn.execute(select(Tradeline.source_file)).scalars())
+    assert len(loaded) == 4
+    assert sources <= loaded  # nothing of the interrupted file was kept
+    monkeypatch.setattr(ingest_module, "record_file", real)
+    ingest_bureau(small_run.scenario, feeds, bureau, engine)
+    assert counts(engine) == counts(bureau_engine(small_run.path, bureau))
+
+
+@pytest.mark.parametrize(
+    ("bureau", "codec"),
+    [("sesame", "jsonl"), ("qianhai", "csv_gb18030"), ("pengyuan", "fixed_width")],
+)
+def test_broken_files_are_handled_file_by_file(tmp_path: Path, bureau: str, codec: str) -> None:
+    scn = load_scenario("small")
+    assert scn.bureaus[bureau].intake_format == codec
+    month_dir = tmp_path / "feeds" / bureau / "2018-09"
+    month_dir.mkdir(parents=True)
+    for file in sorted((CORPUS / codec).iterdir()):
+        if file.suffix != ".md":
+            shutil.copy(file, month_dir / file.name)
+    engine = bureau_engine(tmp_path, bureau)
+    report = ingest_bureau(scn, tmp_path / "feeds", bureau, engine)
+    failed = dict(report.failed)
+    assert any(name.endswith(("empty.jsonl", "empty.csv", "empty.dat")) for name in failed)
+    assert all(reason for reason in failed.values())
+    assert report.files_loaded + len(failed) == len(list(month_dir.iterdir()))
+    with engine.connect() as conn:
+        rejects = pd.read_sql(select(Reject.file, Reject.line, Reject.rule_id, Reject.action), conn)
+        loaded = set(conn.execute(select(LoadedFile.file)).scalars())
+    assert not loaded & set(failed)
+    # Every record read either loaded or was rejected under a rule id.
+    refused = rejects[rejects["action"] == "rejected"][["file", "line"]].drop_duplicates()
+    assert report.rows_read == report.rows_loaded + len(refused)
+    assert rejects["rule_id"].str.fullmatch(r"[PCFV]\d{3}").all()
+
+
+def test_valid_records_load_and_each_broken_one_is_rejected_by_its_rule(
+    small_run, tmp_path: Path
+) -> None:
+    bureau = "sesame"
+    source = sorted((small_run.path / "feeds" / bureau).glob("*/ant.tradeline.jsonl"))[-1]
+    lines = source.read_text(encoding="utf-8").splitlines()
+    assert len(lines) > 10
+    broken = list(lines)
+    broken[1] = re.sub(r'"balance":"[^"]+"', '"balance":"-5.00"', broken[1])
+    broken[2] = re.sub(r'"report_month":"[^"]+"', '"report_month":"2018-13"', broken[2])
+    broken[3] = re.sub(r'"account_ref":"[^"]+"', '"account_ref":"' + "X" * 40 + '"', broken[3])
+    broken[4] = re.sub(r'"status":"[^"]+"', '"status":"Z"', broken[4])
+    broken.append(broken[0])  # the same account and month again
+    broken.append("{ this is not json")
+    month_dir = tmp_path / "feeds" / bureau / source.parent.name
+    month_dir.mkdir(parents=True)
+    (month_dir / source.name).write_text("\n".join(broken) + "\n", encoding="utf-8")
+    engine = bureau_engine(tmp_path, bureau)
+    report = ingest_bureau(small_run.scenario, tmp_path / "feeds", bureau, engine)
+    with engine.connect() as conn:
+        rejects = pd.read_sql(select(Reject.line, Reject.rule_id), conn).set_index("line")[
+            "rule_id"
+        ]
+    expected = {
+        2: "V004",
+        3: "V002",
+        4: "V007",
+        5: "V008",
+        len(lines) + 1: "V015",
+        len(lines) + 2: "P001",
+    }
+    assert rejects.to_dict() == expected
+    assert report.rows_loaded == len(lines) - 4
