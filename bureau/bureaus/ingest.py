@@ -36,6 +36,7 @@ from bureau.engine import map_chunks
 from bureau.formats import FeedError, ParsedFeed, get_codec
 from bureau.formats.schema import RECORDS, from_text, label_months
 from bureau.rundir import file_digest
+from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Consumer, CreditFileBase, Identifier, LoadedFile
 from bureau.store.engines import database_engine
 
@@ -150,7 +151,7 @@ def _check(
 
 def _read_state(engine: Engine) -> tuple[IdentityIndex, TradelineIds, set[str]]:
     with engine.connect() as conn:
-        keys = pd.read_sql(select(Identifier.kind, Identifier.value, Identifier.consumer_id), conn)
+        keys = read_frame(conn, select(Identifier.kind, Identifier.value, Identifier.consumer_id))
         top = conn.execute(
             select(Consumer.consumer_id).order_by(Consumer.consumer_id.desc()).limit(1)
         ).scalar()

@@ -15,6 +15,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bureau.config.scenario import PRODUCTS
 from bureau.formats.national_id import validate_national_ids
@@ -23,7 +25,7 @@ from bureau.formats.schema import RECORDS, STATUS_CODES
 # A hundred billion yuan (10**13 fen): anything with more digits is a typing error.
 _MAX_DIGITS = 13
 
-Check = Callable[[pd.DataFrame, str], pd.Series]
+Check = Callable[[pa.Array, str], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Rule:
     action
         ``reject`` the record, or ``drop_field`` (blank the field, keep the record).
     check
-        ``check(records, field)`` returns a boolean Series, True where the value breaks the rule.
+        ``check(values, field)`` takes a field's values (an Arrow string array) and returns a
+        boolean array, True where the value breaks the rule.
     kinds
         Field kinds the rule applies to (all fields of those kinds), or None with ``fields``.
     fields
@@ -54,70 +57,73 @@ class Rule:
     fields: tuple[str, ...] = ()
 
 
-def _present(col: pd.Series) -> pd.Series:
-    return col.notna() & (col.str.len() > 0)
+def _mask(values: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _missing(records: pd.DataFrame, field: str) -> pd.Series:
-    return ~_present(records[field])
+def _present(col: pa.Array) -> np.ndarray:
+    return _mask(pc.greater(pc.utf8_length(col), 0))
 
 
-def _bad_month(records: pd.DataFrame, field: str) -> pd.Series:
-    col = records[field]
-    return _present(col) & ~col.str.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])").fillna(False)
+def _full(col: pa.Array, pattern: str) -> np.ndarray:
+    return _mask(pc.match_substring_regex(col, f"^(?:{pattern})$"))
 
 
-def _not_whole(records: pd.DataFrame, field: str) -> pd.Series:
-    col = records[field]
-    return _present(col) & ~col.str.fullmatch(r"-?\d{1,18}").fillna(False)
+def _missing(col: pa.Array, field: str) -> np.ndarray:
+    return ~_present(col)
 
 
-def _negative(records: pd.DataFrame, field: str) -> pd.Series:
-    col = records[field]
-    return _present(col) & col.str.fullmatch(r"-\d+").fillna(False)
+def _bad_month(col: pa.Array, field: str) -> np.ndarray:
+    return _present(col) & ~_full(col, r"(19|20)\d\d-(0[1-9]|1[0-2])")
 
 
-def _too_large(records: pd.DataFrame, field: str) -> pd.Series:
+def _not_whole(col: pa.Array, field: str) -> np.ndarray:
+    return _present(col) & ~_full(col, r"-?\d{1,18}")
+
+
+def _negative(col: pa.Array, field: str) -> np.ndarray:
+    return _full(col, r"-\d+")
+
+
+def _too_large(col: pa.Array, field: str) -> np.ndarray:
     # Whole numbers of more digits than the limit has are beyond it; no parsing needed.
-    col = records[field]
-    return (col.str.fullmatch(r"\d+").fillna(False) & (col.str.len() > _MAX_DIGITS)).fillna(False)
+    return _full(col, rf"\d{{{_MAX_DIGITS + 1},}}")
 
 
-def _bad_bool(records: pd.DataFrame, field: str) -> pd.Series:
-    col = records[field]
-    return _present(col) & ~col.isin(["0", "1"])
+def _bad_bool(col: pa.Array, field: str) -> np.ndarray:
+    return _present(col) & ~_full(col, "[01]")
 
 
-def _too_long(records: pd.DataFrame, field: str) -> pd.Series:
+def _too_long(col: pa.Array, field: str) -> np.ndarray:
     width = {f.name: f.width for specs in RECORDS.values() for f in specs}[field]
-    return (records[field].str.len() > width).fillna(False)
+    return _mask(pc.greater(pc.utf8_length(col), width))
 
 
-def _bad_status(records: pd.DataFrame, field: str) -> pd.Series:
-    return _present(records[field]) & ~records[field].isin(STATUS_CODES)
+def _bad_status(col: pa.Array, field: str) -> np.ndarray:
+    return _present(col) & ~_mask(pc.is_in(col, value_set=pa.array(STATUS_CODES)))
 
 
-def _bad_product(records: pd.DataFrame, field: str) -> pd.Series:
-    return _present(records[field]) & ~records[field].isin(PRODUCTS)
+def _bad_product(col: pa.Array, field: str) -> np.ndarray:
+    return _present(col) & ~_mask(pc.is_in(col, value_set=pa.array(PRODUCTS)))
 
 
-def _bad_term(records: pd.DataFrame, field: str) -> pd.Series:
-    col = records[field]
-    short = col.str.fullmatch(r"-?\d{1,4}").fillna(False)
-    values = col.where(short).astype("Int64")
-    return ((values < 0) | (values > 480)).fillna(False).astype(bool)
+def _bad_term(col: pa.Array, field: str) -> np.ndarray:
+    short = _full(col, r"-?\d{1,4}")
+    values = pc.cast(pc.if_else(pa.array(short), col, pa.scalar(None, pa.string())), pa.int64())
+    return _mask(pc.or_(pc.less(values, 0), pc.greater(values, 480)))
 
 
-def _bad_national_id(records: pd.DataFrame, field: str) -> pd.Series:
+def _bad_national_id(col: pa.Array, field: str) -> np.ndarray:
     # A bureau checks shape, date and check character; it keeps no list of region codes.
-    col = records[field]
-    valid = validate_national_ids(col.fillna(""), check_region=False)
-    return _present(col) & ~pd.Series(valid, index=col.index)
+    present = _present(col)
+    valid = validate_national_ids(
+        pc.fill_null(col, "").to_numpy(zero_copy_only=False), check_region=False
+    )
+    return present & ~valid
 
 
-def _bad_phone(records: pd.DataFrame, field: str) -> pd.Series:
-    col = records[field]
-    return _present(col) & ~col.str.fullmatch(r"1[3-9]\d{9}").fillna(False)
+def _bad_phone(col: pa.Array, field: str) -> np.ndarray:
+    return _present(col) & ~_full(col, r"1[3-9]\d{9}")
 
 
 RULES: tuple[Rule, ...] = (
@@ -207,56 +213,60 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
     records = records.copy()
     found: list[pd.DataFrame] = []
     rejected = np.zeros(len(records), dtype=bool)
-
     has_file = "_file" in records
+    lines = records["line"].to_numpy()
+    raws = records["raw"].to_numpy()
+    files = records["_file"].to_numpy() if has_file else None
+    arrays = {
+        f.name: pa.array(records[f.name], type=pa.string(), from_pandas=True)
+        for f in RECORDS[record_type]
+    }
 
-    def note(rule: Rule, mask: pd.Series, field: str | None) -> None:
-        hit = mask.to_numpy(dtype=bool)
+    def note(rule: Rule, hit: np.ndarray, field: str | None) -> None:
         if hit.any():
             frame = pd.DataFrame(
                 {
-                    "line": records["line"].to_numpy()[hit],
+                    "line": lines[hit],
                     "rule_id": rule.rule_id,
                     "field": field,
                     "message": rule.message,
-                    "raw": records["raw"].to_numpy()[hit],
+                    "raw": raws[hit],
                     "action": "rejected" if rule.action == "reject" else "field_dropped",
                 }
             )
-            if has_file:
-                frame["_file"] = records["_file"].to_numpy()[hit]
+            if files is not None:
+                frame["_file"] = files[hit]
             found.append(frame)
 
     for rule in RULES:
         for field in _rule_fields(rule, record_type):
-            mask = rule.check(records, field) & ~pd.Series(rejected, index=records.index)
-            note(rule, mask, field)
+            hit = rule.check(arrays[field], field) & ~rejected
+            note(rule, hit, field)
             if rule.action == "reject":
-                rejected |= mask.to_numpy(dtype=bool)
-            else:
-                records.loc[mask, field] = pd.NA
+                rejected |= hit
+            elif hit.any():
+                records.loc[hit, field] = pd.NA
+                arrays[field] = pa.array(records[field], type=pa.string(), from_pandas=True)
 
-    usable = _present(records["national_id"]) | (
-        _present(records["phone"]) & _present(records["name"])
+    usable = _present(arrays["national_id"]) | (
+        _present(arrays["phone"]) & _present(arrays["name"])
     )
-    mask = ~usable & ~pd.Series(rejected, index=records.index)
-    note(NO_IDENTITY, mask, None)
-    rejected |= mask.to_numpy(dtype=bool)
+    hit = ~usable & ~rejected
+    note(NO_IDENTITY, hit, None)
+    rejected |= hit
 
-    data_month = records[DATA_MONTH[record_type]]
-    mask = (data_month > file_month).fillna(False) & ~pd.Series(rejected, index=records.index)
-    note(FUTURE_MONTH, mask, DATA_MONTH[record_type])
-    rejected |= mask.to_numpy(dtype=bool)
+    month_field = DATA_MONTH[record_type]
+    hit = _mask(pc.greater(arrays[month_field], file_month)) & ~rejected
+    note(FUTURE_MONTH, hit, month_field)
+    rejected |= hit
 
     keys = list(RECORD_KEYS[record_type]) + (["_file"] if has_file else [])
     # Hash the key columns to one 64-bit number per record: far cheaper than comparing
     # several string columns, and a collision between two real keys is vanishingly unlikely.
     hashed = pd.util.hash_pandas_object(records[keys], index=False)
-    mask = pd.Series(hashed.duplicated(keep="first").to_numpy(), index=records.index) & ~pd.Series(
-        rejected, index=records.index
-    )
-    note(DUPLICATE, mask, None)
-    rejected |= mask.to_numpy(dtype=bool)
+    hit = hashed.duplicated(keep="first").to_numpy() & ~rejected
+    note(DUPLICATE, hit, None)
+    rejected |= hit
 
     columns = [*REJECT_COLUMNS, "_file"] if has_file else list(REJECT_COLUMNS)
     rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Select, Table
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -211,3 +211,30 @@ def update_by_key(conn: Connection, table: Table, frame: pd.DataFrame, key: str)
         sets = ", ".join(f"{quote(c)} = ?" for c in columns)
         conn.exec_driver_sql(f"UPDATE {_name(conn, table)} SET {sets} WHERE {quote(key)} = ?", data)
     return len(data)
+
+
+def read_frame(conn: Connection, statement: Select) -> pd.DataFrame:
+    """Run a query and return its rows as a DataFrame, fetching straight from the driver.
+
+    ``pandas.read_sql`` turns every row into an SQLAlchemy row object first, which costs more
+    than the query itself on large reads.
+
+    Parameters
+    ----------
+    conn
+        A connection.
+    statement
+        A SELECT.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per selected column.
+    """
+    result = conn.execute(statement)
+    columns = list(result.keys())
+    data = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    if not data:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.DataFrame.from_records(data, columns=columns)
