@@ -35,6 +35,7 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/world_generation.py
+	$(BIN)/python benchmarks/ingestion.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
