@@ -144,74 +144,48 @@ def test_a_failing_stage_leaves_no_run_directory(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_killed_run_leaves_no_run_directory_and_the_next_run_cleans_up(tmp_path: Path) -> None:
-    import signal
+def _start_long_run(runs: Path, name: str) -> subprocess.Popen[str]:
+    """Start a run big enough to interrupt, and wait until it is writing its world."""
     import time
 
-    runs = tmp_path / "runs"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "bureau",
-            "run",
-            SMALL,
-            "--out",
-            str(runs / "k"),
-            "-q",
-            "--set",
-            "population.persons=400000",
-            "--set",
-            "population.chunk_size=20000",
-            "--workers",
-            "1",
+            *(sys.executable, "-m", "bureau", "run", SMALL, "--out", str(runs / name), "-q"),
+            *("--set", "population.persons=400000", "--set", "population.chunk_size=20000"),
+            *("--workers", "1"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not list(runs.glob(".k.*.partial/world")):
+    while time.monotonic() < deadline and not list(runs.glob(f".{name}.*.partial/world")):
         time.sleep(0.05)
-    assert list(runs.glob(".k.*.partial/world")), "the run never started writing"
+    assert list(runs.glob(f".{name}.*.partial/world")), "the run never started writing"
+    return proc
+
+
+def test_a_killed_run_leaves_no_run_directory_and_the_next_run_cleans_up(tmp_path: Path) -> None:
+    import signal
+
+    runs = tmp_path / "runs"
+    proc = _start_long_run(runs, "k")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not (runs / "k").exists()
     assert list(runs.glob(".k.*.partial"))  # SIGKILL leaves the staging directory ...
-    result = bureau("run", SMALL, "--out", str(runs / "k"), "-q", "--set", "population.persons=200")
+    result = bureau(
+        "simulate", SMALL, "--out", str(runs / "k"), "-q", "--set", "population.persons=200"
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in runs.iterdir()) == ["k"]  # ... which the next run removes
 
 
 def test_sigterm_unwinds_and_removes_the_staging_directory(tmp_path: Path) -> None:
     import signal
-    import time
 
     runs = tmp_path / "runs"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bureau",
-            "run",
-            SMALL,
-            "--out",
-            str(runs / "t"),
-            "-q",
-            "--set",
-            "population.persons=400000",
-            "--set",
-            "population.chunk_size=20000",
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not list(runs.glob(".t.*.partial/world")):
-        time.sleep(0.05)
+    proc = _start_long_run(runs, "t")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
