@@ -171,21 +171,7 @@ class CsvGb18030Codec(Codec):
     ) -> None:
         """Write records of one type as GB18030 CSV (``sender`` and ``month`` are not stored).
 
-        Parameters
-        ----------
-        path
-            The file to write.
-        record_type
-            A key of :data:`bureau.formats.schema.RECORDS`.
-        frame
-            Canonical typed records.
-        sender, month
-            Unused: the format has no room for them.
-
-        Raises
-        ------
-        FeedError
-            If the record type is unknown or a text value contains a line break.
+        See :meth:`bureau.formats.base.Codec.write`.
         """
         path = Path(path)
         check_record_type(record_type, path)

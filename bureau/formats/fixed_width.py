@@ -268,24 +268,7 @@ class FixedWidthCodec(Codec):
     ) -> None:
         """Write records of one type as a fixed-width file with header and trailer.
 
-        Parameters
-        ----------
-        path
-            The file to write.
-        record_type
-            A key of :data:`bureau.formats.schema.RECORDS`.
-        frame
-            Canonical typed records.
-        sender
-            The data source's id, at most 20 bytes in GB18030.
-        month
-            The reporting month ``YYYY-MM``.
-
-        Raises
-        ------
-        FeedError
-            If the record type is unknown, the sender or month does not fit the header, or a
-            value does not fit its slot.
+        See :meth:`bureau.formats.base.Codec.write`.
         """
         path = Path(path)
         check_record_type(record_type, path)

@@ -229,22 +229,7 @@ class JsonLinesCodec(Codec):
     ) -> None:
         """Write records of one type as JSON Lines (``sender`` and ``month`` are not stored).
 
-        Parameters
-        ----------
-        path
-            The file to write.
-        record_type
-            A key of :data:`bureau.formats.schema.RECORDS`.
-        frame
-            Canonical typed records.
-        sender, month
-            Unused: the format has no header.
-
-        Raises
-        ------
-        FeedError
-            If the record type is unknown, or there are no records (an empty file is not a
-            valid JSON Lines feed).
+        See :meth:`bureau.formats.base.Codec.write`.
         """
         path = Path(path)
         check_record_type(record_type, path)
