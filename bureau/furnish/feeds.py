@@ -389,26 +389,27 @@ def signals(
     # The last month of each month's calendar quarter (which may lie beyond the window).
     calendar = scn.start_date.month - 1 + month
     quarter_end = month + (2 - calendar % 3)
-    frame = values[list(fields)].assign(person_id=person, quarter_end=quarter_end)
-    aggregations = {
-        "ecommerce_spend": "sum",
-        "ecommerce_returns": "sum",
-        "payment_volume": "sum",
-        "utility_on_time": "all",
-        "phone_bill_on_time": "all",
-        "social_activity": "mean",
-        "gaming_minutes": "mean",
-        "address_changed": "any",
-    }
-    quarters = (
-        frame.groupby(["quarter_end", "person_id"], sort=True)
-        .agg({name: aggregations[name] for name in fields} or {"person_id": "size"})
-        .reset_index()
-        if fields
-        else frame[["quarter_end", "person_id"]]
-        .drop_duplicates()
-        .sort_values(["quarter_end", "person_id"])
-    )
+    # One group per (quarter, member), numbered in (quarter, member) order.
+    width = int(person.max(initial=0)) + 1
+    keys, group = np.unique(quarter_end * width + person, return_inverse=True)
+    quarters = pd.DataFrame({"quarter_end": keys // width, "person_id": keys % width})
+    size = np.bincount(group, minlength=len(keys))
+    for name in fields:
+        column = values[name].to_numpy()
+        if column.dtype == bool:
+            hits = np.bincount(group, weights=column, minlength=len(keys))
+            # "all" for on-time bills, "any" for moves.
+            quarters[name] = hits == size if name.endswith("on_time") else hits > 0
+            continue
+        numbers = column.astype(np.float64)
+        seen = ~np.isnan(numbers)
+        total = np.bincount(group, weights=np.where(seen, numbers, 0.0), minlength=len(keys))
+        if name in ("social_activity", "gaming_minutes"):
+            count = np.bincount(group, weights=seen, minlength=len(keys))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                quarters[name] = np.where(count > 0, total / count, np.nan)
+        else:
+            quarters[name] = total
     quarter_month = quarters["quarter_end"].to_numpy(dtype=np.int64)
     quarter_person = quarters["person_id"].to_numpy()
     arrival, late = _arrivals(rng, quarter_month, channel.lag, defects)
