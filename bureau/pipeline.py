@@ -23,7 +23,7 @@ from bureau.analysis import assess_files
 from bureau.bureaus.ingest import bureau_engine, ingest_all
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
-from bureau.errors import RunDirectoryError
+from bureau.errors import BureauError, RunDirectoryError
 from bureau.furnish.stage import furnish_all
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest, staged_directory, write_manifest
 from bureau.store.parquet import write_table
@@ -252,7 +252,8 @@ def run_stage(
     """Run one stage on an existing run directory.
 
     A stage already recorded in the manifest is not run again (ingestion, which loads file by
-    file, is always resumed: files already loaded are skipped).
+    file, is always resumed: files already loaded are skipped; the accuracy report is redone
+    after every ingestion).
 
     Parameters
     ----------
@@ -285,6 +286,12 @@ def run_stage(
     needed = REQUIRES[stage]
     if needed and needed not in manifest.get("stages", {}):
         raise RunDirectoryError(f"run the {needed} stage first", path=root)
+    unknown = sorted(set(bureaus or ()) - set(scenario.active_bureaus))
+    if unknown:
+        known = ", ".join(scenario.active_bureaus)
+        raise BureauError(
+            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="--bureau"
+        )
     if stage not in ("ingest", "accuracy") and stage in manifest.get("stages", {}):
         done = manifest["stages"][stage]
         return StageReport(stage, 0.0, done.get("rows", {}), skipped=True)
@@ -295,9 +302,15 @@ def run_stage(
         stage, round(time.perf_counter() - started, 3), rows, detail=ctx.details.get(stage)
     )
     stages = dict(manifest.get("stages", {}))
+    if stage == "ingest" and stage in stages:
+        # Loading some bureaus again leaves the others' figures as they were.
+        rows = {**stages[stage].get("rows", {}), **rows}
     stages[stage] = {"seconds": report.seconds, "rows": rows}
     header = {k: v for k, v in manifest.items() if k not in ("stages", "files")}
     if stage == "ingest":
         header["database"] = _safe_url(db_url)
     write_manifest(root, header, stages)
+    if stage == "ingest":
+        # The accuracy report describes the credit files: keep it in step with them.
+        run_stage(root, "accuracy", workers=workers, db_url=db_url)
     return report

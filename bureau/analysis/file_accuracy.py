@@ -92,7 +92,7 @@ def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
 def _trace(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Attach the true person, world key and record-level defect to loaded records."""
     return frame.merge(
-        truth[["file", "line", "person_id", "truth_key", "defect"]],
+        truth[["file", "line", "person_id", "truth_key", "defect", "identity_of"]],
         left_on=["source_file", "source_line"],
         right_on=["file", "line"],
         how="left",
@@ -141,8 +141,9 @@ def assess_bureau(
         ignore_index=True,
     )
     links = links[links["person_id"] >= 0].drop_duplicates()
-    # A file belongs to the person whose record created it.
-    owner = _trace(held["consumers"], truth).set_index("consumer_id")["person_id"]
+    # A file belongs to the person whose identity the record that created it carried (for a
+    # wrongful public record, the person it was filed against).
+    owner = _trace(held["consumers"], truth).set_index("consumer_id")["identity_of"]
 
     persons_of_file = links.groupby("consumer_id")["person_id"].nunique()
     files_of_person = links.groupby("person_id")["consumer_id"].nunique()

@@ -33,6 +33,7 @@ from bureau.bureaus.resolve import IdentityIndex, commit, resolve
 from bureau.bureaus.rules import Validated, validate
 from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks
+from bureau.errors import RunDirectoryError
 from bureau.formats import FeedError, ParsedFeed, get_codec
 from bureau.formats.schema import RECORDS, from_text, label_months
 from bureau.rundir import file_digest
@@ -192,6 +193,8 @@ def ingest_bureau(
     """
     profile = scn.bureaus[bureau]
     codec = get_codec(profile.intake_format)
+    if not (feeds / bureau).is_dir():
+        raise RunDirectoryError(f"no feeds for {bureau}: run bureau furnish first", path=feeds)
     files = feed_files(feeds, bureau, codec.suffix)
     index, tradelines, loaded = _read_state(engine)
     report = IngestReport(bureau)
@@ -204,11 +207,14 @@ def ingest_bureau(
             rel = path.relative_to(feeds / bureau).as_posix()
             sha = file_digest(path)
             if sha in loaded:
+                # Already loaded, in an earlier run or as an identical file this month.
                 report.files_skipped += 1
                 continue
+            loaded.add(sha)
             try:
                 feeds_read.append((path, rel, sha, codec.read(path)))
             except FeedError as exc:
+                loaded.discard(sha)
                 report.failed.append((rel, exc.message))
                 logger.warning("%s: %s", path, exc.message)
         batch = _check(scn, month, feeds_read)
@@ -258,7 +264,6 @@ def ingest_bureau(
                 )
             if record_type == "tradeline":
                 tradelines = after
-            loaded.add(parsed.sha256)
             rejects = parsed.checked.rejects
             refused = rejects[rejects["action"] == "rejected"]
             report.files_loaded += 1

@@ -194,19 +194,28 @@ def resolve(records: pd.DataFrame, rules: list[str], index: IdentityIndex) -> Re
         found = index.lookup(rule, keys[rule][todo])
         consumer[np.flatnonzero(todo)] = found
 
-    # Unmatched records that share any key value (under any rule) are one new consumer: the
-    # connected components of the graph joining records to their key values.
+    # Records that share any key value (under any rule) belong together: the connected
+    # components of the graph joining records to their key values. An unmatched record joins
+    # the oldest consumer matched in its component; a component with no match is a new
+    # consumer. So the outcome does not depend on how records are split into batches.
+    component = _components(keys, rules)
+    matched = consumer >= 0
+    oldest = pd.Series(consumer[matched]).groupby(component[matched]).min()
+    inherited = oldest.reindex(component).to_numpy()
+    joins = (consumer < 0) & ~np.isnan(inherited)
+    consumer[joins] = inherited[joins].astype(np.int64)
+
     unmatched = np.flatnonzero(consumer < 0)
     new_consumers = pd.DataFrame(
         {"consumer_id": pd.Series(dtype="int64"), "row": pd.Series(dtype="int64")}
     )
     if unmatched.size:
-        component = _components(keys.iloc[unmatched], rules)
+        labels = component[unmatched]
         # Number new consumers in the order their first record appears.
-        order, firsts = np.unique(component, return_index=True)
+        order, firsts = np.unique(labels, return_index=True)
         rank = np.empty(order.size, dtype=np.int64)
         rank[np.argsort(firsts, kind="stable")] = np.arange(order.size)
-        consumer[unmatched] = index.next_id + rank[np.searchsorted(order, component)]
+        consumer[unmatched] = index.next_id + rank[np.searchsorted(order, labels)]
         leaders = unmatched[np.sort(firsts)]
         new_consumers = pd.DataFrame(
             {"consumer_id": index.next_id + np.arange(order.size), "row": leaders}

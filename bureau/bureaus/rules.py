@@ -90,6 +90,11 @@ def _too_large(col: pa.Array, field: str) -> np.ndarray:
     return _full(col, rf"\d{{{_MAX_DIGITS + 1},}}")
 
 
+def _too_many_digits(col: pa.Array, field: str) -> np.ndarray:
+    width = {f.name: f.width for specs in RECORDS.values() for f in specs}[field]
+    return _full(col, rf"-?\d{{{width + 1},}}")
+
+
 def _bad_bool(col: pa.Array, field: str) -> np.ndarray:
     return _present(col) & ~_full(col, "[01]")
 
@@ -145,6 +150,7 @@ RULES: tuple[Rule, ...] = (
         fields=("national_id",),
     ),
     Rule("V012", "invalid mobile number (dropped)", "drop_field", _bad_phone, fields=("phone",)),
+    Rule("V016", "number wider than the field allows", "reject", _too_many_digits, kinds=("int",)),
 )
 # Record-level rules, applied after the field rules (see validate()).
 NO_IDENTITY = Rule(

@@ -35,9 +35,11 @@ def show(
     if "ingest" not in manifest.get("stages", {}):
         raise BureauError("no credit files yet: run bureau ingest first", path=run)
     scenario = load_scenario(run / RESOLVED_SCENARIO)
-    if bureau not in scenario.bureaus:
+    if bureau not in scenario.active_bureaus:
         known = ", ".join(scenario.active_bureaus)
         raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="--bureau")
+    if db is None and not (run / "db" / f"{bureau}.db").is_file():
+        raise BureauError(f"{bureau} has no credit files in this run: run bureau ingest", path=run)
     report = credit_report(bureau_engine(run, bureau, db), national_id.strip().upper())
     if as_json:
         print_json({"bureau": bureau, **report})

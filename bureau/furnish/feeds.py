@@ -49,11 +49,15 @@ class Batch:
     defects
         Field-level defects: ``position`` (row in ``records``), ``field``, ``defect``,
         ``true_value``, ``reported_value``.
+    skipped
+        Records the source should have sent and did not (``skipped_month``), with the truth
+        columns; they are in no file.
     """
 
     records: pd.DataFrame
     truth: pd.DataFrame
     defects: pd.DataFrame
+    skipped: pd.DataFrame | None = None
 
 
 def account_ref(lender: str, account_id: np.ndarray) -> np.ndarray:
@@ -89,6 +93,8 @@ def _finish(
         rng, identity, truth["data_month"].to_numpy(), defects, with_phone=with_phone
     )
     records = pd.concat([records.reset_index(drop=True), reported], axis=1)
+    # Whose identity the record carries: its owner, or for a wrongful record someone else.
+    truth = truth.assign(identity_of=identity.index.to_numpy())
     found = [*found, id_defects]
     defects_frame = (
         pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=DEFECT_COLUMNS)
@@ -165,7 +171,19 @@ def tradelines(
     ).sort_values(["month", "account_id"], kind="stable", ignore_index=True)
 
     # Skipped months are never sent; they exist only in the truth as gaps.
-    rows = rows[rng.random(len(rows)) >= defects.skipped_month].reset_index(drop=True)
+    skip = rng.random(len(rows)) < defects.skipped_month
+    skipped = pd.DataFrame(
+        {
+            "arrival": rows.loc[skip, "month"].to_numpy(dtype=np.int64) + channel.lag,
+            "person_id": rows.loc[skip, "person_id"].to_numpy(),
+            "truth_key": rows.loc[skip, "account_id"].to_numpy(),
+            "data_month": rows.loc[skip, "month"].to_numpy(dtype=np.int64),
+            "defect": "skipped_month",
+            "identity_of": rows.loc[skip, "person_id"].to_numpy(),
+        }
+    )
+    skipped = skipped[skipped["arrival"] < scn.months]
+    rows = rows[~skip].reset_index(drop=True)
     n = len(rows)
     status = rows["status"].to_numpy().astype(np.int64)
     balance = rows["balance"].to_numpy().astype(np.int64) * 100
@@ -243,7 +261,9 @@ def tradelines(
         }
     )
     identity = persons.loc[rows["person_id"].to_numpy(), _IDENTITY]
-    return _finish(scn, rng, channel, defects, records, truth, found, identity)
+    batch = _finish(scn, rng, channel, defects, records, truth, found, identity)
+    batch.skipped = skipped.reset_index(drop=True)
+    return batch
 
 
 def inquiries(

@@ -39,6 +39,7 @@ TRUTH_COLUMNS = (
     "truth_key",
     "data_month",
     "defect",
+    "identity_of",
 )
 
 
@@ -128,6 +129,16 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
                 line_of[rows] = codec.first_record_line + np.arange(rows.size)
                 counts["files"] += 1
             counts[record_type] += len(batch.records)
+            if batch.skipped is not None and len(batch.skipped):
+                truth_parts.append(
+                    batch.skipped.assign(
+                        file="",
+                        line=-1,
+                        record_type=record_type,
+                        source=channel.source,
+                        central=channel.central,
+                    )[list(TRUTH_COLUMNS)]
+                )
             truth_parts.append(
                 batch.truth.assign(
                     file=file_of,

@@ -160,3 +160,31 @@ def test_valid_records_load_and_each_broken_one_is_rejected_by_its_rule(
     }
     assert rejects.to_dict() == expected
     assert report.rows_loaded == len(lines) - 4
+
+
+def test_a_copy_of_a_loaded_file_in_the_same_month_is_skipped(small_run, tmp_path: Path) -> None:
+    bureau = "qianhai"
+    feeds = _copy_feeds(small_run, tmp_path, bureau)
+    original = sorted(feeds.rglob("*.csv"))[0]
+    shutil.copy(original, original.with_name("zz_copy" + original.suffix))
+    engine = bureau_engine(tmp_path, bureau)
+    report = ingest_bureau(small_run.scenario, feeds, bureau, engine)
+    assert report.files_skipped == 1 and not report.failed
+    assert counts(engine) == {
+        **counts(bureau_engine(small_run.path, bureau)),
+    }
+
+
+def test_an_int_wider_than_its_field_is_rejected(small_run, tmp_path: Path) -> None:
+    bureau = "sesame"
+    source = sorted((small_run.path / "feeds" / bureau).glob("*/taobao.signal.jsonl"))[-1]
+    lines = source.read_text(encoding="utf-8").splitlines()
+    lines[0] = re.sub(r'"ecommerce_returns":\d+', '"ecommerce_returns":99999999999', lines[0])
+    month_dir = tmp_path / "feeds" / bureau / source.parent.name
+    month_dir.mkdir(parents=True)
+    (month_dir / source.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    engine = bureau_engine(tmp_path, bureau)
+    ingest_bureau(small_run.scenario, tmp_path / "feeds", bureau, engine)
+    with engine.connect() as conn:
+        rules = set(pd.read_sql(select(Reject.rule_id), conn)["rule_id"])
+    assert "V016" in rules

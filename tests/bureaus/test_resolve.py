@@ -66,3 +66,20 @@ def test_oldest_consumer_wins_a_shared_key() -> None:
         -1,
         -1,
     ]
+
+
+def test_resolution_does_not_depend_on_batching() -> None:
+    rules = ["national_id", "phone_name"]
+    known = records(("王伟", ID_A, None))
+    first = records(("王伟", ID_A, "13800000001"))  # matched by number; the phone is new
+    second = records(("王伟", None, "13800000001"))  # no number: linked by phone and name
+    together = IdentityIndex()
+    commit(together, resolve(known, rules, together))
+    both = resolve(pd.concat([first, second], ignore_index=True), rules, together)
+    apart = IdentityIndex()
+    commit(apart, resolve(known, rules, apart))
+    commit(apart, resolve(first, rules, apart))
+    one = resolve(second, rules, apart)
+    assert both.consumer_id.tolist() == [1, 1]  # not a second file for the same person
+    assert one.consumer_id.tolist() == [1]
+    assert both.new_consumers.empty and one.new_consumers.empty
