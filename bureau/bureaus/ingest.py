@@ -82,7 +82,7 @@ class _Parsed:
     rel: str
     sha256: str
     feed: ParsedFeed
-    checked: Validated
+    rejects: pd.DataFrame
     typed: pd.DataFrame
 
 
@@ -125,7 +125,7 @@ def _check(
     scn: Scenario, month: str, feeds_read: list[tuple[Path, str, str, ParsedFeed]]
 ) -> list[_Parsed]:
     """Validate and normalise a month's files, all files of a record type in one pass."""
-    checked: dict[int, tuple[Validated, pd.DataFrame]] = {}
+    checked: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
     kinds = sorted({feed.record_type for *_, feed in feeds_read})
     for record_type in kinds:
         members = [i for i, (*_, feed) in enumerate(feeds_read) if feed.record_type == record_type]
@@ -143,7 +143,7 @@ def _check(
                     [feed.rejects.assign(action="rejected"), rejects], ignore_index=True
                 )
             mine = typed[typed["_file"] == i].drop(columns="_file").reset_index(drop=True)
-            checked[i] = (Validated(records=pd.DataFrame(), rejects=rejects), mine)
+            checked[i] = (rejects, mine)
     return [
         _Parsed(path, rel, sha, feed, *checked[i])
         for i, (path, rel, sha, feed) in enumerate(feeds_read)
@@ -260,11 +260,11 @@ def ingest_bureau(
                     record_type=record_type,
                     rows_read=rows_read,
                     rows_loaded=count,
-                    rejects=parsed.checked.rejects,
+                    rejects=parsed.rejects,
                 )
             if record_type == "tradeline":
                 tradelines = after
-            rejects = parsed.checked.rejects
+            rejects = parsed.rejects
             refused = rejects[rejects["action"] == "rejected"]
             report.files_loaded += 1
             report.rows_read += rows_read

@@ -24,6 +24,8 @@ from bureau.formats.schema import RECORDS, STATUS_CODES
 
 # A hundred billion yuan (10**13 fen): anything with more digits is a typing error.
 _MAX_DIGITS = 13
+# Each field's width (the same field name has the same width in every record type).
+_WIDTHS = {f.name: f.width for specs in RECORDS.values() for f in specs}
 
 Check = Callable[[pa.Array, str], np.ndarray]
 
@@ -91,8 +93,7 @@ def _too_large(col: pa.Array, field: str) -> np.ndarray:
 
 
 def _too_many_digits(col: pa.Array, field: str) -> np.ndarray:
-    width = {f.name: f.width for specs in RECORDS.values() for f in specs}[field]
-    return _full(col, rf"-?\d{{{width + 1},}}")
+    return _full(col, rf"-?\d{{{_WIDTHS[field] + 1},}}")
 
 
 def _bad_bool(col: pa.Array, field: str) -> np.ndarray:
@@ -100,8 +101,7 @@ def _bad_bool(col: pa.Array, field: str) -> np.ndarray:
 
 
 def _too_long(col: pa.Array, field: str) -> np.ndarray:
-    width = {f.name: f.width for specs in RECORDS.values() for f in specs}[field]
-    return _mask(pc.greater(pc.utf8_length(col), width))
+    return _mask(pc.greater(pc.utf8_length(col), _WIDTHS[field]))
 
 
 def _bad_status(col: pa.Array, field: str) -> np.ndarray:

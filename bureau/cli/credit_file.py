@@ -53,51 +53,53 @@ def show(
             f"[bold]{scenario.bureaus[bureau].name}[/bold]  file {file['consumer_id']}: "
             f"{file['name']}  {file['national_id'] or '(no ID)'}  {file['phone'] or '(no phone)'}"
         )
-        trades = Table(title="tradelines", title_justify="left")
-        for column in (
-            "furnisher",
-            "product",
-            "opened",
-            "limit/amount",
-            "balance",
-            "status",
-            "as of",
-            "last 24 months",
-        ):
-            trades.add_column(column)
-        for t in file["tradelines"]:
-            trades.add_row(
-                t["furnisher"],
-                t["product"],
-                month(t["opened"]),
-                f"{t['amount'] / 100:,.0f}",
-                f"{t['balance'] / 100:,.0f}",
-                t["status"],
-                month(t["last_month"]),
-                t["payment_history"],
-            )
-        console.print(trades)
-        if file["inquiries"]:
-            inquiries = Table(title="inquiries", title_justify="left")
-            for column in ("month", "furnisher", "product", "decision"):
-                inquiries.add_column(column)
-            for q in file["inquiries"]:
-                inquiries.add_row(
-                    month(q["month"]),
-                    q["furnisher"],
-                    q["product"],
-                    "approved" if q["approved"] else "declined",
-                )
-            console.print(inquiries)
-        if file["public_records"]:
-            records = Table(title="public records", title_justify="left")
-            for column in ("kind", "filed", "ended", "amount"):
-                records.add_column(column)
-            for r in file["public_records"]:
-                records.add_row(
-                    r["kind"], month(r["filed"]), month(r["ended"]), f"{r['amount'] / 100:,.0f}"
-                )
-            console.print(records)
+
+        def yuan(fen: int) -> str:
+            return f"{fen / 100:,.0f}"
+
+        sections = (
+            (
+                "tradelines",
+                (
+                    *("furnisher", "product", "opened", "limit/amount", "balance", "status"),
+                    *("as of", "last 24 months"),
+                ),
+                [
+                    (
+                        *(t["furnisher"], t["product"], month(t["opened"]), yuan(t["amount"])),
+                        *(yuan(t["balance"]), t["status"], month(t["last_month"])),
+                        t["payment_history"],
+                    )
+                    for t in file["tradelines"]
+                ],
+            ),
+            (
+                "inquiries",
+                ("month", "furnisher", "product", "decision"),
+                [
+                    (
+                        *(month(q["month"]), q["furnisher"], q["product"]),
+                        "approved" if q["approved"] else "declined",
+                    )
+                    for q in file["inquiries"]
+                ],
+            ),
+            (
+                "public records",
+                ("kind", "filed", "ended", "amount"),
+                [
+                    (r["kind"], month(r["filed"]), month(r["ended"]), yuan(r["amount"]))
+                    for r in file["public_records"]
+                ],
+            ),
+        )
+        for title, columns, rows in sections:
+            if title != "tradelines" and not rows:
+                continue
+            table = Table(*columns, title=title, title_justify="left")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
         for p in file["platform_data"]:
             console.print(
                 f"platform data from {p['furnisher']}: {p['months']} months, "

@@ -54,20 +54,27 @@ class FurnishJob:
     truth: Path
 
 
-def _world(world: Path) -> dict[str, pd.DataFrame]:
-    persons = read_table(
-        world / "persons",
-        ["person_id", "name", "national_id", "phone", "previous_phone", "phone_since"],
-    ).set_index("person_id")
-    return {
-        "persons": persons,
-        "accounts": read_table(world / "accounts"),
-        "account_months": read_table(world / "account_months"),
-        "applications": read_table(world / "applications"),
-        "public_records": read_table(world / "public_records"),
-        "memberships": read_table(world / "memberships"),
-        "signals": read_table(world / "signals"),
+# The world tables each record type is built from.
+_SOURCES = {
+    "tradeline": ("accounts", "account_months"),
+    "inquiry": ("applications",),
+    "public_record": ("public_records",),
+    "signal": ("memberships", "signals"),
+}
+
+
+def _world(world: Path, record_types: set[str]) -> dict[str, pd.DataFrame]:
+    """Read the persons' identities and only the tables the bureau's channels need."""
+    tables = {
+        "persons": read_table(
+            world / "persons",
+            ["person_id", "name", "national_id", "phone", "previous_phone", "phone_since"],
+        ).set_index("person_id")
     }
+    for record_type in sorted(record_types):
+        for name in _SOURCES[record_type]:
+            tables[name] = read_table(world / name)
+    return tables
 
 
 def _batch(job: FurnishJob, tables: dict[str, pd.DataFrame], channel, record_type: str) -> Batch:
@@ -101,11 +108,12 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
     """
     scn = job.scenario
     codec = get_codec(scn.bureaus[job.bureau].intake_format)
-    tables = _world(job.world)
+    feeds = channels(scn, job.bureau)
+    tables = _world(job.world, {t for channel in feeds for t in channel.record_types})
     root = job.feeds / job.bureau
     truth_parts, defect_parts = [], []
     counts = {"tradeline": 0, "inquiry": 0, "public_record": 0, "signal": 0, "files": 0}
-    for channel in channels(scn, job.bureau):
+    for channel in feeds:
         for record_type in channel.record_types:
             batch = _batch(job, tables, channel, record_type)
             if batch.records.empty:
