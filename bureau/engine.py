@@ -8,7 +8,7 @@ order whatever order the workers finish in.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
@@ -16,7 +16,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def map_chunks(fn: Callable[[T], R], items: Iterable[T], workers: int = 1) -> Iterator[R]:
+def map_chunks(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    workers: int = 1,
+    weights: Sequence[float] | None = None,
+) -> Iterator[R]:
     """Apply ``fn`` to each item, in this process or a process pool, yielding in input order.
 
     Parameters
@@ -27,6 +32,10 @@ def map_chunks(fn: Callable[[T], R], items: Iterable[T], workers: int = 1) -> It
         Its arguments, one per chunk.
     workers
         1 runs in this process; more starts that many worker processes.
+    weights
+        Expected cost of each item. A pool starts the heaviest first, so that a long item
+        does not start last and leave the other workers idle; results still come in input
+        order.
 
     Yields
     ------
@@ -38,10 +47,15 @@ def map_chunks(fn: Callable[[T], R], items: Iterable[T], workers: int = 1) -> It
     if workers <= 1:
         yield from map(fn, items)
         return
+    order = list(range(len(items)))
+    if weights is not None:
+        order.sort(key=lambda i: -weights[i])
     # Fork where the platform has it: workers need no re-import of the caller's main module,
     # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
     # The chunk functions use numpy, pandas and pyarrow only, whose thread pools survive a fork.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield from pool.map(fn, items)
+        futures = {i: pool.submit(fn, items[i]) for i in order}
+        for i in range(len(items)):
+            yield futures[i].result()

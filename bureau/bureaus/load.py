@@ -1,4 +1,4 @@
-"""Loading one validated, resolved feed file into a bureau's credit files, in one transaction.
+"""Loading a month's validated, resolved feed files into a bureau's credit files.
 
 Tradelines are keyed by (furnisher, account number) and keep their latest state and a
 24-month payment history string (as on the PBOC report: one character a month, most recent last;
@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from bureau.bureaus.keymap import KeyMap, hash_columns
 from bureau.store.bulk import insert, read_frame, update_by_key, upsert
 from bureau.store.credit_file import (
     Consumer,
@@ -31,13 +32,9 @@ from bureau.store.credit_file import (
 HISTORY_MONTHS = 24
 
 
-def _keys(furnisher: pd.Series, account_ref: pd.Series) -> pd.Index:
-    """One string key per tradeline: hashing one column is far cheaper than two."""
-    return pd.Index(
-        furnisher.astype(str).to_numpy().astype(object)
-        + "|"
-        + account_ref.astype(str).to_numpy().astype(object)
-    )
+def _keys(furnisher: pd.Series, account_ref: pd.Series) -> np.ndarray:
+    """One 64-bit hash per tradeline key (furnisher, account number)."""
+    return hash_columns([furnisher.astype("string"), account_ref.astype("string")])
 
 
 @dataclass
@@ -47,12 +44,12 @@ class TradelineIds:
     Attributes
     ----------
     ids
-        ``tradeline_id`` indexed by ``"<furnisher>|<account_ref>"``.
+        ``tradeline_id`` by the hash of (furnisher, account number).
     next_id
         The next tradeline id to issue.
     """
 
-    ids: pd.Series = field(default_factory=lambda: pd.Series([], dtype="int64"))
+    ids: KeyMap = field(default_factory=KeyMap)
     next_id: int = 1
 
     @classmethod
@@ -74,11 +71,11 @@ class TradelineIds:
         )
         if held.empty:
             return cls()
-        ids = pd.Series(
-            held["tradeline_id"].to_numpy(dtype=np.int64),
-            index=_keys(held["furnisher"], held["account_ref"]),
+        ids = held["tradeline_id"].to_numpy(dtype=np.int64)
+        return cls(
+            ids=KeyMap(_keys(held["furnisher"], held["account_ref"]), ids),
+            next_id=int(ids.max()) + 1,
         )
-        return cls(ids=ids, next_id=int(ids.max()) + 1)
 
 
 def payment_history(
@@ -115,52 +112,50 @@ def payment_history(
 
 
 def load_tradelines(
-    conn: Connection, held: TradelineIds, records: pd.DataFrame, arrival: int, file: str
-) -> tuple[TradelineIds, int]:
-    """Load a file's tradeline reports: new accounts, and every monthly report.
+    conn: Connection, held: TradelineIds, records: pd.DataFrame, arrival: int
+) -> TradelineIds:
+    """Load tradeline reports: new accounts, and every monthly report.
 
-    A new account's row starts from its most recent report in the file; the latest state and
+    A new account's row starts from its most recent report in the records; the latest state and
     payment history of every account are brought up to date by :func:`refresh_tradelines`
     once the files of a run are in.
 
     Parameters
     ----------
     conn
-        A connection inside the file's transaction.
+        A connection inside the month's transaction.
     held
-        The tradelines held before this file (not modified).
+        The tradelines held before these records (not modified).
     records
-        Typed tradeline records with ``consumer_id``, ``line`` and months as integers.
+        Typed tradeline records with ``consumer_id``, ``source_file`` (the file's path
+        relative to the bureau's feeds), ``line`` and months as integers. Of two reports of
+        one account and month, the later file's (or line's) wins.
     arrival
-        The month the file arrived in.
-    file
-        The file's path relative to the bureau's feeds (provenance).
+        The month the files arrived in.
 
     Returns
     -------
-    tuple
-        The tradeline numbers after this file, and the number of records loaded.
+    TradelineIds
+        The tradeline numbers after these records.
     """
-    records = records.sort_values(["report_month", "line"], kind="stable")
+    # Files sort in arrival order by name within a month.
+    records = records.sort_values(["source_file", "report_month", "line"], kind="stable")
     key = _keys(records["furnisher"], records["account_ref"])
-    position = held.ids.index.get_indexer(key)
-    new = position < 0
-    tradeline_id = np.full(len(records), -1, dtype=np.int64)
-    tradeline_id[~new] = held.ids.to_numpy()[position[~new]]
-    fresh = records[new].drop_duplicates(["furnisher", "account_ref"], keep="last")
-    fresh_ids = pd.Series(
-        held.next_id + np.arange(len(fresh)),
-        index=_keys(fresh["furnisher"], fresh["account_ref"]),
-        dtype="int64",
-    )
-    tradeline_id[new] = fresh_ids.to_numpy()[fresh_ids.index.get_indexer(key[new])]
+    tradeline_id = held.ids.find(key)
+    new = tradeline_id < 0
+    # Each new account is numbered at its last record (the state it starts from).
+    last = ~pd.Series(key).duplicated(keep="last").to_numpy()
+    fresh = records[new & last]
+    fresh_ids = held.next_id + np.arange(len(fresh))
+    ids = held.ids.merged(key[new & last], fresh_ids)
+    tradeline_id[new] = ids.find(key[new])
 
     insert(
         conn,
         Tradeline.__table__,
         pd.DataFrame(
             {
-                "tradeline_id": fresh_ids.to_numpy(),
+                "tradeline_id": fresh_ids,
                 "consumer_id": fresh["consumer_id"].to_numpy(),
                 "furnisher": fresh["furnisher"].astype(str).to_numpy(),
                 "account_ref": fresh["account_ref"].astype(str).to_numpy(),
@@ -174,7 +169,7 @@ def load_tradelines(
                 "last_month": fresh["report_month"].to_numpy(dtype=np.int64),
                 "last_arrival": arrival,
                 "payment_history": "",
-                "source_file": file,
+                "source_file": fresh["source_file"].to_numpy(),
                 "source_line": fresh["line"].to_numpy(dtype=np.int64),
             }
         ),
@@ -196,10 +191,7 @@ def load_tradelines(
         ["tradeline_id", "month"],
         ["arrival", "status", "balance", "payment"],
     )
-    after = TradelineIds(
-        ids=pd.concat([held.ids, fresh_ids]), next_id=held.next_id + len(fresh_ids)
-    )
-    return after, len(records)
+    return TradelineIds(ids=ids, next_id=held.next_id + len(fresh_ids))
 
 
 def refresh_tradelines(conn: Connection) -> int:
@@ -236,27 +228,42 @@ def refresh_tradelines(conn: Connection) -> int:
     )
     if current.empty:
         return 0
-    months = read_frame(
+    # The latest report of each tradeline is found by the database; only the three columns
+    # the payment histories need come back for every month.
+    months_table = TradelineMonth.__table__
+    last = (
+        select(
+            months_table.c.tradeline_id,
+            func.max(months_table.c.month).label("last_month"),
+            func.max(months_table.c.arrival).label("last_arrival"),
+        )
+        .group_by(months_table.c.tradeline_id)
+        .subquery()
+    )
+    latest = read_frame(
         conn,
         select(
-            TradelineMonth.tradeline_id,
-            TradelineMonth.month,
-            TradelineMonth.arrival,
-            TradelineMonth.status,
-            TradelineMonth.balance,
-            TradelineMonth.payment,
+            last.c.tradeline_id,
+            last.c.last_month,
+            last.c.last_arrival,
+            months_table.c.status,
+            months_table.c.balance,
+            months_table.c.payment,
+        ).join(
+            months_table,
+            (months_table.c.tradeline_id == last.c.tradeline_id)
+            & (months_table.c.month == last.c.last_month),
         ),
     )
-    latest = (
-        months.sort_values(["tradeline_id", "month"], kind="stable")
-        .drop_duplicates("tradeline_id", keep="last")
-        .set_index("tradeline_id")
+    months = read_frame(
+        conn,
+        select(months_table.c.tradeline_id, months_table.c.month, months_table.c.status),
     )
-    last_arrival = months.groupby("tradeline_id")["arrival"].max()
-    fresh = current.set_index("tradeline_id")[["opened"]].join(latest, how="inner")
-    fresh = fresh.rename(columns={"month": "last_month"})
-    fresh["last_arrival"] = last_arrival.reindex(fresh.index).to_numpy()
-    fresh = fresh.reset_index()
+    fresh = (
+        current[["tradeline_id", "opened"]]
+        .merge(latest, on="tradeline_id", how="inner")
+        .sort_values("tradeline_id", kind="stable", ignore_index=True)
+    )
     fresh["payment_history"] = payment_history(months, fresh)
     columns = ["balance", "payment", "status", "last_month", "last_arrival", "payment_history"]
     before = (
@@ -270,8 +277,8 @@ def refresh_tradelines(conn: Connection) -> int:
     )
 
 
-def load_inquiries(conn: Connection, records: pd.DataFrame, arrival: int, file: str) -> int:
-    """Insert a file's inquiries; one already held (same furnisher and reference) is kept."""
+def load_inquiries(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
+    """Insert inquiries; one already held (same furnisher and reference) is kept."""
     frame = pd.DataFrame(
         {
             "consumer_id": records["consumer_id"].to_numpy(),
@@ -281,15 +288,17 @@ def load_inquiries(conn: Connection, records: pd.DataFrame, arrival: int, file: 
             "month": records["month"].to_numpy(dtype=np.int64),
             "approved": records["approved"].astype(bool).to_numpy(),
             "arrival": arrival,
-            "source_file": file,
+            "source_file": records["source_file"].to_numpy(),
             "source_line": records["line"].to_numpy(dtype=np.int64),
         }
     )
+    # Several files of a month may carry one inquiry: the first is kept, as if loaded in turn.
+    frame = frame.drop_duplicates(["furnisher", "inquiry_ref"], keep="first")
     return upsert(conn, Inquiry.__table__, frame, ["furnisher", "inquiry_ref"])
 
 
-def load_public_records(conn: Connection, records: pd.DataFrame, arrival: int, file: str) -> int:
-    """Upsert a file's public records; a later report of a record can only add its end."""
+def load_public_records(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
+    """Upsert public records; a later report of a record can only add its end."""
     frame = pd.DataFrame(
         {
             "consumer_id": records["consumer_id"].to_numpy(),
@@ -300,13 +309,20 @@ def load_public_records(conn: Connection, records: pd.DataFrame, arrival: int, f
             "ended": records["ended"].astype("Int64").to_numpy(dtype=object, na_value=None),
             "amount": records["amount"].to_numpy(dtype=np.int64),
             "arrival": arrival,
-            "source_file": file,
+            "source_file": records["source_file"].to_numpy(),
             "source_line": records["line"].to_numpy(dtype=np.int64),
         }
     )
     ending = frame["ended"].notna()
-    upsert(conn, PublicRecord.__table__, frame[~ending], ["furnisher", "record_ref"])
-    upsert(conn, PublicRecord.__table__, frame[ending], ["furnisher", "record_ref"], ["ended"])
+    key = ["furnisher", "record_ref"]
+    upsert(conn, PublicRecord.__table__, frame[~ending].drop_duplicates(key), key)
+    upsert(
+        conn,
+        PublicRecord.__table__,
+        frame[ending].drop_duplicates(key, keep="last"),
+        key,
+        ["ended"],
+    )
     return len(frame)
 
 
@@ -323,7 +339,7 @@ SIGNAL_FIELDS = (
 
 
 def load_signals(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
-    """Upsert a file's signals by member, platform and month."""
+    """Upsert signals by member, platform and month."""
     frame = records[["consumer_id", "furnisher", "month", *SIGNAL_FIELDS]].copy()
     frame["furnisher"] = frame["furnisher"].astype(str)
     frame["arrival"] = arrival
@@ -341,19 +357,19 @@ def load_signals(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
 def load_identities(
     conn: Connection, consumers: pd.DataFrame, keys: pd.DataFrame, first_seen: int
 ) -> None:
-    """Create the consumers and record the identity keys a file introduces.
+    """Create the consumers and record the identity keys a month's files introduce.
 
     Parameters
     ----------
     conn
-        A connection inside the file's transaction.
+        A connection inside the month's transaction.
     consumers
         New consumers: ``consumer_id``, ``name``, ``national_id``, ``phone``, and the
         ``source_file`` and ``source_line`` of the record that created them.
     keys
         New keys: ``kind``, ``value``, ``consumer_id``.
     first_seen
-        The month the file arrived in.
+        The month the files arrived in.
     """
     if len(consumers):
         insert(

@@ -26,6 +26,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from bureau.bureaus.keymap import KeyMap, hash_columns
+
 KEY_KINDS = ("national_id", "phone_name", "name_birth")
 
 
@@ -58,13 +60,30 @@ def identity_keys(records: pd.DataFrame, rules: list[str]) -> pd.DataFrame:
     return pd.DataFrame(keys, index=records.index)
 
 
+def key_hashes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Hash key values to 64-bit numbers (see :mod:`bureau.bureaus.keymap`).
+
+    Parameters
+    ----------
+    values
+        Key values (``<NA>`` where a record has none).
+
+    Returns
+    -------
+    hashes : numpy.ndarray
+        uint64 hashes (meaningless where the value is missing).
+    present : numpy.ndarray
+        True where the value is present.
+    """
+    return hash_columns([values]), values.notna().to_numpy()
+
+
 class IdentityIndex:
     """The bureau's identifiers: which consumer each key value points to.
 
     Held in memory while a bureau ingests, mirrored in the ``identifiers`` table. Where a key
-    points to several consumers, the oldest wins (the bureau cannot tell them apart). Each
-    rule's values are a pandas Index, whose hash table is built once and reused for every
-    lookup until the index grows.
+    points to several consumers, the oldest wins (the bureau cannot tell them apart). One
+    :class:`~bureau.bureaus.keymap.KeyMap` per rule.
 
     Parameters
     ----------
@@ -76,8 +95,7 @@ class IdentityIndex:
 
     def __init__(self, keys: pd.DataFrame | None = None, next_id: int = 1) -> None:
         self.next_id = next_id
-        self._values: dict[str, pd.Index] = {}
-        self._owners: dict[str, np.ndarray] = {}
+        self._maps: dict[str, KeyMap] = {}
         if keys is not None and len(keys):
             self.add(keys)
 
@@ -89,19 +107,31 @@ class IdentityIndex:
         keys
             The key values.
         """
+        # Oldest consumer first, so that of several owners of a new value the oldest is kept.
+        keys = keys.sort_values("consumer_id", kind="stable")
         for kind, group in keys.groupby("kind", sort=False):
-            oldest = group.groupby("value", sort=False)["consumer_id"].min()
-            held = self._values.get(kind)
-            if held is not None:
-                fresh = held.get_indexer(oldest.index) < 0
-                oldest = oldest[fresh]
-                values = held.append(pd.Index(oldest.index))
-                owners = np.concatenate([self._owners[kind], oldest.to_numpy(dtype=np.int64)])
-            else:
-                values = pd.Index(oldest.index)
-                owners = oldest.to_numpy(dtype=np.int64)
-            self._values[str(kind)] = values
-            self._owners[str(kind)] = owners
+            held = self._maps.setdefault(str(kind), KeyMap())
+            held.add(hash_columns([group["value"]]), group["consumer_id"].to_numpy())
+
+    def find(self, kind: str, hashes: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Return the consumer each hashed key points to, or -1 (see :func:`key_hashes`).
+
+        Parameters
+        ----------
+        kind
+            The rule whose keys to search.
+        hashes, present
+            The keys, as :func:`key_hashes` returns them.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 consumer ids.
+        """
+        held = self._maps.get(kind)
+        if held is None:
+            return np.full(len(hashes), -1, dtype=np.int64)
+        return np.where(present, held.find(hashes), -1)
 
     def lookup(self, kind: str, values: pd.Series) -> np.ndarray:
         """Return the consumer each value points to (the oldest if several), or -1.
@@ -118,12 +148,7 @@ class IdentityIndex:
         numpy.ndarray
             int64 consumer ids.
         """
-        held = self._values.get(kind)
-        if held is None or not len(values):
-            return np.full(len(values), -1, dtype=np.int64)
-        position = held.get_indexer(values.fillna("\x00").to_numpy(dtype=object))
-        found = self._owners[kind][np.maximum(position, 0)]
-        return np.where(position >= 0, found, -1)
+        return self.find(kind, *key_hashes(values))
 
 
 @dataclass
@@ -146,16 +171,14 @@ class Resolution:
     new_keys: pd.DataFrame
 
 
-def _components(keys: pd.DataFrame, rules: list[str]) -> np.ndarray:
+def _components(hashed: dict[str, tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
     """Connected components of records linked by shared key values."""
-    n = len(keys)
     rows, nodes = [], []
     offset = n
-    for rule in rules:
-        values = keys[rule]
-        present = np.flatnonzero(values.notna().to_numpy())
-        codes, uniques = pd.factorize(values.iloc[present])
-        rows.append(present)
+    for hashes, present in hashed.values():
+        rows_with = np.flatnonzero(present)
+        codes, uniques = pd.factorize(hashes[rows_with])
+        rows.append(rows_with)
         nodes.append(offset + codes)
         offset += len(uniques)
     row = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
@@ -185,20 +208,21 @@ def resolve(records: pd.DataFrame, rules: list[str], index: IdentityIndex) -> Re
         The consumer of each record, the consumers created and the keys learnt.
     """
     keys = identity_keys(records, rules)
+    hashed = {rule: key_hashes(keys[rule]) for rule in rules}
     n = len(records)
     consumer = np.full(n, -1, dtype=np.int64)
     for rule in rules:
-        todo = consumer < 0
-        if not todo.any():
+        todo = np.flatnonzero(consumer < 0)
+        if not todo.size:
             break
-        found = index.lookup(rule, keys[rule][todo])
-        consumer[np.flatnonzero(todo)] = found
+        hashes, present = hashed[rule]
+        consumer[todo] = index.find(rule, hashes[todo], present[todo])
 
     # Records that share any key value (under any rule) belong together: the connected
     # components of the graph joining records to their key values. An unmatched record joins
     # the oldest consumer matched in its component; a component with no match is a new
     # consumer. So the outcome does not depend on how records are split into batches.
-    component = _components(keys, rules)
+    component = _components(hashed, n)
     matched = consumer >= 0
     oldest = pd.Series(consumer[matched]).groupby(component[matched]).min()
     inherited = oldest.reindex(component).to_numpy()
@@ -225,8 +249,8 @@ def resolve(records: pd.DataFrame, rules: list[str], index: IdentityIndex) -> Re
     learnt = []
     for rule in rules:
         values = keys[rule]
-        present = values.notna().to_numpy()
-        known = index.lookup(rule, values)
+        hashes, present = hashed[rule]
+        known = index.find(rule, hashes, present)
         fresh = present & (known != consumer)
         learnt.append(
             pd.DataFrame(

@@ -18,9 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bureau.bureaus.keymap import hash_columns
 from bureau.config.scenario import PRODUCTS
 from bureau.formats.national_id import validate_national_ids
-from bureau.formats.schema import RECORDS, STATUS_CODES
+from bureau.formats.schema import RECORDS, STATUS_CODES, string_series
 
 # A hundred billion yuan (10**13 fen): anything with more digits is a typing error.
 _MAX_DIGITS = 13
@@ -121,9 +122,7 @@ def _bad_term(col: pa.Array, field: str) -> np.ndarray:
 def _bad_national_id(col: pa.Array, field: str) -> np.ndarray:
     # A bureau checks shape, date and check character; it keeps no list of region codes.
     present = _present(col)
-    valid = validate_national_ids(
-        pc.fill_null(col, "").to_numpy(zero_copy_only=False), check_region=False
-    )
+    valid = validate_national_ids(col, check_region=False)
     return present & ~valid
 
 
@@ -212,19 +211,19 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
     Returns
     -------
     Validated
-        The records that pass (invalid identity numbers and phones blanked), and one reject
-        row per broken rule and record (columns :data:`REJECT_COLUMNS`); a record breaking
-        several rules is listed under each but rejected once.
+        The records that pass (invalid identity numbers and phones blanked; the fields,
+        ``line`` and ``_file`` if given), in their order, and one reject row per broken rule
+        and record (columns :data:`REJECT_COLUMNS`); a record breaking several rules is
+        listed under each but rejected once.
     """
-    records = records.copy()
     found: list[pd.DataFrame] = []
     rejected = np.zeros(len(records), dtype=bool)
     has_file = "_file" in records
     lines = records["line"].to_numpy()
-    raws = records["raw"].to_numpy()
+    raws = pa.chunked_array(pa.array(records["raw"], from_pandas=True))
     files = records["_file"].to_numpy() if has_file else None
     arrays = {
-        f.name: pa.array(records[f.name], type=pa.string(), from_pandas=True)
+        f.name: pa.chunked_array(pa.array(records[f.name], from_pandas=True))
         for f in RECORDS[record_type]
     }
 
@@ -236,7 +235,7 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
                     "rule_id": rule.rule_id,
                     "field": field,
                     "message": rule.message,
-                    "raw": raws[hit],
+                    "raw": string_series(raws.filter(pa.array(hit))),
                     "action": "rejected" if rule.action == "reject" else "field_dropped",
                 }
             )
@@ -251,8 +250,9 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
             if rule.action == "reject":
                 rejected |= hit
             elif hit.any():
-                records.loc[hit, field] = pd.NA
-                arrays[field] = pa.array(records[field], type=pa.string(), from_pandas=True)
+                arrays[field] = pc.if_else(
+                    pa.array(hit), pa.scalar(None, pa.string()), arrays[field]
+                )
 
     usable = _present(arrays["national_id"]) | (
         _present(arrays["phone"]) & _present(arrays["name"])
@@ -266,14 +266,18 @@ def validate(records: pd.DataFrame, record_type: str, file_month: str) -> Valida
     note(FUTURE_MONTH, hit, month_field)
     rejected |= hit
 
-    keys = list(RECORD_KEYS[record_type]) + (["_file"] if has_file else [])
-    # Hash the key columns to one 64-bit number per record: far cheaper than comparing
-    # several string columns, and a collision between two real keys is vanishingly unlikely.
-    hashed = pd.util.hash_pandas_object(records[keys], index=False)
+    keys = [arrays[name] for name in RECORD_KEYS[record_type]]
+    hashed = pd.Series(hash_columns([*keys, files] if has_file else keys))
     hit = hashed.duplicated(keep="first").to_numpy() & ~rejected
     note(DUPLICATE, hit, None)
     rejected |= hit
 
     columns = [*REJECT_COLUMNS, "_file"] if has_file else list(REJECT_COLUMNS)
     rejects = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
-    return Validated(records=records[~rejected].reset_index(drop=True), rejects=rejects)
+    keep = ~rejected
+    kept = pa.array(keep)
+    out = {name: string_series(values.filter(kept)) for name, values in arrays.items()}
+    out["line"] = pd.Series(lines[keep])
+    if has_file:
+        out["_file"] = pd.Series(files[keep])
+    return Validated(records=pd.DataFrame(out), rejects=rejects)

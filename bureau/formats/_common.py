@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bureau.formats.base import REJECT_COLUMNS, FeedError
-from bureau.formats.schema import RECORDS
+from bureau.formats.schema import RECORDS, string_series
 
 LF = 10
 CR = 13
@@ -304,13 +304,6 @@ def canon_compact_month(arr: pa.Array) -> pa.Array:
 def compact_month(arr: pa.Array) -> pa.Array:
     """Turn canonical ``YYYY-MM`` into ``YYYYMM`` (for writers)."""
     return pc.replace_substring(arr, "-", "")
-
-
-def string_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
-    """Wrap an Arrow string array as a pandas ``string`` column without copying values."""
-    if pa.types.is_null(arr.type):
-        arr = pa.nulls(len(arr), STRING)
-    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(STRING)))
 
 
 def records_frame(

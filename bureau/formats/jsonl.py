@@ -44,7 +44,6 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,9 +55,7 @@ import pyarrow.json as pa_json
 
 from bureau.formats._common import (
     STRING,
-    array_buffers,
     arrow_strings,
-    canon_int,
     check_record_type,
     concat,
     line_bounds,
@@ -69,13 +66,18 @@ from bureau.formats._common import (
     utf8_bytes,
 )
 from bureau.formats.base import Codec, FeedError, ParsedFeed
-from bureau.formats.schema import RECORDS, FieldSpec, to_text
+from bureau.formats.json_text import (
+    as_text,
+    canonical_text,
+    json_values,
+    pairs_hook,
+    text_array,
+    value_text,
+)
+from bureau.formats.schema import RECORDS, to_text
 
 log = logging.getLogger(__name__)
 
-_YUAN_PATTERN = r"^(?P<sign>-?)(?P<yuan>[0-9]+)(?:\.(?P<jiao>[0-9]{1,2}))?$"
-_PLAIN_YUAN_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
-_SHORT_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 # Blocks of lines that pyarrow parses, one per thread.
 _BLOCK_BYTES = 8 << 20
 # Below this many lines, a block that pyarrow refuses without naming a row goes line by line.
@@ -90,132 +92,6 @@ _ARROW_TYPES = {
     "int": pa.int64(),
     "bool": pa.bool_(),
 }
-
-
-def fen_to_yuan(fen: pa.Array) -> pa.Array:
-    """Render canonical fen text (``-?digits``) as yuan with two decimals, exactly.
-
-    Parameters
-    ----------
-    fen
-        Canonical fen amounts as strings (nulls allowed).
-
-    Returns
-    -------
-    pyarrow.Array
-        ``"1234.56"`` for ``"123456"``, ``"-0.05"`` for ``"-5"``; nulls stay null.
-    """
-    negative = pc.starts_with(fen, "-")
-    digits = pc.utf8_lpad(pc.utf8_ltrim(fen, "-"), 3, "0")
-    sign = pc.if_else(negative, "-", "")
-    yuan = pc.utf8_slice_codeunits(digits, 0, -2)
-    jiao = pc.utf8_slice_codeunits(digits, -2)
-    return concat(sign, yuan, ".", jiao)
-
-
-def yuan_to_fen(yuan: pa.Array) -> pa.Array:
-    """Convert yuan text (``-?digits[.d[d]]``) to canonical fen; keep anything else raw.
-
-    Parameters
-    ----------
-    yuan
-        Amounts in yuan as strings (nulls allowed).
-
-    Returns
-    -------
-    pyarrow.Array
-        Whole fen as canonical text where the conversion is exact, else the raw text.
-    """
-    yuan = yuan.cast(STRING)
-    if pc.all(pc.match_substring_regex(yuan, _PLAIN_YUAN_PATTERN)).as_py() is not False:
-        # What the writer writes (two decimals): dropping the point gives fen.
-        return canon_int(pc.replace_substring(yuan, ".", ""))
-    parts = pc.extract_regex(yuan, _YUAN_PATTERN)
-    jiao = pc.utf8_rpad(pc.struct_field(parts, "jiao"), 2, "0")
-    fen = concat(pc.struct_field(parts, "sign"), pc.struct_field(parts, "yuan"), jiao)
-    return pc.if_else(pc.is_valid(parts), canon_int(fen), yuan)
-
-
-def _json_string(text: pa.Array) -> pa.Array:
-    """Quote and escape strings as JSON string literals (nulls stay null)."""
-    values, _ = array_buffers(text)
-    # Escaping is rare in this data: check the bytes once rather than run every replacement.
-    if np.any((values == 0x5C) | (values == 0x22)):
-        text = pc.replace_substring(text, "\\", "\\\\")
-        text = pc.replace_substring(text, '"', '\\"')
-    if np.any(values < 0x20):
-        for code in range(0x20):
-            escape = _SHORT_ESCAPES.get(code, f"\\u{code:04x}")
-            text = pc.replace_substring(text, chr(code), escape)
-    return concat('"', text, '"')
-
-
-def _json_values(text: pa.Array, spec: FieldSpec) -> pa.Array:
-    """Render one canonical text column as JSON values (nulls stay null)."""
-    if spec.kind == "fen":
-        return concat('"', fen_to_yuan(text), '"')
-    if spec.kind == "int":
-        return text
-    if spec.kind == "bool":
-        return pc.if_else(pc.equal(text, "1"), "true", "false")
-    return _json_string(text)
-
-
-def _pairs_hook(duplicates: list[str]) -> Callable[[list[tuple[str, object]]], dict]:
-    """An ``object_pairs_hook`` that notes the repeated keys of the last object it builds.
-
-    The top-level object is built last, so after parsing ``duplicates`` holds its keys.
-    """
-
-    def hook(pairs: list[tuple[str, object]]) -> dict:
-        seen: set[str] = set()
-        repeated = []
-        for key, _ in pairs:
-            if key in seen:
-                repeated.append(key)
-            seen.add(key)
-        duplicates[:] = repeated
-        return dict(pairs)
-
-    return hook
-
-
-def _value_text(value: object, kind: str) -> str | None:
-    """The text of one JSON value parsed with numbers kept as their source text."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        if kind == "bool":
-            return "1" if value else "0"
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _text_array(items: list[str | None]) -> pa.Array:
-    """Arrow strings from Python strings, replacing lone surrogates (JSON escapes allow them)."""
-    try:
-        return pa.array(items, STRING)
-    except (UnicodeEncodeError, pa.ArrowException):
-        fixed = [None if s is None else s.encode("utf-8", "replace").decode("utf-8") for s in items]
-        return pa.array(fixed, STRING)
-
-
-def _as_text(column: pa.Array, kind: str) -> pa.Array:
-    """A column typed by pyarrow as the text that :func:`_value_text` gives for it."""
-    if kind == "bool":
-        return pc.if_else(column, "1", "0").cast(STRING)
-    return column.cast(STRING)
-
-
-def _canonical(text: pa.Array, kind: str) -> pa.Array:
-    """Canonical text of a field's JSON text: fen from yuan, integers without leading zeros."""
-    if kind == "fen":
-        return yuan_to_fen(text)
-    if kind == "int":
-        return canon_int(text)
-    return text
 
 
 class JsonLinesCodec(Codec):
@@ -238,7 +114,7 @@ class JsonLinesCodec(Codec):
             raise FeedError("no records: a JSON Lines feed cannot be empty", path=path)
         parts: list[pa.Array | str] = ['{"type":' + json.dumps(record_type)]
         for spec in RECORDS[record_type]:
-            values = _json_values(arrow_strings(text[spec.name]), spec)
+            values = json_values(arrow_strings(text[spec.name]), spec)
             key = f',"{spec.name}":'
             if values.null_count:
                 # A missing value is an omitted key: the key goes with the value.
@@ -293,7 +169,7 @@ class _Reader:
         self.starts, self.ends = line_bounds(self.buf)
         self.rejects: list[tuple[int, str, str | None, str, str]] = []
         self.duplicates: list[str] = []
-        self.hook = _pairs_hook(self.duplicates)
+        self.hook = pairs_hook(self.duplicates)
 
     def read(self) -> ParsedFeed:
         """Parse the file (see the class docstring)."""
@@ -358,7 +234,7 @@ class _Reader:
             table, row = self._arrow_block(a, b, schema, record_type)
             if table is not None:
                 texts = {
-                    spec.name: _as_text(table.column(spec.name).combine_chunks(), spec.kind)
+                    spec.name: as_text(table.column(spec.name).combine_chunks(), spec.kind)
                     for spec in specs
                 }
                 pieces.append((np.arange(a, b), texts))
@@ -482,11 +358,9 @@ class _Reader:
                 self.rejects.append((index + 1, *result, line))
                 continue
             for spec in specs:
-                values[spec.name].append(_value_text(result.get(spec.name), spec.kind))
+                values[spec.name].append(value_text(result.get(spec.name), spec.kind))
             good.append(index)
-        return np.array(good, np.int64), {
-            name: _text_array(texts) for name, texts in values.items()
-        }
+        return np.array(good, np.int64), {name: text_array(texts) for name, texts in values.items()}
 
     def _result(
         self,
@@ -503,7 +377,7 @@ class _Reader:
             parts = [texts[spec.name] for _, texts in pieces]
             # Chunked, not concatenated: the pieces are never copied into one buffer.
             text = parts[0] if len(parts) == 1 else pa.chunked_array(parts, STRING)
-            columns[spec.name] = _canonical(text, spec.kind)
+            columns[spec.name] = canonical_text(text, spec.kind)
         raw = take_sorted(lines, indices)
         records = records_frame(record_type, columns, indices + 1, raw)
         rejected = no_rejects()

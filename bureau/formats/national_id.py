@@ -11,11 +11,14 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bureau.config.paths import data_dir
 
 _WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _CHECK = np.array(list("10X98765432"))
+_CHECK_CODES = np.frombuffer(b"10X98765432", dtype=np.uint8).astype(np.int64)
 _POW10 = 10 ** np.arange(16, -1, -1, dtype=np.int64)
 
 
@@ -65,13 +68,24 @@ def format_national_ids(body: np.ndarray) -> np.ndarray:
     return np.char.add(np.asarray(body).astype("U17"), check_characters(body))
 
 
-def validate_national_ids(ids: pd.Series | np.ndarray, check_region: bool = True) -> np.ndarray:
+def _digit_matrix(ids: pa.Array) -> np.ndarray:
+    """The bytes of equal-length ASCII strings as an ``(n, 18)`` uint8 matrix, without copies."""
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[
+        ids.offset : ids.offset + len(ids) + 1
+    ]
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[-1]].reshape(len(ids), 18)
+
+
+def validate_national_ids(
+    ids: pd.Series | np.ndarray | pa.Array | pa.ChunkedArray, check_region: bool = True
+) -> np.ndarray:
     """Check identity numbers: shape, region code, birth date and check character.
 
     Parameters
     ----------
     ids
-        Identity numbers as strings (missing values are invalid).
+        Identity numbers as strings, or an Arrow string array (missing values are invalid).
     check_region
         Also require a known region code. A bureau that does not keep the region list
         checks the rest only.
@@ -81,21 +95,42 @@ def validate_national_ids(ids: pd.Series | np.ndarray, check_region: bool = True
     numpy.ndarray
         A boolean per number, True where it is valid.
     """
-    s = pd.Series(np.asarray(ids, dtype=object), dtype="string")
-    shape_ok = s.str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(dtype=bool)
-    ok = shape_ok.copy()
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if isinstance(ids, pa.Array):
+        text = ids.cast(pa.string())
+    else:
+        text = pa.array(np.asarray(ids, dtype=object), type=pa.string(), from_pandas=True)
+    ok = np.asarray(
+        pc.fill_null(pc.match_substring_regex(text, r"^\d{17}[\dX]$"), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
     if not ok.any():
         return ok
-    good = s[shape_ok]
-    dates = pd.to_datetime(good.str.slice(6, 14), format="%Y%m%d", errors="coerce")
-    date_ok = dates.notna().to_numpy(dtype=bool)
-    body = good.str.slice(0, 17).astype("int64").to_numpy()
-    check_ok = check_characters(body) == good.str.slice(17, 18).to_numpy(dtype=str)
-    valid = date_ok & check_ok
+    # Every value left is 18 ASCII characters: work on the digits as a matrix.
+    digits = _digit_matrix(pc.filter(text, pa.array(ok))).astype(np.int64) - ord("0")
+    check = _CHECK_CODES[(digits[:, :17] @ _WEIGHTS) % 11] == digits[:, 17] + ord("0")
+    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
+    month = digits[:, 10:12] @ np.array([10, 1])
+    day = digits[:, 12:14] @ np.array([10, 1])
+    month_ok = (month >= 1) & (month <= 12)
+    first = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    days_in_month = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    valid = check & month_ok & (day >= 1) & (day <= days_in_month)
     if check_region:
-        valid &= good.str.slice(0, 6).isin(valid_region_codes()).to_numpy(dtype=bool)
-    ok[shape_ok] = valid
+        region = digits[:, :6] @ (10 ** np.arange(5, -1, -1))
+        valid &= np.isin(region, _region_numbers())
+    ok[ok] = valid
     return ok
+
+
+@lru_cache(maxsize=1)
+def _region_numbers() -> np.ndarray:
+    return np.array(sorted(int(code) for code in valid_region_codes()), dtype=np.int64)
 
 
 def gender_of(ids: pd.Series | np.ndarray) -> np.ndarray:

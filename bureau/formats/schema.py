@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 RecordType = Literal["tradeline", "inquiry", "public_record", "signal"]
 FieldKind = Literal["text", "month", "fen", "int", "bool"]
@@ -119,6 +121,13 @@ def pandas_dtype(kind: FieldKind) -> str:
     }[kind]
 
 
+def string_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """Wrap an Arrow string array as a pandas ``string`` column without copying values."""
+    if pa.types.is_null(arr.type):
+        arr = pa.nulls(len(arr), pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string())))
+
+
 def to_text(frame: pd.DataFrame, record_type: str) -> pd.DataFrame:
     """Render typed canonical records as canonical text, the form every reader returns.
 
@@ -167,14 +176,18 @@ def from_text(text: pd.DataFrame, record_type: str) -> pd.DataFrame:
     """
     out = {}
     for spec in RECORDS[record_type]:
-        col = text[spec.name]
+        col = _arrow_text(text[spec.name])
         if spec.kind in ("fen", "int"):
-            out[spec.name] = col.astype("string").astype("Int64")
+            out[spec.name] = pd.Series(pd.Int64Dtype().__from_arrow__(pc.cast(col, pa.int64())))
         elif spec.kind == "bool":
-            out[spec.name] = col.map({"1": True, "0": False}).astype("boolean")
+            out[spec.name] = pd.Series(pd.BooleanDtype().__from_arrow__(pc.equal(col, "1")))
         else:
-            out[spec.name] = col.astype("string")
-    return pd.DataFrame(out, index=text.index)
+            out[spec.name] = string_series(col)
+    return pd.DataFrame(out).set_axis(text.index)
+
+
+def _arrow_text(col: pd.Series) -> pa.ChunkedArray:
+    return pa.chunked_array(pa.array(col, type=pa.large_string(), from_pandas=True))
 
 
 def month_labels(start: dt.date, months: np.ndarray) -> np.ndarray:
@@ -192,11 +205,38 @@ def month_labels(start: dt.date, months: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``YYYY-MM`` strings.
     """
+    months = np.asarray(months, dtype=np.int64)
+    if not months.size:
+        return np.empty(0, dtype="U7")
+    # A few dozen distinct months label millions of records: format each once.
+    low = months.min()
     base = np.datetime64(start, "M").astype(np.int64)
-    return (np.asarray(months, dtype=np.int64) + base).astype("datetime64[M]").astype(str)
+    table = (np.arange(low, months.max() + 1) + base).astype("datetime64[M]").astype(str)
+    return table[months - low]
+
+
+def month_numbers(start: dt.date, labels: pd.Series) -> pd.Series:
+    """Turn ``YYYY-MM`` labels into month numbers relative to ``start`` (``<NA>`` stays).
+
+    Parameters
+    ----------
+    start
+        The first day of month 0.
+    labels
+        Valid ``YYYY-MM`` labels, or missing values.
+
+    Returns
+    -------
+    pandas.Series
+        ``Int64`` month numbers, on the index of ``labels``.
+    """
+    text = _arrow_text(labels)
+    year = pc.cast(pc.utf8_slice_codeunits(text, 0, 4), pa.int64())
+    month = pc.cast(pc.utf8_slice_codeunits(text, 5, 7), pa.int64())
+    number = pc.subtract(pc.add(pc.multiply(year, 12), month), start.year * 12 + start.month)
+    return pd.Series(pd.Int64Dtype().__from_arrow__(number), index=labels.index)
 
 
 def label_months(start: dt.date, labels: pd.Series) -> np.ndarray:
-    """Turn ``YYYY-MM`` labels back into month numbers relative to ``start``."""
-    base = np.datetime64(start, "M").astype(np.int64)
-    return labels.to_numpy(dtype=str).astype("datetime64[M]").astype(np.int64) - base
+    """Turn ``YYYY-MM`` labels (none missing) into month numbers relative to ``start``."""
+    return month_numbers(start, labels).to_numpy(dtype=np.int64)
