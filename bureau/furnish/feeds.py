@@ -405,17 +405,22 @@ def signals(
     month = start + np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
 
     # The world's signals hold every person and month in order: row = person_id * months + month.
-    values = signal_table.iloc[person * scn.months + month].reset_index(drop=True)
+    rows = person * scn.months + month
     # The last month of each month's calendar quarter (which may lie beyond the window).
     calendar = scn.start_date.month - 1 + month
     quarter_end = month + (2 - calendar % 3)
-    # One group per (quarter, member), numbered in (quarter, member) order.
+    # One group per (quarter, member), numbered in (quarter, member) order: cells of the dense
+    # quarter-by-person grid, of which the occupied ones are kept.
     width = int(person.max(initial=0)) + 1
-    keys, group = np.unique(quarter_end * width + person, return_inverse=True)
-    quarters = pd.DataFrame({"quarter_end": keys // width, "person_id": keys % width})
+    first = int(quarter_end.min()) if quarter_end.size else 0
+    cell = (quarter_end - first) // 3 * width + person
+    occupied = np.bincount(cell) > 0
+    keys = np.flatnonzero(occupied)
+    group = (np.cumsum(occupied) - 1)[cell]
+    quarters = pd.DataFrame({"quarter_end": keys // width * 3 + first, "person_id": keys % width})
     size = np.bincount(group, minlength=len(keys))
     for name in fields:
-        column = values[name].to_numpy()
+        column = signal_table[name].to_numpy()[rows]
         if column.dtype == bool:
             hits = np.bincount(group, weights=column, minlength=len(keys))
             # "all" for on-time bills, "any" for moves.
@@ -442,7 +447,9 @@ def signals(
             continue
         if spec.name not in fields:
             # What the platform does not collect is absent, not zero.
-            columns[spec.name] = pd.array([pd.NA] * len(quarters), dtype=pandas_dtype(spec.kind))
+            columns[spec.name] = pd.Series(
+                index=range(len(quarters)), dtype=pandas_dtype(spec.kind)
+            ).array
         elif spec.name in _FEN_SIGNALS:
             columns[spec.name] = (quarters[spec.name] * 100).round().astype("Int64").to_numpy()
         elif spec.kind == "bool":

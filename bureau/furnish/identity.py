@@ -130,7 +130,7 @@ def furnished_identity(
             found.append(_defects(old, "phone", "old_phone", truth[old], previous[old]))
         phone_out = pd.array(phones, dtype="string")
     else:
-        phone_out = pd.array([pd.NA] * n, dtype="string")
+        phone_out = pd.Series(index=range(n), dtype="string").array
 
     reported = pd.DataFrame(
         {"name": pd.array(names, dtype="string"), "national_id": id_out, "phone": phone_out}
