@@ -93,9 +93,7 @@ def test_a_load_interrupted_mid_month_leaves_no_trace_and_a_rerun_completes(
         loaded = set(conn.execute(select(LoadedFile.file)).scalars())
         sources = set(conn.execute(select(Tradeline.source_file)).scalars())
     months = {path.split("/")[0] for path in loaded}
-    on_disk = {
-        p.relative_to(feeds / bureau).as_posix() for p in (feeds / bureau).glob("*/*.csv")
-    }
+    on_disk = {p.relative_to(feeds / bureau).as_posix() for p in (feeds / bureau).glob("*/*.csv")}
     # Whole months are in, and nothing of the interrupted one.
     assert 0 < len(loaded) < 5
     assert loaded == {path for path in on_disk if path.split("/")[0] in months}
