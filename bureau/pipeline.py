@@ -10,24 +10,32 @@ nothing when it has already run.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.engine import make_url
 
 from bureau import __version__
 from bureau.analysis import assess_files
+from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
 from bureau.bureaus.ingest import bureau_engine, ingest_all
+from bureau.bureaus.models.artifacts import save_model
+from bureau.bureaus.train import TrainingError, train_bureau
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
+from bureau.engine import map_chunks
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.furnish.stage import furnish_all
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest, staged_directory, write_manifest
 from bureau.store.parquet import write_table
 from bureau.world import write_world
+
+logger = logging.getLogger(__name__)
 
 StageProgress = Callable[[str, int, int], None]
 
@@ -123,14 +131,104 @@ def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
     return {"bureaus": len(table), "rules": len(by_rule)}
 
 
+@dataclass(frozen=True)
+class TrainJob:
+    """One bureau's training: where its run and database are, and what to train."""
+
+    scenario: Scenario
+    root: Path
+    bureau: str
+    db_url: str | None
+    family: str | None = None
+
+
+def train_job(job: TrainJob) -> dict[str, Any]:
+    """Train a bureau, score its consumers, and set the scores against the truth.
+
+    Writes ``models/<bureau>/`` (model and card) and ``scores/<bureau>.parquet`` (every
+    consumer at the evaluation snapshot). A worker-process entry point.
+
+    Parameters
+    ----------
+    job
+        The bureau and its run.
+
+    Returns
+    -------
+    dict
+        The bureau, its model family, and its metrics in time, out of time, and out of time
+        against the true outcomes.
+    """
+    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    try:
+        result = train_bureau(engine, job.scenario, job.bureau, job.family)
+        owners = file_owners(engine, job.root / "truth", job.bureau)
+    except TrainingError as exc:
+        # A bureau too small to have seen a default has no model; the others go on.
+        logger.warning("%s", exc.message)
+        family = job.family or job.scenario.bureaus[job.bureau].model
+        return {"bureau": job.bureau, "model": family, "status": exc.message}
+    finally:
+        engine.dispose()
+    snapshot = job.scenario.scoring.evaluation_snapshot
+    truth = truth_performance(result.scores, owners, true_outcomes(job.root / "world", snapshot))
+    truth = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in truth.items()}
+    result.model.card["metrics"]["out_of_time_truth"] = truth
+    result.model.card["package_version"] = __version__
+    save_model(result.model, job.root / "models" / job.bureau)
+    write_table(
+        result.scores.assign(snapshot=snapshot), job.root / "scores" / f"{job.bureau}.parquet"
+    )
+    return {
+        "bureau": job.bureau,
+        "model": result.model.family,
+        "status": "trained",
+        **{
+            f"{window}_{metric}": result.model.card["metrics"][window][metric]
+            for window in ("development", "out_of_time", "out_of_time_truth")
+            for metric in ("rows", "bad_rate", "auc", "gini", "ks")
+        },
+    }
+
+
+def _train_stage(ctx: StageContext) -> dict[str, int]:
+    bureaus = ctx.bureaus or ctx.scenario.active_bureaus
+    jobs = [TrainJob(ctx.scenario, ctx.root, b, ctx.db_url) for b in bureaus]
+    rows = []
+    progress = ctx.report("train")
+    progress(0, len(jobs))
+    for done, row in enumerate(map_chunks(train_job, jobs, workers=ctx.workers), start=1):
+        rows.append(row)
+        progress(done, len(jobs))
+    table = pd.DataFrame(rows)
+    report = ctx.root / "report"
+    previous = report / "model_performance.parquet"
+    if ctx.bureaus and previous.exists():
+        # Training some bureaus again keeps the others' rows.
+        kept = pd.read_parquet(previous)
+        table = pd.concat([kept[~kept["bureau"].isin(bureaus)], table], ignore_index=True)
+    table = table.sort_values("bureau", ignore_index=True)
+    write_table(table, previous)
+    table.to_csv(report / "model_performance.csv", index=False)
+    ctx.details["train"] = table
+    return {f"{r['bureau']}.scored": int(r.get("out_of_time_rows", 0)) for r in rows}
+
+
 STAGES: dict[str, Callable[[StageContext], dict[str, int]]] = {
     "world": _world_stage,
     "furnish": _furnish_stage,
     "ingest": _ingest_stage,
     "accuracy": _accuracy_stage,
+    "train": _train_stage,
 }
 #: What each stage needs done before it.
-REQUIRES = {"world": None, "furnish": "world", "ingest": "furnish", "accuracy": "ingest"}
+REQUIRES = {
+    "world": None,
+    "furnish": "world",
+    "ingest": "furnish",
+    "accuracy": "ingest",
+    "train": "ingest",
+}
 
 
 def execute(
@@ -253,7 +351,7 @@ def run_stage(
 
     A stage already recorded in the manifest is not run again (ingestion, which loads file by
     file, is always resumed: files already loaded are skipped; the accuracy report is redone
-    after every ingestion).
+    after every ingestion; training trains the bureaus not trained yet).
 
     Parameters
     ----------
@@ -266,9 +364,10 @@ def run_stage(
     progress
         Called as ``progress(stage, done, total)``.
     db_url
-        For ``ingest``: the database server URL, or None for SQLite files.
+        For ``ingest``, ``accuracy`` and ``train``: the database server URL of the credit
+        files, or None for SQLite files.
     bureaus
-        For ``ingest``: the bureaus to load (all when None).
+        For ``ingest`` and ``train``: the bureaus to load or train (all when None).
 
     Returns
     -------
@@ -292,9 +391,20 @@ def run_stage(
         raise BureauError(
             f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="--bureau"
         )
-    if stage not in ("ingest", "accuracy") and stage in manifest.get("stages", {}):
-        done = manifest["stages"][stage]
-        return StageReport(stage, 0.0, done.get("rows", {}), skipped=True)
+    recorded = manifest.get("stages", {}).get(stage)
+    if stage == "train" and recorded is not None:
+        # Training is per bureau: only the bureaus not trained yet are trained.
+        wanted = bureaus or scenario.active_bureaus
+        bureaus = [b for b in wanted if f"{b}.scored" not in recorded.get("rows", {})]
+        if not bureaus:
+            return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
+    elif stage not in ("ingest", "accuracy") and recorded is not None:
+        return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
+    held = manifest.get("database", "sqlite")
+    if stage in ("train", "accuracy") and db_url is None and held != "sqlite":
+        raise BureauError(
+            f"this run's credit files are on {held}: pass the same --db URL", field="--db"
+        )
     started = time.perf_counter()
     ctx = StageContext(scenario, root, workers, progress, db_url, bureaus)
     rows = STAGES[stage](ctx)
@@ -302,8 +412,8 @@ def run_stage(
         stage, round(time.perf_counter() - started, 3), rows, detail=ctx.details.get(stage)
     )
     stages = dict(manifest.get("stages", {}))
-    if stage == "ingest" and stage in stages:
-        # Loading some bureaus again leaves the others' figures as they were.
+    if stage in ("ingest", "train") and stage in stages:
+        # Loading or training some bureaus again leaves the others' figures as they were.
         rows = {**stages[stage].get("rows", {}), **rows}
     stages[stage] = {"seconds": report.seconds, "rows": rows}
     header = {k: v for k, v in manifest.items() if k not in ("stages", "files")}

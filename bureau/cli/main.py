@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bureau import __version__
-from bureau.cli import credit_file, simulate, stages
+from bureau.cli import credit_file, scoring, simulate, stages
 
 app = typer.Typer(
     name="bureau",
@@ -22,6 +22,7 @@ app.command("run")(simulate.run)
 app.command("simulate")(simulate.simulate)
 app.command("furnish")(stages.furnish)
 app.command("ingest")(stages.ingest)
+app.command("train")(scoring.train)
 app.command("file")(credit_file.show)
 
 

@@ -24,6 +24,9 @@ from bureau.pipeline import run_stage
 
 DEFAULT_WORKERS = default_workers()
 RunArg = Annotated[Path, typer.Argument(help="A run directory (made by bureau run or simulate).")]
+BureauOption = Annotated[
+    list[str] | None, typer.Option("--bureau", "-b", help="Only this bureau (repeatable).")
+]
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -71,9 +74,7 @@ def furnish(
 @handle_errors
 def ingest(
     run: RunArg,
-    bureau: Annotated[
-        list[str] | None, typer.Option("--bureau", "-b", help="Only this bureau (repeatable).")
-    ] = None,
+    bureau: BureauOption = None,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
     quiet: Quiet = False,

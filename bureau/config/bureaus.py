@@ -59,6 +59,15 @@ class BureauProfile(Model):
     reporting_lag: int = Field(ge=0, le=6)
     score_min: int = Field(ge=0, le=2000)
     score_max: int = Field(ge=1, le=2000)
+    points_to_double_odds: float = Field(
+        default=40.0, gt=0.0, le=500.0, description="score points that double the good:bad odds"
+    )
+    base_odds: float = Field(
+        default=19.0, gt=0.0, le=10_000.0, description="good:bad odds at the base score"
+    )
+    base_score: int | None = Field(
+        default=None, description="score at the base odds; the middle of the range when unset"
+    )
     model: Literal["lightgbm", "scorecard"]
     feature_groups: list[FeatureGroup] = Field(min_length=1)
     matching: list[MatchRule] = Field(min_length=1)
@@ -68,4 +77,6 @@ class BureauProfile(Model):
     def _range(self) -> BureauProfile:
         if self.score_min >= self.score_max:
             raise ValueError("score_min must be below score_max")
+        if self.base_score is not None and not self.score_min <= self.base_score <= self.score_max:
+            raise ValueError("base_score must lie in the score range")
         return self

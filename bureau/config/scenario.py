@@ -185,6 +185,27 @@ class Signals(Model):
     hardship_spend_drop: Share
 
 
+class Scoring(Model):
+    """When the bureaus train and are judged: a development and an out-of-time snapshot.
+
+    A model is trained on what a bureau held at the development snapshot, labelled by the
+    defaults reported to it in the 12 months after; it is evaluated at the later snapshot on
+    the 12 months after that, which must still lie inside the window.
+    """
+
+    development_snapshot: int = Field(default=11, ge=0)
+    evaluation_snapshot: int = Field(default=23, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scoring:
+        if self.evaluation_snapshot < self.development_snapshot + 12:
+            raise ValueError(
+                "evaluation_snapshot must be at least 12 months after development_snapshot, "
+                "so that the development outcomes are known by then"
+            )
+        return self
+
+
 class Scenario(Model):
     """One simulated world: its size, its clock, its people, lenders, platforms and shocks."""
 
@@ -204,6 +225,7 @@ class Scenario(Model):
     sharing: Sharing
     sharing_lag: int = Field(ge=0, le=12)
     bureaus: dict[Identifier, BureauProfile] = Field(min_length=1)
+    scoring: Scoring = Field(default_factory=Scoring)
 
     @field_validator("start")
     @classmethod
@@ -238,6 +260,11 @@ class Scenario(Model):
                         f"bureaus.{bureau_id}.sources: {source!r} is not a platform, a lender "
                         f"or {COURTS!r}"
                     )
+        if self.scoring.evaluation_snapshot + 12 >= self.months:
+            raise ValueError(
+                f"scoring.evaluation_snapshot must leave 12 months of outcomes before month "
+                f"{self.months - 1}"
+            )
         if not any(profile.enabled for profile in self.bureaus.values()):
             raise ValueError("bureaus: at least one bureau must be enabled")
         return self

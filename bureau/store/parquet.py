@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -50,7 +51,10 @@ def write_table(frame: pd.DataFrame, path: Path) -> int:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, path, **WRITE_OPTIONS)
+    # Written aside and renamed: a reader never sees half a file, even after a crash.
+    temporary = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, temporary, **WRITE_OPTIONS)
+    os.replace(temporary, path)
     return table.num_rows
 
 

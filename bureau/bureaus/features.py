@@ -1,0 +1,469 @@
+"""A bureau's features: what its credit file says of each consumer as of a snapshot month.
+
+Only what had arrived by the snapshot counts (every row of a credit file keeps the month it
+arrived in), so a model trained at one snapshot and applied at another sees exactly what the
+bureau knew then. Each feature belongs to a group (credit, inquiries, public records, identity,
+e-commerce, payments, telecom, social); a bureau's profile says which groups it may use, so an
+experiment can add or withhold a data source by editing one list.
+
+Each feature also states the direction of its effect on risk where it is known (+1: a higher
+value means more risk, -1: less), which the gradient-boosted model enforces as a monotone
+constraint and the scorecard as a monotone binning trend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, select
+
+from bureau.config.scenario import PRODUCTS
+from bureau.reference import reference
+from bureau.store.bulk import read_frame
+from bureau.store.credit_file import (
+    Consumer,
+    Inquiry,
+    PublicRecord,
+    Signal,
+    Tradeline,
+    TradelineMonth,
+)
+
+# Furnished status codes as numbers: months past due, 5 for charged off; closed counts as 0.
+STATUS_LEVEL = {"N": 0, "1": 1, "2": 2, "3": 3, "4": 4, "W": 5, "C": 0}
+REVOLVING = ("credit_card", "credit_line")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: its group, its direction of effect on risk, and what it means."""
+
+    name: str
+    group: str
+    direction: int
+    description: str
+
+
+def _spec(name: str, group: str, direction: int, description: str) -> Feature:
+    return Feature(name, group, direction, description)
+
+
+FEATURES: tuple[Feature, ...] = (
+    _spec("tradelines", "credit", 0, "accounts on file"),
+    _spec("open_tradelines", "credit", 0, "accounts open and reported in the last 3 months"),
+    *(_spec(f"open_{p}", "credit", 0, f"open {p.replace('_', ' ')} accounts") for p in PRODUCTS),
+    _spec("revolving_limit", "credit", -1, "total limit of open revolving accounts (yuan)"),
+    _spec("revolving_balance", "credit", 1, "total balance of open revolving accounts (yuan)"),
+    _spec("utilisation", "credit", 1, "revolving balance over revolving limit"),
+    _spec("instalment_balance", "credit", 0, "total balance of open instalment loans (yuan)"),
+    _spec(
+        "current_worst_status", "credit", 1, "worst status now (months past due, 5 = written off)"
+    ),
+    _spec("worst_status_12m", "credit", 1, "worst status in the last 12 months"),
+    _spec("worst_status_ever", "credit", 1, "worst status ever reported"),
+    _spec("months_since_delinquency", "credit", -1, "months since the last month past due"),
+    _spec("delinquent_months_24m", "credit", 1, "account-months past due in the last 24 months"),
+    _spec("on_time_share_24m", "credit", -1, "share of account-months current in the last 24"),
+    _spec("written_off", "credit", 1, "accounts written off"),
+    _spec("file_age_months", "credit", -1, "months since the oldest account was opened"),
+    _spec("months_since_newest", "credit", -1, "months since the newest account was opened"),
+    _spec("opened_12m", "credit", 1, "accounts opened in the last 12 months"),
+    _spec("inquiries_3m", "inquiries", 1, "credit inquiries in the last 3 months"),
+    _spec("inquiries_6m", "inquiries", 1, "credit inquiries in the last 6 months"),
+    _spec("inquiries_12m", "inquiries", 1, "credit inquiries in the last 12 months"),
+    _spec("declined_12m", "inquiries", 1, "applications declined in the last 12 months"),
+    _spec("public_records", "public_records", 1, "public records on file"),
+    _spec("active_public_records", "public_records", 1, "public records not yet ended"),
+    _spec("dishonest_listed", "public_records", 1, "on the dishonest judgment-debtor list now"),
+    _spec("court_judgments", "public_records", 1, "court judgments"),
+    _spec("months_since_public_record", "public_records", -1, "months since the latest record"),
+    _spec("age", "identity", 0, "age in years, from the identity number"),
+    _spec("city_tier", "identity", 0, "tier (1-4) of the city of the identity number"),
+    _spec("months_on_file", "identity", -1, "months since the bureau first saw the consumer"),
+    _spec("spend_6m", "ecommerce", -1, "average monthly e-commerce spend (yuan), 6 months"),
+    _spec("spend_trend", "ecommerce", -1, "spend of the last 3 months over the 3 before"),
+    _spec("returns_12m", "ecommerce", 0, "e-commerce returns in the last 12 months"),
+    _spec("address_changes_12m", "ecommerce", 1, "delivery address changes, 12 months"),
+    _spec("payment_volume_6m", "payments", -1, "average monthly payment volume (yuan), 6 months"),
+    _spec("utility_on_time_12m", "payments", -1, "share of utility bills paid on time, 12 months"),
+    _spec("phone_bill_on_time_12m", "telecom", -1, "share of phone bills paid on time, 12 months"),
+    _spec("social_activity_6m", "social", 0, "average monthly messaging activity, 6 months"),
+    _spec("gaming_minutes_6m", "social", 1, "average monthly gaming minutes, 6 months"),
+)
+FEATURE_BY_NAME = {f.name: f for f in FEATURES}
+FEATURE_GROUPS = tuple(dict.fromkeys(f.group for f in FEATURES))
+
+
+def feature_names(groups: list[str] | tuple[str, ...]) -> list[str]:
+    """The features of the given groups, in registry order.
+
+    Parameters
+    ----------
+    groups
+        Feature groups (a bureau profile's ``feature_groups``).
+
+    Returns
+    -------
+    list of str
+        Feature names.
+    """
+    chosen = set(groups)
+    return [f.name for f in FEATURES if f.group in chosen]
+
+
+def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
+    """The parts of a credit file that had arrived by the snapshot."""
+    months = TradelineMonth.__table__
+    signals = Signal.__table__
+    return {
+        "consumers": read_frame(
+            conn,
+            select(Consumer.consumer_id, Consumer.national_id, Consumer.first_seen)
+            .where(Consumer.first_seen <= snapshot)
+            .order_by(Consumer.consumer_id),
+        ),
+        "tradelines": read_frame(
+            conn,
+            select(
+                Tradeline.tradeline_id, Tradeline.consumer_id, Tradeline.product, Tradeline.opened
+            )
+            .where(Tradeline.opened <= snapshot)
+            .order_by(Tradeline.tradeline_id),
+        ),
+        "months": read_frame(
+            conn,
+            select(months.c.tradeline_id, months.c.month, months.c.status, months.c.balance)
+            .where(months.c.arrival <= snapshot, months.c.month <= snapshot)
+            .order_by(months.c.tradeline_id, months.c.month),
+        ),
+        "amounts": read_frame(conn, select(Tradeline.tradeline_id, Tradeline.amount)),
+        "inquiries": read_frame(
+            conn,
+            select(Inquiry.consumer_id, Inquiry.month, Inquiry.approved).where(
+                Inquiry.arrival <= snapshot,
+                Inquiry.month <= snapshot,
+                Inquiry.month > snapshot - 12,
+            ),
+        ),
+        "public_records": read_frame(
+            conn,
+            select(
+                PublicRecord.consumer_id, PublicRecord.kind, PublicRecord.filed, PublicRecord.ended
+            ).where(PublicRecord.arrival <= snapshot, PublicRecord.filed <= snapshot),
+        ),
+        "signals": read_frame(
+            conn,
+            select(signals).where(
+                signals.c.arrival <= snapshot,
+                signals.c.month <= snapshot,
+                signals.c.month > snapshot - 12,
+            ),
+        ),
+    }
+
+
+def _count(
+    keys: pd.Series | np.ndarray, index: pd.Index, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """How many rows each consumer of ``index`` has (where ``mask``)."""
+    keys = np.asarray(keys)
+    if mask is not None:
+        keys = keys[mask]
+    return pd.Series(keys).value_counts().reindex(index, fill_value=0).to_numpy(dtype=float)
+
+
+def _by(values: np.ndarray, keys: np.ndarray, index: pd.Index, how: str) -> np.ndarray:
+    """Aggregate values per consumer of ``index`` (NaN where a consumer has none)."""
+    if len(keys) == 0:
+        return np.full(len(index), np.nan)
+    grouped = pd.Series(values, dtype=float).groupby(np.asarray(keys))
+    return getattr(grouped, how)().reindex(index).to_numpy(dtype=float)
+
+
+def _credit(data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index) -> dict[str, np.ndarray]:
+    lines = data["tradelines"]
+    months = data["months"]
+    lines = lines[lines["tradeline_id"].isin(months["tradeline_id"].unique())]
+    owner = pd.Series(lines["consumer_id"].to_numpy(), index=lines["tradeline_id"].to_numpy())
+    months = months[months["tradeline_id"].isin(owner.index)]
+    consumer = owner.reindex(months["tradeline_id"].to_numpy()).to_numpy()
+    month = months["month"].to_numpy(dtype=np.int64)
+    status = months["status"].astype(str)
+    level = status.map(STATUS_LEVEL).fillna(0).to_numpy(dtype=float)
+    late = level >= 1
+
+    # The latest report of each account is its state at the snapshot.
+    latest = months.drop_duplicates("tradeline_id", keep="last").set_index("tradeline_id")
+    latest = latest.reindex(lines["tradeline_id"].to_numpy())
+    last_status = latest["status"].astype(str).to_numpy()
+    last_month = latest["month"].to_numpy(dtype=np.int64)
+    amount = (
+        data["amounts"]
+        .set_index("tradeline_id")["amount"]
+        .reindex(lines["tradeline_id"])
+        .to_numpy()
+    )
+    product = lines["product"].astype(str).to_numpy()
+    holder = lines["consumer_id"].to_numpy()
+    is_open = ~np.isin(last_status, ["C", "W"]) & (last_month > snapshot - 3)
+    revolving = is_open & np.isin(product, REVOLVING)
+    balance_yuan = latest["balance"].to_numpy(dtype=float) / 100.0
+    limit = _by(np.where(revolving, amount / 100.0, 0.0), holder, index, "sum")
+    spent = _by(np.where(revolving, balance_yuan, 0.0), holder, index, "sum")
+    opened = lines["opened"].to_numpy(dtype=np.int64)
+    recent24 = month > snapshot - 24
+    out = {
+        "tradelines": _count(holder, index),
+        "open_tradelines": _count(holder, index, is_open),
+        **{f"open_{p}": _count(holder, index, is_open & (product == p)) for p in PRODUCTS},
+        "revolving_limit": np.nan_to_num(limit),
+        "revolving_balance": np.nan_to_num(spent),
+        "utilisation": np.where(limit > 0, spent / np.where(limit > 0, limit, 1.0), np.nan),
+        "instalment_balance": np.nan_to_num(
+            _by(np.where(is_open & ~revolving, balance_yuan, 0.0), holder, index, "sum")
+        ),
+        "current_worst_status": _by(
+            pd.Series(last_status).map(STATUS_LEVEL).fillna(0).to_numpy(dtype=float)
+            * (last_month > snapshot - 3),
+            holder,
+            index,
+            "max",
+        ),
+        "worst_status_12m": _by(
+            level[month > snapshot - 12], consumer[month > snapshot - 12], index, "max"
+        ),
+        "worst_status_ever": _by(level, consumer, index, "max"),
+        "months_since_delinquency": snapshot - _by(month[late], consumer[late], index, "max"),
+        "delinquent_months_24m": _count(consumer, index, late & recent24),
+        "on_time_share_24m": _by(
+            (level[recent24] == 0).astype(float), consumer[recent24], index, "mean"
+        ),
+        "written_off": _count(holder, index, last_status == "W"),
+        "file_age_months": snapshot - _by(opened.astype(float), holder, index, "min"),
+        "months_since_newest": snapshot - _by(opened.astype(float), holder, index, "max"),
+        "opened_12m": _count(holder, index, opened > snapshot - 12),
+    }
+    return out
+
+
+def _inquiries(
+    data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index
+) -> dict[str, np.ndarray]:
+    q = data["inquiries"]
+    who = q["consumer_id"].to_numpy()
+    month = q["month"].to_numpy(dtype=np.int64)
+    approved = q["approved"].astype(bool).to_numpy()
+    return {
+        "inquiries_3m": _count(who, index, month > snapshot - 3),
+        "inquiries_6m": _count(who, index, month > snapshot - 6),
+        "inquiries_12m": _count(who, index),
+        "declined_12m": _count(who, index, ~approved),
+    }
+
+
+def _public_records(
+    data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index
+) -> dict[str, np.ndarray]:
+    pr = data["public_records"]
+    who = pr["consumer_id"].to_numpy()
+    kind = pr["kind"].astype(str).to_numpy()
+    ended = pd.to_numeric(pr["ended"], errors="coerce").to_numpy(dtype=float)
+    active = ~(ended <= snapshot)
+    return {
+        "public_records": _count(who, index),
+        "active_public_records": _count(who, index, active),
+        "dishonest_listed": np.minimum(
+            _count(who, index, active & (kind == "dishonest_debtor")), 1
+        ),
+        "court_judgments": _count(who, index, kind == "court_judgment"),
+        "months_since_public_record": snapshot
+        - _by(pr["filed"].to_numpy(dtype=float), who, index, "max"),
+    }
+
+
+def _identity(
+    data: dict[str, pd.DataFrame], snapshot: int, start: dt.date, index: pd.Index
+) -> dict[str, np.ndarray]:
+    people = data["consumers"].set_index("consumer_id").reindex(index)
+    national_id = people["national_id"].astype("string")
+    born = pd.to_numeric(national_id.str.slice(6, 10), errors="coerce").to_numpy(dtype=float)
+    born_month = pd.to_numeric(national_id.str.slice(10, 12), errors="coerce").to_numpy(dtype=float)
+    calendar = start.year * 12 + (start.month - 1) + snapshot
+    age = np.floor((calendar - (born * 12 + born_month - 1)) / 12.0)
+    regions = reference().regions
+    tier = pd.Series(regions["tier"].to_numpy(dtype=float), index=regions["region_code"].to_numpy())
+    tier = tier[~tier.index.duplicated()]
+    return {
+        "age": np.where((age >= 14) & (age <= 110), age, np.nan),
+        "city_tier": tier.reindex(national_id.str.slice(0, 6).to_numpy()).to_numpy(dtype=float),
+        "months_on_file": snapshot - people["first_seen"].to_numpy(dtype=float),
+    }
+
+
+def _monthly(signals: pd.DataFrame, column: str, how: str) -> pd.DataFrame:
+    """One value per consumer and month across the platforms that report it."""
+    held = signals[signals[column].notna()]
+    values = pd.to_numeric(held[column], errors="coerce").astype(float)
+    return (
+        values.groupby([held["consumer_id"].to_numpy(), held["month"].to_numpy()])
+        .agg(how)
+        .rename_axis(["consumer_id", "month"])
+        .reset_index(name=column)
+    )
+
+
+def _per_consumer(
+    frame: pd.DataFrame, column: str, index: pd.Index, mask: np.ndarray, how: str
+) -> np.ndarray:
+    kept = frame[mask]
+    return _by(kept[column].to_numpy(dtype=float), kept["consumer_id"].to_numpy(), index, how)
+
+
+def _signals(
+    data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index, groups: set[str]
+) -> dict[str, np.ndarray]:
+    signals = data["signals"]
+    out: dict[str, np.ndarray] = {}
+    if "ecommerce" in groups:
+        spend = _monthly(signals, "ecommerce_spend", "sum")
+        m = spend["month"].to_numpy()
+        spend["ecommerce_spend"] /= 100.0
+        last3 = _per_consumer(spend, "ecommerce_spend", index, m > snapshot - 3, "mean")
+        prior3 = _per_consumer(
+            spend, "ecommerce_spend", index, (m <= snapshot - 3) & (m > snapshot - 6), "mean"
+        )
+        returns = _monthly(signals, "ecommerce_returns", "sum")
+        moved = _monthly(signals, "address_changed", "max")
+        out |= {
+            "spend_6m": _per_consumer(spend, "ecommerce_spend", index, m > snapshot - 6, "mean"),
+            "spend_trend": np.where(prior3 > 0, last3 / np.where(prior3 > 0, prior3, 1), np.nan),
+            "returns_12m": _per_consumer(
+                returns, "ecommerce_returns", index, np.ones(len(returns), bool), "sum"
+            ),
+            "address_changes_12m": _per_consumer(
+                moved, "address_changed", index, np.ones(len(moved), bool), "sum"
+            ),
+        }
+    if "payments" in groups:
+        volume = _monthly(signals, "payment_volume", "sum")
+        volume["payment_volume"] /= 100.0
+        bills = _monthly(signals, "utility_on_time", "mean")
+        out |= {
+            "payment_volume_6m": _per_consumer(
+                volume, "payment_volume", index, volume["month"].to_numpy() > snapshot - 6, "mean"
+            ),
+            "utility_on_time_12m": _per_consumer(
+                bills, "utility_on_time", index, np.ones(len(bills), bool), "mean"
+            ),
+        }
+    if "telecom" in groups:
+        phone = _monthly(signals, "phone_bill_on_time", "mean")
+        out["phone_bill_on_time_12m"] = _per_consumer(
+            phone, "phone_bill_on_time", index, np.ones(len(phone), bool), "mean"
+        )
+    if "social" in groups:
+        for column, name in (
+            ("social_activity", "social_activity_6m"),
+            ("gaming_minutes", "gaming_minutes_6m"),
+        ):
+            monthly = _monthly(signals, column, "sum")
+            out[name] = _per_consumer(
+                monthly, column, index, monthly["month"].to_numpy() > snapshot - 6, "mean"
+            )
+    return out
+
+
+def snapshot_features(
+    engine: Engine, snapshot: int, groups: list[str] | tuple[str, ...], start: dt.date
+) -> pd.DataFrame:
+    """Compute every consumer's features as of a snapshot month, from what had arrived by then.
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    snapshot
+        The month (0-based) of the snapshot.
+    groups
+        The feature groups the bureau may use.
+    start
+        The first day of month 0 (for ages).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per consumer on file at the snapshot, indexed by ``consumer_id`` (sorted), one
+        float column per feature of the groups, in registry order; NaN where a feature does
+        not apply (no revolving limit, never delinquent, no platform data).
+    """
+    with engine.connect() as conn:
+        data = _read(conn, snapshot)
+    index = pd.Index(data["consumers"]["consumer_id"].to_numpy(dtype=np.int64), name="consumer_id")
+    chosen = set(groups)
+    columns: dict[str, np.ndarray] = {}
+    if "credit" in chosen:
+        columns |= _credit(data, snapshot, index)
+    if "inquiries" in chosen:
+        columns |= _inquiries(data, snapshot, index)
+    if "public_records" in chosen:
+        columns |= _public_records(data, snapshot, index)
+    if "identity" in chosen:
+        columns |= _identity(data, snapshot, start, index)
+    columns |= _signals(data, snapshot, index, chosen)
+    names = feature_names(groups)
+    return pd.DataFrame({n: columns[n] for n in names}, index=index).astype(np.float64)
+
+
+def observed_outcomes(engine: Engine, snapshot: int, horizon: int = 12) -> pd.DataFrame:
+    """What the bureau saw happen after a snapshot: the label it can train on.
+
+    A consumer is bad when an account on their file was reported 90 or more days past due or
+    written off in any of the ``horizon`` months after the snapshot; they are ``in_default``
+    (and usually left out of a development sample) when already so at the snapshot.
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    snapshot
+        The month of the snapshot.
+    horizon
+        Months of outcome after it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``consumer_id`` (every consumer on file at the snapshot): ``bad`` and
+        ``in_default`` (booleans).
+    """
+    months = TradelineMonth.__table__
+    with engine.connect() as conn:
+        on_file = read_frame(
+            conn,
+            select(Consumer.consumer_id)
+            .where(Consumer.first_seen <= snapshot)
+            .order_by(Consumer.consumer_id),
+        )
+        bad = read_frame(
+            conn,
+            select(Tradeline.consumer_id, months.c.month)
+            .join(months, months.c.tradeline_id == Tradeline.tradeline_id)
+            .where(
+                months.c.status.in_(["4", "W"]),
+                months.c.month > snapshot - 1,
+                months.c.month <= snapshot + horizon,
+            ),
+        )
+    index = pd.Index(on_file["consumer_id"].to_numpy(dtype=np.int64), name="consumer_id")
+    month = bad["month"].to_numpy(dtype=np.int64)
+    who = bad["consumer_id"].to_numpy()
+    return pd.DataFrame(
+        {
+            "bad": index.isin(who[month > snapshot]),
+            "in_default": index.isin(who[month == snapshot]),
+        },
+        index=index,
+    )

@@ -1,0 +1,120 @@
+"""Features as of a snapshot, training, and what a run's training stage writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+
+from bureau.bureaus.features import FEATURES, feature_names, observed_outcomes, snapshot_features
+from bureau.bureaus.ingest import bureau_engine
+from bureau.bureaus.models.artifacts import load_model
+from bureau.bureaus.train import train_bureau
+from bureau.pipeline import run_stage
+
+ALL_GROUPS = sorted({f.group for f in FEATURES})
+
+
+def test_features_see_only_what_had_arrived(small_run, tmp_path: Path) -> None:
+    """Deleting everything that arrived after the snapshot changes no feature."""
+    snapshot = 14
+    source = small_run.path / "db" / "sesame.db"
+    copy = tmp_path / "sesame.db"
+    shutil.copy(source, copy)
+    engine = create_engine(f"sqlite:///{copy}")
+    with engine.begin() as conn:
+        for table in ("tradeline_months", "inquiries", "public_records", "signals"):
+            conn.execute(text(f"DELETE FROM {table} WHERE arrival > :s"), {"s": snapshot})
+        conn.execute(
+            text(
+                "DELETE FROM tradelines WHERE tradeline_id NOT IN "
+                "(SELECT tradeline_id FROM tradeline_months)"
+            )
+        )
+    full = snapshot_features(
+        bureau_engine(small_run.path, "sesame"), snapshot, ALL_GROUPS, small_run.scenario.start_date
+    )
+    cut = snapshot_features(engine, snapshot, ALL_GROUPS, small_run.scenario.start_date)
+    assert len(full) > 100
+    pd.testing.assert_frame_equal(full, cut)
+
+
+def test_features_have_the_profile_groups_only(small_run) -> None:
+    engine = bureau_engine(small_run.path, "pengyuan")
+    groups = small_run.scenario.bureaus["pengyuan"].feature_groups
+    frame = snapshot_features(engine, 11, groups, small_run.scenario.start_date)
+    assert list(frame.columns) == feature_names(groups)
+    assert "spend_6m" not in frame.columns and "phone_bill_on_time_12m" in frame.columns
+    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert (frame["tradelines"] >= frame["open_tradelines"]).all()
+    assert frame["utilisation"].dropna().ge(0).all()
+
+
+def test_observed_outcomes_are_reported_defaults_after_the_snapshot(small_run) -> None:
+    engine = bureau_engine(small_run.path, "chengxin")
+    outcome = observed_outcomes(engine, 11)
+    assert outcome["bad"].dtype == bool and outcome["in_default"].dtype == bool
+    assert 0 < outcome["bad"].mean() < 0.2
+
+
+def test_training_is_reproducible(small_run) -> None:
+    engine = bureau_engine(small_run.path, "pengyuan")
+    first = train_bureau(engine, small_run.scenario, "pengyuan", "lightgbm")
+    second = train_bureau(engine, small_run.scenario, "pengyuan", "lightgbm")
+    assert first.model.model_text() == second.model.model_text()
+    pd.testing.assert_frame_equal(first.scores, second.scores)
+
+
+def test_a_run_trains_scores_and_reports(small_run) -> None:
+    root = small_run.path
+    table = pd.read_csv(root / "report" / "model_performance.csv")
+    trained = table[table["status"] == "trained"]
+    assert len(trained) >= 4
+    for row in trained.to_dict(orient="records"):
+        model = load_model(root / "models" / row["bureau"])
+        card = model.card
+        assert card["scenario_sha256"] == small_run.manifest["scenario_sha256"]
+        assert set(card["metrics"]) == {"development", "out_of_time", "out_of_time_truth"}
+        assert card["training_window"]["development_snapshot"] == 11
+        profile = small_run.scenario.bureaus[row["bureau"]]
+        scores = pd.read_parquet(root / "scores" / f"{row['bureau']}.parquet")
+        assert scores["score"].between(profile.score_min, profile.score_max).all()
+        assert scores["consumer_id"].is_unique
+        assert np.isfinite(row["out_of_time_truth_auc"])
+
+
+def test_training_again_is_a_no_op(small_run) -> None:
+    before = {
+        p.relative_to(small_run.path): p.read_bytes()
+        for p in (small_run.path / "models").rglob("*")
+        if p.is_file()
+    }
+    report = run_stage(small_run.path, "train")
+    assert report.skipped
+    after = {
+        p.relative_to(small_run.path): p.read_bytes()
+        for p in (small_run.path / "models").rglob("*")
+        if p.is_file()
+    }
+    assert before == after
+
+
+@pytest.mark.parametrize("workers", [1])
+def test_training_gives_the_same_bytes_whatever_the_workers(
+    small_run, tmp_path: Path, workers: int
+) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(small_run.path, copy, ignore=shutil.ignore_patterns("models", "scores"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["stages"].pop("train")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    run_stage(copy, "train", workers=workers)
+    for path in sorted((small_run.path / "models").rglob("*.*")):
+        assert (copy / path.relative_to(small_run.path)).read_bytes() == path.read_bytes(), path
+    for path in sorted((small_run.path / "scores").glob("*.parquet")):
+        assert (copy / "scores" / path.name).read_bytes() == path.read_bytes(), path
