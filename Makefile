@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SCENARIO ?= data/scenarios/baseline.toml
 RUN_DIR ?= runs/$(basename $(notdir $(SCENARIO)))
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/world_generation.py
 	$(BIN)/python benchmarks/ingestion.py
+	$(BIN)/python benchmarks/scoring.py
+
+# The reference models of the eight bureaus, trained on the baseline scenario: the same
+# scenario and seed give the same files, byte for byte.
+models: $(VENV)/.installed
+	$(BIN)/bureau run data/scenarios/baseline.toml --out runs/reference-models --force --quiet
+	rm -rf models.new && mkdir models.new
+	cp -R runs/reference-models/models/. models.new/
+	rm -rf models && mv models.new models
+	@echo "reference models in models/"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -11,9 +11,10 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
+from bureau.bureaus.models import load_model
 from bureau.config import Scenario, load_scenario
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError
-from bureau.pipeline import RunResult, run
+from bureau.pipeline import RunResult, run, score_file
 from bureau.world import World, simulate, validate_national_ids
 
 __all__ = [
@@ -24,8 +25,10 @@ __all__ = [
     "ScenarioError",
     "World",
     "__version__",
+    "load_model",
     "load_scenario",
     "run",
+    "score_file",
     "simulate",
     "validate_national_ids",
 ]

@@ -1,6 +1,37 @@
-"""The bureaus: each one's ingestion pipeline and credit files (never the world's truth)."""
+"""The bureaus: each one's ingestion pipeline, credit files and models (never the world's truth)."""
 
+from bureau.bureaus.batch import score_applicants, score_feature_table
+from bureau.bureaus.features import FEATURES, feature_names, observed_outcomes, snapshot_features
 from bureau.bureaus.ingest import IngestReport, bureau_engine, ingest_all, ingest_bureau
+from bureau.bureaus.models import (
+    BureauModel,
+    GradientBoostedModel,
+    ModelError,
+    WOEScorecard,
+    load_model,
+    save_model,
+)
 from bureau.bureaus.rules import RULES
+from bureau.bureaus.train import TrainingResult, train_bureau
 
-__all__ = ["RULES", "IngestReport", "bureau_engine", "ingest_all", "ingest_bureau"]
+__all__ = [
+    "FEATURES",
+    "RULES",
+    "BureauModel",
+    "GradientBoostedModel",
+    "IngestReport",
+    "ModelError",
+    "TrainingResult",
+    "WOEScorecard",
+    "bureau_engine",
+    "feature_names",
+    "ingest_all",
+    "ingest_bureau",
+    "load_model",
+    "observed_outcomes",
+    "save_model",
+    "score_applicants",
+    "score_feature_table",
+    "snapshot_features",
+    "train_bureau",
+]

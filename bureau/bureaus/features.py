@@ -94,6 +94,36 @@ FEATURES: tuple[Feature, ...] = (
     _spec("gaming_minutes_6m", "social", 1, "average monthly gaming minutes, 6 months"),
 )
 FEATURE_BY_NAME = {f.name: f for f in FEATURES}
+#: The values a feature can take (every other feature is a count, amount, month or ratio: 0 up).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "age": (14.0, 120.0),
+    "city_tier": (1.0, 4.0),
+    "current_worst_status": (0.0, 5.0),
+    "worst_status_12m": (0.0, 5.0),
+    "worst_status_ever": (0.0, 5.0),
+    "on_time_share_24m": (0.0, 1.0),
+    "dishonest_listed": (0.0, 1.0),
+    "utility_on_time_12m": (0.0, 1.0),
+    "phone_bill_on_time_12m": (0.0, 1.0),
+}
+
+
+def feature_bounds(name: str) -> tuple[float, float]:
+    """The lowest and highest possible value of a feature.
+
+    Parameters
+    ----------
+    name
+        A feature.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``; a value outside is impossible.
+    """
+    return BOUNDS.get(name, (0.0, float("inf")))
+
+
 FEATURE_GROUPS = tuple(dict.fromkeys(f.group for f in FEATURES))
 
 

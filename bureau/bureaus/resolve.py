@@ -31,7 +31,9 @@ from bureau.bureaus.keymap import KeyMap, hash_columns
 KEY_KINDS = ("national_id", "phone_name", "name_birth")
 
 
-def identity_keys(records: pd.DataFrame, rules: list[str]) -> pd.DataFrame:
+def identity_keys(
+    records: pd.DataFrame, rules: list[str], birth: pd.Series | None = None
+) -> pd.DataFrame:
     """Compute each record's matching key under each rule (``<NA>`` where it has none).
 
     Parameters
@@ -40,6 +42,8 @@ def identity_keys(records: pd.DataFrame, rules: list[str]) -> pd.DataFrame:
         Records with ``name``, ``national_id`` and ``phone`` (strings, ``<NA>`` when absent).
     rules
         The bureau's matching rules, in order.
+    birth
+        Birth dates as ``YYYYMMDD`` for ``name_birth``; by default the identity number's.
 
     Returns
     -------
@@ -56,7 +60,8 @@ def identity_keys(records: pd.DataFrame, rules: list[str]) -> pd.DataFrame:
         elif rule == "phone_name":
             keys[rule] = phone + "|" + name
         else:
-            keys[rule] = name + "|" + national_id.str.slice(6, 14)
+            born = national_id.str.slice(6, 14) if birth is None else birth.astype("string")
+            keys[rule] = name + "|" + born
     return pd.DataFrame(keys, index=records.index)
 
 

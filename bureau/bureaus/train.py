@@ -96,6 +96,16 @@ def _month(scn: Scenario, month: int) -> str:
     return str(month_labels(scn.start_date, np.array([month]))[0])
 
 
+def _median_odds(pd_: np.ndarray) -> float:
+    """The median good:bad odds of a sample, to two significant figures.
+
+    Anchoring the middle of the range there centres a bureau's scores on its own consumers,
+    as real scales are, whatever share of defaults the bureau gets to see.
+    """
+    odds = float(np.median((1.0 - pd_) / np.clip(pd_, 1e-9, None)))
+    return float(f"{odds:.2g}")
+
+
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()}
 
@@ -152,11 +162,12 @@ def train_bureau(
     estimator = estimator_for(family, features, seed)
     estimator.fit(X[sample], y)
 
+    in_time_pd = estimator.predict_proba(X[sample])[:, 1]
     scale = scale_for(
         profile.score_min,
         profile.score_max,
         profile.points_to_double_odds,
-        profile.base_odds,
+        profile.base_odds or _median_odds(in_time_pd),
         profile.base_score,
     )
     resolved = scenario_to_toml(scn)

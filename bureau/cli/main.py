@@ -23,6 +23,7 @@ app.command("simulate")(simulate.simulate)
 app.command("furnish")(stages.furnish)
 app.command("ingest")(stages.ingest)
 app.command("train")(scoring.train)
+app.command("score")(scoring.score)
 app.command("file")(credit_file.show)
 
 

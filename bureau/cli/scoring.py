@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
 from rich.table import Table
 
+from bureau.bureaus.batch import score_feature_table
+from bureau.bureaus.models.artifacts import load_model
 from bureau.cli.common import (
     AsJson,
     Quiet,
     Workers,
     console,
     default_workers,
+    err_console,
     handle_errors,
     print_json,
     progress_bars,
     relative,
 )
 from bureau.cli.stages import BureauOption, DbOption, RunArg
-from bureau.pipeline import run_stage
+from bureau.pipeline import run_stage, score_file
 
 DEFAULT_WORKERS = default_workers()
+DEFAULT_OUTPUT = Path("scores.csv")
 
 
 def _metric(value: object) -> str:
@@ -81,3 +89,111 @@ def train(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@handle_errors
+def score(
+    run: Annotated[
+        Path | None, typer.Argument(help="A trained run (omit with --model and --features).")
+    ] = None,
+    bureau: Annotated[
+        str | None, typer.Option("--bureau", "-b", help="The bureau whose files and model score.")
+    ] = None,
+    input_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Applicants (.csv UTF-8 or .parquet): national_id, name, birth_date "
+            "(YYYY-MM-DD), phone, optional applicant_id.",
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="A model directory (e.g. models/sesame), with --features."),
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features", help="A feature table (.csv or .parquet) to score with --model."
+        ),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the scores (.csv or .parquet).")
+    ] = DEFAULT_OUTPUT,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Score the files as of this month (YYYY-MM) [default: last]."),
+    ] = None,
+    db: DbOption = None,
+    inquiries: Annotated[
+        bool,
+        typer.Option(
+            "--record-inquiries/--no-record-inquiries",
+            help="Record an inquiry in the bureau's file for each consumer scored.",
+        ),
+    ] = True,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+) -> None:
+    """Score a file in batch: applicants by identity with a run's bureau, or a feature table.
+
+    With RUN --bureau ID --input FILE, each applicant is matched to the bureau's files
+    (matched / no_file / ambiguous) and scored as of --as-of. With --model DIR --features FILE,
+    each row of features is scored directly. Invalid rows go to OUTPUT.rejects.csv with the
+    row, column and reason; the valid rows are scored. Exit status 2 when nothing could be.
+    """
+    with progress_bars(quiet or as_json) as progress:
+        update = lambda done, total: progress("score", done, total)  # noqa: E731
+        if model is not None or features is not None:
+            if model is None or features is None or run is not None or input_path is not None:
+                raise typer.BadParameter("use --model with --features, without RUN or --input")
+            summary = score_feature_table(load_model(model), features, output, progress=update)
+        else:
+            if run is None or bureau is None or input_path is None:
+                raise typer.BadParameter(
+                    "give RUN, --bureau and --input (or --model and --features)"
+                )
+            summary = score_file(
+                run,
+                bureau,
+                input_path,
+                output,
+                as_of=as_of,
+                db_url=db,
+                record_inquiries=inquiries,
+                progress=update,
+            )
+    for warning in summary.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    counts = {
+        "rows": summary.rows,
+        "matched": summary.matched,
+        "no_file": summary.no_file,
+        "ambiguous": summary.ambiguous,
+        "scored": summary.scored,
+        "rejected": summary.rejected,
+        "inquiries_recorded": summary.inquiries,
+    }
+    if features is not None:
+        counts = {k: counts[k] for k in ("rows", "scored", "rejected")}
+    if as_json:
+        print_json(
+            {
+                **counts,
+                "output": relative(summary.output) if summary.output else None,
+                "rejects": relative(summary.rejects) if summary.rejects else None,
+            }
+        )
+        return
+    if not quiet:
+        view = Table(title="batch scoring")
+        view.add_column("rows")
+        view.add_column("count", justify="right")
+        for key, value in counts.items():
+            view.add_row(key.replace("_", " "), f"{value:,}")
+        console.print(view)
+    where = f"scores in {relative(summary.output)}"
+    if summary.rejects:
+        where += f"; rejected rows in {relative(summary.rejects)}"
+    console.print(where, markup=False, highlight=False, soft_wrap=True)

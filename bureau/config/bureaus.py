@@ -62,8 +62,11 @@ class BureauProfile(Model):
     points_to_double_odds: float = Field(
         default=40.0, gt=0.0, le=500.0, description="score points that double the good:bad odds"
     )
-    base_odds: float = Field(
-        default=19.0, gt=0.0, le=10_000.0, description="good:bad odds at the base score"
+    base_odds: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1_000_000.0,
+        description="good:bad odds at the base score; the development sample's median when unset",
     )
     base_score: int | None = Field(
         default=None, description="score at the base odds; the middle of the range when unset"
