@@ -44,6 +44,7 @@ models: $(VENV)/.installed
 	$(BIN)/bureau run data/scenarios/baseline.toml --out runs/reference-models --force --quiet
 	rm -rf models.new && mkdir models.new
 	cp -R runs/reference-models/models/. models.new/
+	cp models/README.md models.new/
 	rm -rf models && mv models.new models
 	@echo "reference models in models/"
 

@@ -34,10 +34,10 @@ from bureau.bureaus.batch_io import (
     rejects_table,
 )
 from bureau.bureaus.features import feature_bounds, snapshot_features
-from bureau.bureaus.keymap import hash_columns
-from bureau.bureaus.models.additive import REASONS
+from bureau.bureaus.models.additive import REASONS, reason_indices
 from bureau.bureaus.models.artifacts import BureauModel
-from bureau.bureaus.resolve import identity_keys
+from bureau.bureaus.models.scale import to_score
+from bureau.bureaus.resolve import identity_key_arrays
 from bureau.formats.national_id import validate_national_ids
 from bureau.rundir import file_digest
 from bureau.store.bulk import read_frame, upsert
@@ -206,20 +206,18 @@ class IdentityMatcher:
 
     def __init__(self, identifiers: pd.DataFrame, rules: list[str]) -> None:
         self.rules = list(rules)
-        self._keys: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._keys: dict[str, tuple[pa.Array, np.ndarray, np.ndarray]] = {}
         for rule in self.rules:
-            held = identifiers[identifiers["kind"] == rule].drop_duplicates(
-                ["value", "consumer_id"]
+            held = identifiers[identifiers["kind"] == rule]
+            owners = held.groupby("value", sort=True)["consumer_id"].agg(["min", "nunique"])
+            self._keys[rule] = (
+                pa.array(owners.index.to_numpy(dtype=object), type=pa.string()),
+                owners["min"].to_numpy(dtype=np.int64),
+                owners["nunique"].to_numpy(dtype=np.int64),
             )
-            hashes = hash_columns([held["value"].astype("string")])
-            order = np.lexsort((held["consumer_id"].to_numpy(), hashes))
-            hashes = hashes[order]
-            owners = held["consumer_id"].to_numpy(dtype=np.int64)[order]
-            unique, first, counts = np.unique(hashes, return_index=True, return_counts=True)
-            self._keys[rule] = (unique, owners[first], counts)
 
-    def match(self, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Match rows of keys (one column per rule) to consumers.
+    def match(self, keys: dict[str, pa.Array]) -> tuple[np.ndarray, np.ndarray]:
+        """Match rows of keys (one array per rule) to consumers.
 
         The first rule, in the bureau's order, under which a row's key is held decides: one
         consumer is a match, several are ambiguous.
@@ -227,7 +225,7 @@ class IdentityMatcher:
         Parameters
         ----------
         keys
-            :func:`~bureau.bureaus.resolve.identity_keys` of the rows.
+            :func:`~bureau.bureaus.resolve.identity_key_arrays` of the rows.
 
         Returns
         -------
@@ -236,19 +234,17 @@ class IdentityMatcher:
         status : numpy.ndarray
             ``matched``, ``no_file`` or ``ambiguous``.
         """
-        n = len(keys)
+        n = len(next(iter(keys.values()))) if keys else 0
         consumer = np.full(n, -1, dtype=np.int64)
         status = np.full(n, "no_file", dtype=object)
         open_rows = np.ones(n, dtype=bool)
         for rule in self.rules:
-            unique, owner, counts = self._keys[rule]
-            column = keys[rule]
-            present = column.notna().to_numpy() & open_rows
-            if not unique.size or not present.any():
+            values, owner, counts = self._keys[rule]
+            if not len(values):
                 continue
-            hashes = hash_columns([column])
-            at = np.minimum(np.searchsorted(unique, hashes), unique.size - 1)
-            found = present & (unique[at] == hashes)
+            # Arrow's hash lookup: no Python object per key.
+            at = pc.fill_null(pc.index_in(keys[rule], value_set=values), -1).to_numpy()
+            found = (at >= 0) & open_rows
             single = found & (counts[at] == 1)
             consumer[single] = owner[at[single]]
             status[single] = "matched"
@@ -259,39 +255,59 @@ class IdentityMatcher:
 
 @dataclass(frozen=True)
 class FileScores:
-    """Every consumer's score as of one month, for lookups by consumer id."""
+    """Every consumer's score as of one month, for lookups by consumer id.
+
+    Attributes
+    ----------
+    consumer_id
+        The consumers on file, sorted.
+    pd, score
+        Their probability of default and score.
+    reasons
+        ``(consumers, 4)`` indices into ``names`` of their reason codes.
+    names
+        The model's features, then null (no reason).
+    """
 
     consumer_id: np.ndarray
-    scores: pd.DataFrame
+    pd: np.ndarray
+    score: np.ndarray
+    reasons: np.ndarray
+    names: pa.Array
 
     @classmethod
     def build(cls, engine: Engine, model: BureauModel, as_of: int, start: dt.date) -> FileScores:
         """Compute the features and score of every consumer on file at ``as_of``."""
-        groups = model.card.get("feature_groups")
-        features = snapshot_features(engine, as_of, groups, start)
-        scores = model.score(features[model.features])
-        return cls(features.index.to_numpy(dtype=np.int64), scores.reset_index(drop=True))
+        features = snapshot_features(engine, as_of, model.card["feature_groups"], start)
+        tables = model.tables
+        contributions = tables.contributions(features[model.features])
+        pd_ = 1.0 / (1.0 + np.exp(-tables.log_odds(contributions)))
+        return cls(
+            features.index.to_numpy(dtype=np.int64),
+            pd_,
+            to_score(pd_, model.scale),
+            reason_indices(contributions),
+            pa.array([*tables.features, None], type=pa.string()),
+        )
 
     def lookup(self, consumer_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in :attr:`scores` of the consumers, and whether each has a file."""
+        """Positions of the consumers in the book, and whether each has a file."""
         if not self.consumer_id.size:
             return np.zeros(len(consumer_id), dtype=np.int64), np.zeros(len(consumer_id), bool)
         at = np.minimum(np.searchsorted(self.consumer_id, consumer_id), self.consumer_id.size - 1)
         return at, (self.consumer_id[at] == consumer_id) & (consumer_id >= 0)
 
-
-def _scored_columns(scores: pd.DataFrame, at: np.ndarray, has: np.ndarray) -> dict[str, pa.Array]:
-    mask = pa.array(~has)
-    out = {
-        "score": pa.array(scores["score"].to_numpy()[at], type=pa.int32(), mask=~has),
-        "pd": pa.array(scores["pd"].to_numpy()[at], type=pa.float64(), mask=~has),
-    }
-    for i in range(1, REASONS + 1):
-        codes = scores[f"reason_{i}"].to_numpy()[at]
-        out[f"reason_{i}"] = pc.if_else(
-            mask, None, pa.array(codes, type=pa.string(), from_pandas=True)
-        )
-    return out
+    def columns(self, at: np.ndarray, has: np.ndarray) -> dict[str, pa.Array]:
+        """Score, pd and reason codes of the rows (null where a row has no file)."""
+        out = {
+            "score": pa.array(self.score[at], type=pa.int32(), mask=~has),
+            "pd": pa.array(self.pd[at], type=pa.float64(), mask=~has),
+        }
+        none = len(self.names) - 1
+        for i in range(REASONS):
+            index = np.where(has, self.reasons[at, i], none)
+            out[f"reason_{i + 1}"] = self.names.take(pa.array(index))
+        return out
 
 
 def _finish(
@@ -410,13 +426,14 @@ def score_applicants(
             rejected += checks.found
             keep = checks.ok
             summary.rejected += len(chunk.rejects) + int((~keep).sum())
-            records = pd.DataFrame(
-                {
-                    k: pd.Series(values[k].filter(pa.array(keep)).to_pandas(), dtype="string")
-                    for k in ("name", "national_id", "phone", "birth_digits")
-                }
-            )
-            keys = identity_keys(records, rules, birth=records["birth_digits"])
+            kept = pa.array(keep)
+            parts = {
+                "name": values["name"],
+                "national_id": values["national_id"],
+                "phone": values["phone"],
+                "birth": values["birth_digits"],
+            }
+            keys = identity_key_arrays({k: v.filter(kept) for k, v in parts.items()}, rules)
             consumer, status = matcher.match(keys)
             at, has = book.lookup(consumer)
             # A consumer whose file began after the month asked about had no file then.
@@ -428,7 +445,7 @@ def score_applicants(
                 {
                     "match_status": pa.array(status, type=pa.string()),
                     "consumer_id": pa.array(consumer, type=pa.int64(), mask=~has),
-                    **_scored_columns(book.scores, at, has),
+                    **book.columns(at, has),
                 },
             )
             writer.write(table)
@@ -436,8 +453,11 @@ def score_applicants(
             summary.scored += int(has.sum())
             summary.ambiguous += int((status == "ambiguous").sum())
             summary.no_file += int((status == "no_file").sum())
-            asked.append(consumer[has])
-            first_rows.append(chunk.rows[keep][has])
+            # Only the first row of each consumer is kept: memory grows with the bureau's
+            # consumers, not with the input.
+            who, first = np.unique(consumer[has], return_index=True)
+            asked.append(who)
+            first_rows.append(chunk.rows[keep][has][first])
             if progress:
                 progress(chunk.position, chunk.total)
 

@@ -23,12 +23,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from bureau.bureaus.keymap import KeyMap, hash_columns
 
 KEY_KINDS = ("national_id", "phone_name", "name_birth")
+#: The identity values each matching rule joins, with "|", into its key (``birth``: YYYYMMDD).
+KEY_PARTS = {
+    "national_id": ("national_id",),
+    "phone_name": ("phone", "name"),
+    "name_birth": ("name", "birth"),
+}
 
 
 def identity_keys(
@@ -50,19 +58,40 @@ def identity_keys(
     pandas.DataFrame
         One string column per rule.
     """
-    name = records["name"].astype("string")
-    national_id = records["national_id"].astype("string")
-    phone = records["phone"].astype("string")
+    values = {name: records[name].astype("string") for name in ("name", "national_id", "phone")}
+    values["birth"] = (
+        values["national_id"].str.slice(6, 14) if birth is None else birth.astype("string")
+    )
     keys = {}
     for rule in rules:
-        if rule == "national_id":
-            keys[rule] = national_id
-        elif rule == "phone_name":
-            keys[rule] = phone + "|" + name
-        else:
-            born = national_id.str.slice(6, 14) if birth is None else birth.astype("string")
-            keys[rule] = name + "|" + born
+        first, *rest = KEY_PARTS[rule]
+        key = values[first]
+        for part in rest:
+            key = key + "|" + values[part]
+        keys[rule] = key
     return pd.DataFrame(keys, index=records.index)
+
+
+def identity_key_arrays(values: dict[str, pa.Array], rules: list[str]) -> dict[str, pa.Array]:
+    """The keys of :func:`identity_keys`, from Arrow string arrays (null where none).
+
+    Parameters
+    ----------
+    values
+        ``name``, ``national_id``, ``phone`` and ``birth`` (YYYYMMDD) arrays.
+    rules
+        The matching rules wanted.
+
+    Returns
+    -------
+    dict
+        One Arrow string array per rule.
+    """
+    keys = {}
+    for rule in rules:
+        parts = [values[p] for p in KEY_PARTS[rule]]
+        keys[rule] = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "|")
+    return keys
 
 
 def key_hashes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

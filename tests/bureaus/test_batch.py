@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -15,7 +16,7 @@ from bureau.bureaus.batch_io import InputError
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import load_model
-from bureau.bureaus.resolve import identity_keys
+from bureau.bureaus.resolve import identity_key_arrays
 from bureau.cli.main import app
 from bureau.pipeline import score_file
 from bureau.store.credit_file import Inquiry
@@ -120,10 +121,8 @@ def test_ambiguous_keys_are_reported_not_guessed() -> None:
         }
     )
     matcher = IdentityMatcher(identifiers, ["national_id"])
-    records = pd.DataFrame(
-        {"name": ["x"] * 3, "national_id": ["A", "B", "C"], "phone": [None] * 3}, dtype="string"
-    )
-    consumer, status = matcher.match(identity_keys(records, ["national_id"]))
+    keys = identity_key_arrays({"national_id": pa.array(["A", "B", "C"])}, ["national_id"])
+    consumer, status = matcher.match(keys)
     assert status.tolist() == ["ambiguous", "matched", "no_file"]
     assert consumer.tolist() == [-1, 3, -1]
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from sqlalchemy import create_engine, text
 
+from bureau import load_scenario
 from bureau.bureaus.features import FEATURES, feature_names, observed_outcomes, snapshot_features
 from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import load_model
 from bureau.bureaus.train import train_bureau
-from bureau.pipeline import run_stage
+from bureau.config.loader import scenario_to_toml
+from bureau.pipeline import execute, run_stage
 
 ALL_GROUPS = sorted({f.group for f in FEATURES})
 
@@ -104,17 +105,31 @@ def test_training_again_is_a_no_op(small_run) -> None:
     assert before == after
 
 
-@pytest.mark.parametrize("workers", [1])
-def test_training_gives_the_same_bytes_whatever_the_workers(
-    small_run, tmp_path: Path, workers: int
+def test_regenerating_models_gives_the_same_bytes_whatever_the_workers(
+    small_run, tmp_path: Path
 ) -> None:
-    copy = tmp_path / "run"
-    shutil.copytree(small_run.path, copy, ignore=shutil.ignore_patterns("models", "scores"))
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["stages"].pop("train")
-    (copy / "manifest.json").write_text(json.dumps(manifest))
-    run_stage(copy, "train", workers=workers)
-    for path in sorted((small_run.path / "models").rglob("*.*")):
-        assert (copy / path.relative_to(small_run.path)).read_bytes() == path.read_bytes(), path
-    for path in sorted((small_run.path / "scores").glob("*.parquet")):
-        assert (copy / "scores" / path.name).read_bytes() == path.read_bytes(), path
+    """The whole chain again, from the scenario, in one process: the same model files."""
+    again = execute(small_run.scenario, tmp_path / "again", workers=1)
+    for directory in ("models", "scores"):
+        ours = sorted(
+            p.relative_to(small_run.path) for p in (small_run.path / directory).rglob("*")
+        )
+        theirs = sorted(p.relative_to(again.path) for p in (again.path / directory).rglob("*"))
+        assert ours == theirs and ours
+        for path in ours:
+            if (small_run.path / path).is_file():
+                assert (again.path / path).read_bytes() == (small_run.path / path).read_bytes(), (
+                    path
+                )
+
+
+def test_reference_models_are_current_and_load() -> None:
+    """models/ holds the eight bureaus' models trained on today's baseline.toml."""
+    root = Path(__file__).parents[2] / "models"
+    scenario = load_scenario("baseline")
+    digest = hashlib.sha256(scenario_to_toml(scenario).encode("utf-8")).hexdigest()
+    for bureau in scenario.active_bureaus:
+        model = load_model(root / bureau)
+        assert model.card["scenario_sha256"] == digest, f"{bureau}: run make models"
+        assert model.family == scenario.bureaus[bureau].model
+        assert model.card["metrics"]["out_of_time_truth"]["auc"] > 0.5

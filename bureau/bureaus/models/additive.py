@@ -135,6 +135,34 @@ class AdditiveModel:
         )
 
 
+def reason_indices(contributions: np.ndarray, k: int = REASONS) -> np.ndarray:
+    """Column indices of the ``k`` largest risk-raising terms of each row, largest first.
+
+    Parameters
+    ----------
+    contributions
+        ``(rows, features)`` contributions to the log odds of bad.
+    k
+        How many per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, k)`` int16; the number of features (one past the last column) where fewer
+        than ``k`` terms raise the risk.
+    """
+    rows, width = contributions.shape
+    out = np.full((rows, k), width, dtype=np.int16)
+    take = min(k, width)
+    if rows == 0 or take == 0:
+        return out
+    # A stable sort breaks ties between equal terms by feature order.
+    top = np.argsort(-contributions, axis=1, kind="stable")[:, :take]
+    values = np.take_along_axis(contributions, top, axis=1)
+    out[:, :take] = np.where(values > 0, top, width)
+    return out
+
+
 def reason_codes(
     contributions: np.ndarray, features: list[str], k: int = REASONS
 ) -> list[np.ndarray]:
@@ -154,15 +182,6 @@ def reason_codes(
     list of numpy.ndarray
         ``k`` object arrays; an entry is None where fewer than ``k`` features raise the risk.
     """
-    rows, width = contributions.shape
     names = np.array([*features, None], dtype=object)
-    take = min(k, width)
-    if rows == 0 or take == 0:
-        return [np.full(rows, None, dtype=object) for _ in range(k)]
-    # Ties are broken by feature order, so the codes do not depend on the sort's internals.
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :take]
-    top = np.take_along_axis(contributions, order, axis=1)
-    order = np.where(top > 0, order, width)
-    out = [names[order[:, j]] for j in range(take)]
-    out += [np.full(rows, None, dtype=object) for _ in range(k - take)]
-    return out
+    indices = reason_indices(contributions, k)
+    return [names[indices[:, j]] for j in range(k)]
