@@ -581,7 +581,8 @@ def score_feature_table(
     writer = AtomicTableWriter(output_path)
     rejected: list[tuple[int, str, str, str]] = []
     try:
-        for chunk in read_chunks(input_path, rows_per_chunk):
+        numeric = dict.fromkeys(model.features, pa.float64())
+        for chunk in read_chunks(input_path, rows_per_chunk, numeric):
             summary.rows += len(chunk.rows) + len(chunk.rejects)
             checks = _Rejects(chunk)
             matrix = np.column_stack([_numbers(chunk, f, checks) for f in model.features])

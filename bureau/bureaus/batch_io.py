@@ -152,7 +152,40 @@ def _split(
     return rows[good], columns
 
 
-def _csv_chunks(path: Path, block_bytes: int) -> Iterator[Chunk]:
+def _parse_whole(
+    whole: bytes, names: list[str], types: dict[str, pa.DataType]
+) -> dict[str, pa.Array] | None:
+    """Parse a block of clean lines with Arrow's CSV reader; None if any line is not clean.
+
+    Clean means what the careful path would accept unchanged: UTF-8, the header's number of
+    fields on every line, no blank line, every typed column parseable. Most blocks are, and
+    Arrow's parser is several times faster; any other block takes the careful path.
+    """
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(whole),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: types.get(n, pa.string()) for n in names},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    columns = {n: table[n].combine_chunks() for n in names}
+    for column in columns.values():
+        if pa.types.is_string(column.type):
+            trimmed = pc.utf8_trim_whitespace(column)
+            if not pc.all(pc.fill_null(pc.equal(trimmed, column), True)).as_py():
+                return None  # padded values: the careful path trims and blanks them
+    return columns
+
+
+def _csv_chunks(
+    path: Path, block_bytes: int, types: dict[str, pa.DataType] | None = None
+) -> Iterator[Chunk]:
     names, offset = _header(path)
     size = path.stat().st_size
     row = 1
@@ -172,9 +205,16 @@ def _csv_chunks(path: Path, block_bytes: int) -> Iterator[Chunk]:
                     carry = data
                     continue
                 whole, carry = data[:cut], data[cut:]
+            count = whole.count(b"\n") + (0 if whole.endswith(b"\n") else 1)
+            rows = np.arange(row, row + count, dtype=np.int64)
+            row += count
+            fast = _parse_whole(whole, names, types or {})
+            if fast is not None and all(len(c) == count for c in fast.values()):
+                yield Chunk(rows, fast, [], handle.tell(), size)
+                if not block:
+                    return
+                continue
             lines = _lines(whole)
-            rows = np.arange(row, row + len(lines), dtype=np.int64)
-            row += len(lines)
             rejects: list[tuple[int, str, str]] = []
             text, decoded = _decode(lines, int(rows[0]), rejects)
             kept, columns = _split(
@@ -221,7 +261,9 @@ def input_columns(path: Path) -> list[str]:
         raise InputError(f"not a readable Parquet file ({exc})", path=path) from None
 
 
-def read_chunks(path: Path, rows_per_chunk: int = 200_000) -> Iterator[Chunk]:
+def read_chunks(
+    path: Path, rows_per_chunk: int = 200_000, types: dict[str, pa.DataType] | None = None
+) -> Iterator[Chunk]:
     """Stream an input file a chunk of rows at a time.
 
     Parameters
@@ -231,6 +273,9 @@ def read_chunks(path: Path, rows_per_chunk: int = 200_000) -> Iterator[Chunk]:
     rows_per_chunk
         About how many rows per chunk (CSV chunks are cut by size, about this many rows of
         80 bytes).
+    types
+        Arrow types to parse CSV columns as where every value of a chunk allows (other columns,
+        and every column of a chunk that does not, come as text).
 
     Yields
     ------
@@ -239,7 +284,8 @@ def read_chunks(path: Path, rows_per_chunk: int = 200_000) -> Iterator[Chunk]:
     """
     input_columns(path)
     if input_kind(path) == "csv":
-        yield from _csv_chunks(path, max(1 << 16, min(BLOCK_BYTES, rows_per_chunk * 80)))
+        block = max(1 << 16, min(BLOCK_BYTES, rows_per_chunk * 80))
+        yield from _csv_chunks(path, block, types)
     else:
         yield from _parquet_chunks(path, rows_per_chunk)
 

@@ -25,6 +25,7 @@ from bureau.reference import reference
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import (
     Consumer,
+    Contact,
     Inquiry,
     PublicRecord,
     Signal,
@@ -92,6 +93,9 @@ FEATURES: tuple[Feature, ...] = (
     _spec("phone_bill_on_time_12m", "telecom", -1, "share of phone bills paid on time, 12 months"),
     _spec("social_activity_6m", "social", 0, "average monthly messaging activity, 6 months"),
     _spec("gaming_minutes_6m", "social", 1, "average monthly gaming minutes, 6 months"),
+    _spec("contacts", "social", 0, "close contacts on messaging platforms"),
+    _spec("contacts_defaulted", "social", 1, "close contacts with a known default"),
+    _spec("contacts_defaulted_share", "social", 1, "share of close contacts with a known default"),
 )
 FEATURE_BY_NAME = {f.name: f for f in FEATURES}
 #: The values a feature can take (every other feature is a count, amount, month or ratio: 0 up).
@@ -105,6 +109,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "dishonest_listed": (0.0, 1.0),
     "utility_on_time_12m": (0.0, 1.0),
     "phone_bill_on_time_12m": (0.0, 1.0),
+    "contacts_defaulted_share": (0.0, 1.0),
 }
 
 
@@ -151,7 +156,7 @@ def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
     return {
         "consumers": read_frame(
             conn,
-            select(Consumer.consumer_id, Consumer.national_id, Consumer.first_seen)
+            select(Consumer.consumer_id, Consumer.national_id, Consumer.phone, Consumer.first_seen)
             .where(Consumer.first_seen <= snapshot)
             .order_by(Consumer.consumer_id),
         ),
@@ -183,6 +188,12 @@ def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
             select(
                 PublicRecord.consumer_id, PublicRecord.kind, PublicRecord.filed, PublicRecord.ended
             ).where(PublicRecord.arrival <= snapshot, PublicRecord.filed <= snapshot),
+        ),
+        "contacts": read_frame(
+            conn,
+            select(Contact.consumer_id, Contact.contact_phone).where(
+                Contact.arrival <= snapshot, Contact.month <= snapshot
+            ),
         ),
         "signals": read_frame(
             conn,
@@ -406,6 +417,34 @@ def _signals(
     return out
 
 
+def _social_ties(data: dict[str, pd.DataFrame], index: pd.Index) -> dict[str, np.ndarray]:
+    """Contacts, and those of them the bureau knows to have defaulted (90+ or written off)."""
+    ties = data["contacts"]
+    people = data["consumers"]
+    with_phone = people[people["phone"].notna()].drop_duplicates("phone", keep="first")
+    owner = pd.Series(
+        with_phone["consumer_id"].to_numpy(), index=with_phone["phone"].astype(str).to_numpy()
+    )
+    months = data["months"]
+    lines = data["tradelines"]
+    bad_lines = months.loc[months["status"].astype(str).isin(["4", "W"]), "tradeline_id"]
+    defaulted = pd.Index(
+        lines.loc[lines["tradeline_id"].isin(bad_lines.unique()), "consumer_id"].unique()
+    )
+    contact = owner.reindex(ties["contact_phone"].astype(str).to_numpy()).to_numpy()
+    known_bad = pd.Index(contact).isin(defaulted) & ~np.isnan(contact.astype(float))
+    who = ties["consumer_id"].to_numpy()
+    total = _count(who, index)
+    bad = _count(who, index, known_bad)
+    return {
+        "contacts": total,
+        "contacts_defaulted": bad,
+        "contacts_defaulted_share": np.where(
+            total > 0, bad / np.where(total > 0, total, 1), np.nan
+        ),
+    }
+
+
 def snapshot_features(
     engine: Engine, snapshot: int, groups: list[str] | tuple[str, ...], start: dt.date
 ) -> pd.DataFrame:
@@ -443,6 +482,8 @@ def snapshot_features(
     if "identity" in chosen:
         columns |= _identity(data, snapshot, start, index)
     columns |= _signals(data, snapshot, index, chosen)
+    if "social" in chosen:
+        columns |= _social_ties(data, index)
     names = feature_names(groups)
     return pd.DataFrame({n: columns[n] for n in names}, index=index).astype(np.float64)
 

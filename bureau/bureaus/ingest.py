@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 
 from bureau.bureaus.load import (
     TradelineIds,
+    load_contacts,
     load_identities,
     load_inquiries,
     load_public_records,
@@ -284,6 +285,8 @@ def _load_month(
                 load_inquiries(conn, together, arrival)
             elif record_type == "public_record":
                 load_public_records(conn, together, arrival)
+            elif record_type == "contact":
+                load_contacts(conn, together, arrival)
             else:
                 load_signals(conn, together, arrival)
         for parsed in batch:

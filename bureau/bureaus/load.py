@@ -19,6 +19,7 @@ from bureau.bureaus.keymap import KeyMap, hash_columns
 from bureau.store.bulk import insert, read_frame, update_by_key, upsert
 from bureau.store.credit_file import (
     Consumer,
+    Contact,
     Identifier,
     Inquiry,
     LoadedFile,
@@ -352,6 +353,20 @@ def load_signals(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
         ["consumer_id", "furnisher", "month"],
         ["arrival", *SIGNAL_FIELDS],
     )
+
+
+def load_contacts(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
+    """Insert contact-list entries; an entry already held keeps its first month."""
+    frame = pd.DataFrame(
+        {
+            "consumer_id": records["consumer_id"].to_numpy(),
+            "furnisher": records["furnisher"].astype(str).to_numpy(),
+            "contact_phone": records["contact_phone"].astype(str).to_numpy(),
+            "month": records["month"].to_numpy(dtype=np.int64),
+            "arrival": arrival,
+        }
+    ).drop_duplicates(["consumer_id", "furnisher", "contact_phone"], keep="first")
+    return upsert(conn, Contact.__table__, frame, ["consumer_id", "furnisher", "contact_phone"])
 
 
 def load_identities(

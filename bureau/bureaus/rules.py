@@ -149,6 +149,7 @@ RULES: tuple[Rule, ...] = (
         fields=("national_id",),
     ),
     Rule("V012", "invalid mobile number (dropped)", "drop_field", _bad_phone, fields=("phone",)),
+    Rule("V017", "invalid contact mobile number", "reject", _bad_phone, fields=("contact_phone",)),
     Rule("V016", "number wider than the field allows", "reject", _too_many_digits, kinds=("int",)),
 )
 # Record-level rules, applied after the field rules (see validate()).
@@ -166,12 +167,14 @@ RECORD_KEYS = {
     "inquiry": ("furnisher", "inquiry_ref"),
     "public_record": ("furnisher", "record_ref", "ended"),
     "signal": ("furnisher", "month", "national_id", "phone", "name"),
+    "contact": ("furnisher", "contact_phone", "national_id", "phone", "name"),
 }
 DATA_MONTH = {
     "tradeline": "report_month",
     "inquiry": "month",
     "public_record": "filed",
     "signal": "month",
+    "contact": "month",
 }
 
 REJECT_COLUMNS = ("line", "rule_id", "field", "message", "raw", "action")

@@ -76,6 +76,10 @@ class Social(Model):
     ties_per_person: float = Field(ge=0.0, le=100.0)
     homophily: Share
     neighbour_reach: float = Field(ge=1.0, le=1000.0)
+    contact_strength: Share = Field(
+        default=0.5,
+        description="social ties at least this strong are in each other's messaging contacts",
+    )
 
 
 class Platform(Model):

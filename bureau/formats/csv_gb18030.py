@@ -116,6 +116,12 @@ COLUMNS: dict[str, dict[str, str]] = {
         "address_changed": "地址变更",
         **_IDENTITY,
     },
+    "contact": {
+        **_FURNISHER,
+        "month": "通讯录月份",
+        "contact_phone": "联系人手机号",
+        **_IDENTITY,
+    },
 }
 
 _SHARED = {*_IDENTITY.values(), *_FURNISHER.values()}

@@ -8,7 +8,7 @@ GB18030 bytes; LF-terminated records (CRLF is read too), all ``L`` bytes long, w
 Header (first record), padded with spaces to ``L``::
 
     0      "H"
-    1-2    record type code: TL tradeline, IQ inquiry, PR public_record, SG signal
+    1-2    record type code: TL tradeline, IQ inquiry, PR public_record, SG signal, CT contact
     3-22   sender, GB18030, left-aligned, space-padded (20 bytes)
     23-28  reporting month YYYYMM
 
@@ -88,13 +88,20 @@ from bureau.formats.schema import RECORDS, FieldSpec, to_text
 log = logging.getLogger(__name__)
 
 #: Two-character record type codes of the header.
-TYPE_CODES = {"tradeline": "TL", "inquiry": "IQ", "public_record": "PR", "signal": "SG"}
+TYPE_CODES = {
+    "tradeline": "TL",
+    "inquiry": "IQ",
+    "public_record": "PR",
+    "signal": "SG",
+    "contact": "CT",
+}
 #: The amount field whose sum the trailer carries (None: the total is 0).
 CONTROL_FIELDS: dict[str, str | None] = {
     "tradeline": "balance",
     "inquiry": None,
     "public_record": "amount",
     "signal": "ecommerce_spend",
+    "contact": None,
 }
 SENDER_BYTES = 20
 COUNT_DIGITS = 10

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-RecordType = Literal["tradeline", "inquiry", "public_record", "signal"]
+RecordType = Literal["tradeline", "inquiry", "public_record", "signal", "contact"]
 FieldKind = Literal["text", "month", "fen", "int", "bool"]
 
 
@@ -93,6 +93,13 @@ RECORDS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("social_activity", "int", 6, required=False),
         FieldSpec("gaming_minutes", "int", 6, required=False),
         FieldSpec("address_changed", "bool", 1, required=False),
+        *IDENTITY,
+    ),
+    # One entry of a member's contact list on a messaging platform: who they are in touch with.
+    "contact": (
+        FieldSpec("furnisher", "text", 20),
+        FieldSpec("month", "month", 7),
+        FieldSpec("contact_phone", "text", 11),
         *IDENTITY,
     ),
 }

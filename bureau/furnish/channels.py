@@ -33,6 +33,8 @@ class Channel:
         Months between the events of a month and the file that carries them.
     central
         True when the data comes through the central body rather than directly.
+    contact_lists
+        True for a messaging platform, which also sends its members' contact lists.
     """
 
     bureau: str
@@ -40,6 +42,7 @@ class Channel:
     kind: str
     lag: int
     central: bool = False
+    contact_lists: bool = False
 
     @property
     def record_types(self) -> tuple[str, ...]:
@@ -47,7 +50,7 @@ class Channel:
         if self.kind == "lender":
             return ("tradeline", "inquiry")
         if self.kind == "platform":
-            return ("signal",)
+            return ("signal", "contact") if self.contact_lists else ("signal",)
         return ("public_record",)
 
 
@@ -84,7 +87,10 @@ def channels(scn: Scenario, bureau: str) -> list[Channel]:
         kind = source_kind(scn, source)
         if kind == "platform" and scn.sharing == "licensed_only" and not profile.licensed:
             continue
-        direct[source] = Channel(bureau, source, kind, profile.reporting_lag)
+        messaging = kind == "platform" and scn.platforms[source].kind == "messaging"
+        direct[source] = Channel(
+            bureau, source, kind, profile.reporting_lag, contact_lists=messaging
+        )
     central: list[Channel] = []
     if scn.sharing in ("shared", "licensed_only"):
         for lender in sorted(scn.lenders):

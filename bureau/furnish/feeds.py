@@ -468,3 +468,61 @@ def signals(
     )
     identity = persons.loc[quarter_person, _IDENTITY]
     return _finish(scn, rng, channel, defects, records, truth, [], identity)
+
+
+def contacts(
+    scn: Scenario,
+    rng: np.random.Generator,
+    channel: Channel,
+    defects: Defects,
+    memberships: pd.DataFrame,
+    ties: pd.DataFrame,
+    persons: pd.DataFrame,
+) -> Batch:
+    """A messaging platform's contact lists: one record per member and close contact.
+
+    Members of the same platform who share a household or a close social tie (``strength`` of
+    at least ``social.contact_strength``) are in each other's lists from the first month both
+    are members; the platform sends each entry once, in that month's file. The contact is
+    named by their current phone number, as a contact list knows them.
+    """
+    members = memberships[memberships["platform_id"] == channel.source]
+    join = pd.Series(
+        np.maximum(members["join_month"].to_numpy().astype(np.int64), 0),
+        index=members["person_id"].to_numpy(),
+    )
+    leave_raw = members["leave_month"].to_numpy().astype(np.int64)
+    leave = pd.Series(
+        np.where(leave_raw >= 0, leave_raw, scn.months), index=members["person_id"].to_numpy()
+    )
+    close = ties[(ties["kind"] == "household") | (ties["strength"] >= scn.social.contact_strength)]
+    # Both directions: each is in the other's list.
+    a = np.concatenate([close["person_id"].to_numpy(), close["other_id"].to_numpy()])
+    b = np.concatenate([close["other_id"].to_numpy(), close["person_id"].to_numpy()])
+    both = np.isin(a, join.index) & np.isin(b, join.index)
+    a, b = a[both], b[both]
+    since = np.maximum(join.reindex(a).to_numpy(), join.reindex(b).to_numpy())
+    until = np.minimum(leave.reindex(a).to_numpy(), leave.reindex(b).to_numpy())
+    listed = since < until
+    a, b, since = a[listed], b[listed], since[listed]
+    order = np.lexsort((b, a, since))
+    a, b, since = a[order], b[order], since[order]
+    arrival, late = _arrivals(rng, since, channel.lag, defects)
+    records = pd.DataFrame(
+        {
+            "furnisher": channel.source,
+            "month": month_labels(scn.start_date, since),
+            "contact_phone": persons["phone"].reindex(b).to_numpy(),
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "arrival": arrival,
+            "person_id": a,
+            "truth_key": b,
+            "data_month": since,
+            "defect": np.where(late, "late", ""),
+        }
+    )
+    identity = persons.loc[a, _IDENTITY]
+    return _finish(scn, rng, channel, defects, records, truth, [], identity)

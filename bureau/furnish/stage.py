@@ -24,7 +24,14 @@ from bureau.engine import map_chunks
 from bureau.formats import get_codec
 from bureau.formats.schema import month_labels
 from bureau.furnish.channels import channels
-from bureau.furnish.feeds import Batch, inquiries, public_records, signals, tradelines
+from bureau.furnish.feeds import (
+    Batch,
+    contacts,
+    inquiries,
+    public_records,
+    signals,
+    tradelines,
+)
 from bureau.rng import generator
 from bureau.store.parquet import read_table, write_table
 
@@ -60,6 +67,7 @@ _SOURCES = {
     "inquiry": ("applications",),
     "public_record": ("public_records",),
     "signal": ("memberships", "signals"),
+    "contact": ("memberships", "ties"),
 }
 
 
@@ -73,7 +81,8 @@ def _world(world: Path, record_types: set[str]) -> dict[str, pd.DataFrame]:
     }
     for record_type in sorted(record_types):
         for name in _SOURCES[record_type]:
-            tables[name] = read_table(world / name)
+            if name not in tables:
+                tables[name] = read_table(world / name)
     return tables
 
 
@@ -90,6 +99,8 @@ def _batch(job: FurnishJob, tables: dict[str, pd.DataFrame], channel, record_typ
         return inquiries(scn, rng, channel, defects, tables["applications"], persons)
     if record_type == "public_record":
         return public_records(scn, rng, channel, defects, tables["public_records"], persons)
+    if record_type == "contact":
+        return contacts(scn, rng, channel, defects, tables["memberships"], tables["ties"], persons)
     return signals(scn, rng, channel, defects, tables["memberships"], tables["signals"], persons)
 
 
@@ -112,7 +123,8 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
     tables = _world(job.world, {t for channel in feeds for t in channel.record_types})
     root = job.feeds / job.bureau
     truth_parts, defect_parts = [], []
-    counts = {"tradeline": 0, "inquiry": 0, "public_record": 0, "signal": 0, "files": 0}
+    counts = {"tradeline": 0, "inquiry": 0, "public_record": 0, "signal": 0, "contact": 0}
+    counts["files"] = 0
     for channel in feeds:
         for record_type in channel.record_types:
             batch = _batch(job, tables, channel, record_type)

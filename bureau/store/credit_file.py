@@ -155,6 +155,23 @@ class Signal(CreditFileBase):
     address_changed: Mapped[bool | None] = mapped_column(Boolean)
 
 
+class Contact(CreditFileBase):
+    """An entry of a consumer's contact list on a messaging platform: whom they are in touch with.
+
+    The contact is known only by phone number; a bureau links it to its own consumers by that
+    number when it computes social features.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.consumer_id"), primary_key=True)
+    furnisher: Mapped[str] = mapped_column(String(20), primary_key=True)
+    contact_phone: Mapped[str] = mapped_column(String(11), primary_key=True)
+    month: Mapped[int] = mapped_column(SmallInteger)
+    arrival: Mapped[int] = mapped_column(SmallInteger)
+
+
 class LoadedFile(CreditFileBase):
     """A feed file loaded whole, recorded by content hash so a second load changes nothing."""
 

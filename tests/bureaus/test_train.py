@@ -133,3 +133,42 @@ def test_reference_models_are_current_and_load() -> None:
         assert model.card["scenario_sha256"] == digest, f"{bureau}: run make models"
         assert model.family == scenario.bureaus[bureau].model
         assert model.card["metrics"]["out_of_time_truth"]["auc"] > 0.5
+
+
+def test_social_features_count_contacts_with_a_known_default(small_run) -> None:
+    """The contact features, recomputed from the tables by plain joins."""
+    snapshot = 23
+    engine = bureau_engine(small_run.path, "tencent")
+    frame = snapshot_features(engine, snapshot, ["credit", "social"], small_run.scenario.start_date)
+    assert frame["contacts"].sum() > 0
+    with engine.connect() as conn:
+        contacts = pd.read_sql(
+            text(
+                "SELECT consumer_id, contact_phone FROM contacts"
+                " WHERE arrival <= :s AND month <= :s"
+            ),
+            conn,
+            params={"s": snapshot},
+        )
+        people = pd.read_sql(
+            text("SELECT consumer_id AS contact, phone FROM consumers WHERE first_seen <= :s"),
+            conn,
+            params={"s": snapshot},
+        )
+        bad = pd.read_sql(
+            text(
+                "SELECT DISTINCT t.consumer_id AS contact FROM tradelines t JOIN tradeline_months m"
+                " ON m.tradeline_id = t.tradeline_id WHERE m.status IN ('4', 'W')"
+                " AND m.arrival <= :s AND m.month <= :s AND t.opened <= :s"
+            ),
+            conn,
+            params={"s": snapshot},
+        )
+    owners = people.dropna().sort_values("contact").drop_duplicates("phone")
+    joined = contacts.merge(owners, left_on="contact_phone", right_on="phone", how="left")
+    joined["bad"] = joined["contact"].isin(bad["contact"])
+    expected = joined.groupby("consumer_id")["bad"].agg(["size", "sum"])
+    got = frame.loc[expected.index]
+    np.testing.assert_array_equal(got["contacts"].to_numpy(), expected["size"].to_numpy())
+    np.testing.assert_array_equal(got["contacts_defaulted"].to_numpy(), expected["sum"].to_numpy())
+    assert frame["contacts_defaulted_share"].dropna().between(0, 1).all()
