@@ -68,6 +68,8 @@ def train(
         view = Table(title="models: in time, out of time (observed), out of time (truth)")
         columns = {
             "AUC in": "development_auc",
+            "KS in": "development_ks",
+            "Gini in": "development_gini",
             "AUC": "out_of_time_auc",
             "KS": "out_of_time_ks",
             "Gini": "out_of_time_gini",
