@@ -190,7 +190,7 @@ def score(
         return
     if not quiet:
         view = Table(title="batch scoring")
-        view.add_column("rows")
+        view.add_column("")
         view.add_column("count", justify="right")
         for key, value in counts.items():
             view.add_row(key.replace("_", " "), f"{value:,}")
