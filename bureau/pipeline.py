@@ -25,7 +25,8 @@ from sqlalchemy.engine import make_url
 from bureau import __version__
 from bureau.analysis import assess_files
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
-from bureau.bureaus.batch import ScoringSummary, score_applicants
+from bureau.bureaus.applicants import score_applicants
+from bureau.bureaus.batch import ScoringSummary
 from bureau.bureaus.ingest import bureau_engine, ingest_all
 from bureau.bureaus.models.artifacts import load_model, save_model
 from bureau.bureaus.train import TrainingError, train_bureau

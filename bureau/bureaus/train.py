@@ -18,12 +18,9 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from bureau.analysis.metrics import discrimination
-from bureau.bureaus.features import (
-    FEATURE_BY_NAME,
-    feature_names,
-    observed_outcomes,
-    snapshot_features,
-)
+from bureau.bureaus.feature_catalog import FEATURE_BY_NAME, feature_names
+from bureau.bureaus.features import snapshot_features
+from bureau.bureaus.labels import observed_outcomes
 from bureau.bureaus.models.artifacts import BureauModel
 from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import scale_for

@@ -1,4 +1,4 @@
-"""What each channel furnishes: tradelines, inquiries, public records and signals, with defects.
+"""What lenders and courts furnish: tradelines, inquiries and public records, with defects.
 
 Each builder turns world tables into the records one channel sends, in canonical typed form
 (:mod:`bureau.formats.schema`), together with the truth about every record: whose it is, which
@@ -14,24 +14,12 @@ import pandas as pd
 
 from bureau.config.bureaus import Defects
 from bureau.config.scenario import Scenario
-from bureau.formats.schema import RECORDS, month_labels, pandas_dtype
+from bureau.formats.schema import month_labels
 from bureau.furnish.channels import Channel
 from bureau.furnish.identity import DEFECT_COLUMNS, furnished_identity
 
 STATUS_TEXT = np.array(["N", "1", "2", "3", "4", "W", "C"])
-# Platform kinds and the signals their members generate.
-PLATFORM_SIGNALS = {
-    "ecommerce": ("ecommerce_spend", "ecommerce_returns", "address_changed"),
-    "payment": ("payment_volume", "utility_on_time"),
-    "pos_network": ("payment_volume",),
-    "messaging": ("social_activity", "gaming_minutes"),
-    "telecom": ("phone_bill_on_time",),
-    "insurer": (),
-    "bank": (),
-    "p2p": (),
-}
-_FEN_SIGNALS = ("ecommerce_spend", "payment_volume")
-_IDENTITY = ["name", "national_id", "phone", "previous_phone", "phone_since"]
+IDENTITY_FIELDS = ["name", "national_id", "phone", "previous_phone", "phone_since"]
 
 
 @dataclass
@@ -69,14 +57,32 @@ def account_ref(lender: str, account_id: np.ndarray) -> np.ndarray:
     return np.char.add(lender[:4].upper(), scrambled.astype("U12").astype(object).astype(str))
 
 
-def _arrivals(
+def arrivals(
     rng: np.random.Generator, months: np.ndarray, lag: int, defects: Defects
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The month each record arrives in: its data month plus the channel's lag, or one later.
+
+    Parameters
+    ----------
+    rng
+        The channel's generator.
+    months
+        The months the records describe.
+    lag
+        The channel's reporting lag.
+    defects
+        The channel's defect rates (``late``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Arrival months, and whether each record came late.
+    """
     late = rng.random(months.size) < defects.late
     return months + lag + late, late
 
 
-def _finish(
+def finish_batch(
     scn: Scenario,
     rng: np.random.Generator,
     channel: Channel,
@@ -88,7 +94,34 @@ def _finish(
     *,
     with_phone: bool = True,
 ) -> Batch:
-    """Attach identities, drop what arrives after the window, add duplicates; keep the truth."""
+    """Attach identities, drop what arrives after the window, add duplicates; keep the truth.
+
+    Parameters
+    ----------
+    scn
+        The scenario (its window).
+    rng
+        The channel's generator.
+    channel
+        The channel.
+    defects
+        The channel's defect rates.
+    records
+        The records without identity fields.
+    truth
+        One row per record (see :class:`Batch`).
+    found
+        Field defects injected so far.
+    identity
+        The identity each record carries (one row per record, indexed by person).
+    with_phone
+        Whether the source knows phone numbers.
+
+    Returns
+    -------
+    Batch
+        Records with identities, their truth and every defect.
+    """
     reported, id_defects = furnished_identity(
         rng, identity, truth["data_month"].to_numpy(), defects, with_phone=with_phone
     )
@@ -236,7 +269,7 @@ def tradelines(
         balance[stale[changed]] = previous_balance[changed]
 
     month = rows["month"].to_numpy().astype(np.int64)
-    arrival, late = _arrivals(rng, month, channel.lag, defects)
+    arrival, late = arrivals(rng, month, channel.lag, defects)
     records = pd.DataFrame(
         {
             "furnisher": channel.source,
@@ -260,8 +293,8 @@ def tradelines(
             "defect": np.where(late, "late", ""),
         }
     )
-    identity = persons.loc[rows["person_id"].to_numpy(), _IDENTITY]
-    batch = _finish(scn, rng, channel, defects, records, truth, found, identity)
+    identity = persons.loc[rows["person_id"].to_numpy(), IDENTITY_FIELDS]
+    batch = finish_batch(scn, rng, channel, defects, records, truth, found, identity)
     batch.skipped = skipped.reset_index(drop=True)
     return batch
 
@@ -279,7 +312,7 @@ def inquiries(
         ["month", "application_id"], kind="stable", ignore_index=True
     )
     month = rows["month"].to_numpy().astype(np.int64)
-    arrival, late = _arrivals(rng, month, channel.lag, defects)
+    arrival, late = arrivals(rng, month, channel.lag, defects)
     ref = account_ref(channel.source, rows["application_id"].to_numpy() + 7)
     records = pd.DataFrame(
         {
@@ -299,8 +332,8 @@ def inquiries(
             "defect": np.where(late, "late", ""),
         }
     )
-    identity = persons.loc[rows["person_id"].to_numpy(), _IDENTITY]
-    return _finish(scn, rng, channel, defects, records, truth, [], identity)
+    identity = persons.loc[rows["person_id"].to_numpy(), IDENTITY_FIELDS]
+    return finish_batch(scn, rng, channel, defects, records, truth, [], identity)
 
 
 def public_records(
@@ -348,7 +381,7 @@ def public_records(
         label = np.concatenate([label, np.full(len(extra), "wrongful_record", dtype=object)])
 
     event_month = events["event_month"].to_numpy().astype(np.int64)
-    arrival, late = _arrivals(rng, event_month, channel.lag, defects)
+    arrival, late = arrivals(rng, event_month, channel.lag, defects)
     ref_source = np.where(truth_key >= 0, truth_key, src["record_id"].to_numpy() + 10**15)
     end_text = month_labels(scn.start_date, np.maximum(src["end_month"].to_numpy(), 0))
     records = pd.DataFrame(
@@ -372,157 +405,5 @@ def public_records(
             "defect": np.where(label != "", label, np.where(late, "late", "")),
         }
     )
-    identity = persons.loc[person, _IDENTITY]
-    return _finish(scn, rng, channel, defects, records, truth, [], identity, with_phone=False)
-
-
-def signals(
-    scn: Scenario,
-    rng: np.random.Generator,
-    channel: Channel,
-    defects: Defects,
-    memberships: pd.DataFrame,
-    signal_table: pd.DataFrame,
-    persons: pd.DataFrame,
-) -> Batch:
-    """A platform's quarterly summary of each member: one record per member and quarter.
-
-    Platforms deliver alternative data in quarterly batches, not month by month: each record
-    describes the calendar quarter ending in its ``month``, over the months the person was a
-    member. Amounts and counts are the quarter's totals; ``social_activity`` and
-    ``gaming_minutes`` its monthly averages; ``utility_on_time`` and ``phone_bill_on_time``
-    mean every bill of the quarter was paid on time; ``address_changed`` means any move.
-    """
-    kind = scn.platforms[channel.source].kind
-    fields = PLATFORM_SIGNALS[kind]
-    members = memberships[memberships["platform_id"] == channel.source]
-    join = np.maximum(members["join_month"].to_numpy().astype(np.int64), 0)
-    leave = members["leave_month"].to_numpy().astype(np.int64)
-    leave = np.where(leave >= 0, leave, scn.months)
-    span = np.maximum(leave - join, 0)
-    person = np.repeat(members["person_id"].to_numpy(), span)
-    start = np.repeat(join, span)
-    month = start + np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
-
-    # The world's signals hold every person and month in order: row = person_id * months + month.
-    rows = person * scn.months + month
-    # The last month of each month's calendar quarter (which may lie beyond the window).
-    calendar = scn.start_date.month - 1 + month
-    quarter_end = month + (2 - calendar % 3)
-    # One group per (quarter, member), numbered in (quarter, member) order: cells of the dense
-    # quarter-by-person grid, of which the occupied ones are kept.
-    width = int(person.max(initial=0)) + 1
-    first = int(quarter_end.min()) if quarter_end.size else 0
-    cell = (quarter_end - first) // 3 * width + person
-    occupied = np.bincount(cell) > 0
-    keys = np.flatnonzero(occupied)
-    group = (np.cumsum(occupied) - 1)[cell]
-    quarters = pd.DataFrame({"quarter_end": keys // width * 3 + first, "person_id": keys % width})
-    size = np.bincount(group, minlength=len(keys))
-    for name in fields:
-        column = signal_table[name].to_numpy()[rows]
-        if column.dtype == bool:
-            hits = np.bincount(group, weights=column, minlength=len(keys))
-            # "all" for on-time bills, "any" for moves.
-            quarters[name] = hits == size if name.endswith("on_time") else hits > 0
-            continue
-        numbers = column.astype(np.float64)
-        seen = ~np.isnan(numbers)
-        total = np.bincount(group, weights=np.where(seen, numbers, 0.0), minlength=len(keys))
-        if name in ("social_activity", "gaming_minutes"):
-            count = np.bincount(group, weights=seen, minlength=len(keys))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                quarters[name] = np.where(count > 0, total / count, np.nan)
-        else:
-            quarters[name] = total
-    quarter_month = quarters["quarter_end"].to_numpy(dtype=np.int64)
-    quarter_person = quarters["person_id"].to_numpy()
-    arrival, late = _arrivals(rng, quarter_month, channel.lag, defects)
-    columns: dict[str, object] = {
-        "furnisher": channel.source,
-        "month": month_labels(scn.start_date, quarter_month),
-    }
-    for spec in RECORDS["signal"]:
-        if spec.name in ("furnisher", "month", "name", "national_id", "phone"):
-            continue
-        if spec.name not in fields:
-            # What the platform does not collect is absent, not zero.
-            columns[spec.name] = pd.Series(
-                index=range(len(quarters)), dtype=pandas_dtype(spec.kind)
-            ).array
-        elif spec.name in _FEN_SIGNALS:
-            columns[spec.name] = (quarters[spec.name] * 100).round().astype("Int64").to_numpy()
-        elif spec.kind == "bool":
-            columns[spec.name] = quarters[spec.name].astype("boolean").to_numpy()
-        else:
-            columns[spec.name] = quarters[spec.name].round().astype("Int64").to_numpy()
-    records = pd.DataFrame(columns, index=np.arange(len(quarters)))
-    truth = pd.DataFrame(
-        {
-            "arrival": arrival,
-            "person_id": quarter_person,
-            "truth_key": -1,
-            "data_month": quarter_month,
-            "defect": np.where(late, "late", ""),
-        }
-    )
-    identity = persons.loc[quarter_person, _IDENTITY]
-    return _finish(scn, rng, channel, defects, records, truth, [], identity)
-
-
-def contacts(
-    scn: Scenario,
-    rng: np.random.Generator,
-    channel: Channel,
-    defects: Defects,
-    memberships: pd.DataFrame,
-    ties: pd.DataFrame,
-    persons: pd.DataFrame,
-) -> Batch:
-    """A messaging platform's contact lists: one record per member and close contact.
-
-    Members of the same platform who share a household or a close social tie (``strength`` of
-    at least ``social.contact_strength``) are in each other's lists from the first month both
-    are members; the platform sends each entry once, in that month's file. The contact is
-    named by their current phone number, as a contact list knows them.
-    """
-    members = memberships[memberships["platform_id"] == channel.source]
-    join = pd.Series(
-        np.maximum(members["join_month"].to_numpy().astype(np.int64), 0),
-        index=members["person_id"].to_numpy(),
-    )
-    leave_raw = members["leave_month"].to_numpy().astype(np.int64)
-    leave = pd.Series(
-        np.where(leave_raw >= 0, leave_raw, scn.months), index=members["person_id"].to_numpy()
-    )
-    close = ties[(ties["kind"] == "household") | (ties["strength"] >= scn.social.contact_strength)]
-    # Both directions: each is in the other's list.
-    a = np.concatenate([close["person_id"].to_numpy(), close["other_id"].to_numpy()])
-    b = np.concatenate([close["other_id"].to_numpy(), close["person_id"].to_numpy()])
-    both = np.isin(a, join.index) & np.isin(b, join.index)
-    a, b = a[both], b[both]
-    since = np.maximum(join.reindex(a).to_numpy(), join.reindex(b).to_numpy())
-    until = np.minimum(leave.reindex(a).to_numpy(), leave.reindex(b).to_numpy())
-    listed = since < until
-    a, b, since = a[listed], b[listed], since[listed]
-    order = np.lexsort((b, a, since))
-    a, b, since = a[order], b[order], since[order]
-    arrival, late = _arrivals(rng, since, channel.lag, defects)
-    records = pd.DataFrame(
-        {
-            "furnisher": channel.source,
-            "month": month_labels(scn.start_date, since),
-            "contact_phone": persons["phone"].reindex(b).to_numpy(),
-        }
-    )
-    truth = pd.DataFrame(
-        {
-            "arrival": arrival,
-            "person_id": a,
-            "truth_key": b,
-            "data_month": since,
-            "defect": np.where(late, "late", ""),
-        }
-    )
-    identity = persons.loc[a, _IDENTITY]
-    return _finish(scn, rng, channel, defects, records, truth, [], identity)
+    identity = persons.loc[person, IDENTITY_FIELDS]
+    return finish_batch(scn, rng, channel, defects, records, truth, [], identity, with_phone=False)

@@ -24,14 +24,8 @@ from bureau.engine import map_chunks
 from bureau.formats import get_codec
 from bureau.formats.schema import month_labels
 from bureau.furnish.channels import channels
-from bureau.furnish.feeds import (
-    Batch,
-    contacts,
-    inquiries,
-    public_records,
-    signals,
-    tradelines,
-)
+from bureau.furnish.feeds import Batch, inquiries, public_records, tradelines
+from bureau.furnish.platform_data import contacts, signals
 from bureau.rng import generator
 from bureau.store.parquet import read_table, write_table
 

@@ -11,8 +11,10 @@ import pandas as pd
 from sqlalchemy import create_engine, text
 
 from bureau import load_scenario
-from bureau.bureaus.features import FEATURES, feature_names, observed_outcomes, snapshot_features
+from bureau.bureaus.feature_catalog import FEATURES, feature_names
+from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.ingest import bureau_engine
+from bureau.bureaus.labels import observed_outcomes
 from bureau.bureaus.models.artifacts import load_model
 from bureau.bureaus.train import train_bureau
 from bureau.config.loader import scenario_to_toml

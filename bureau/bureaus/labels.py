@@ -1,0 +1,62 @@
+"""The label a bureau can train on: defaults reported to it after a snapshot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from bureau.store.bulk import read_frame
+from bureau.store.credit_file import Consumer, Tradeline, TradelineMonth
+
+
+def observed_outcomes(engine: Engine, snapshot: int, horizon: int = 12) -> pd.DataFrame:
+    """What the bureau saw happen after a snapshot: the label it can train on.
+
+    A consumer is bad when an account on their file was reported 90 or more days past due or
+    written off in any of the ``horizon`` months after the snapshot; they are ``in_default``
+    (and usually left out of a development sample) when already so at the snapshot.
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    snapshot
+        The month of the snapshot.
+    horizon
+        Months of outcome after it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``consumer_id`` (every consumer on file at the snapshot): ``bad`` and
+        ``in_default`` (booleans).
+    """
+    months = TradelineMonth.__table__
+    with engine.connect() as conn:
+        on_file = read_frame(
+            conn,
+            select(Consumer.consumer_id)
+            .where(Consumer.first_seen <= snapshot)
+            .order_by(Consumer.consumer_id),
+        )
+        bad = read_frame(
+            conn,
+            select(Tradeline.consumer_id, months.c.month)
+            .join(months, months.c.tradeline_id == Tradeline.tradeline_id)
+            .where(
+                months.c.status.in_(["4", "W"]),
+                months.c.month > snapshot - 1,
+                months.c.month <= snapshot + horizon,
+            ),
+        )
+    index = pd.Index(on_file["consumer_id"].to_numpy(dtype=np.int64), name="consumer_id")
+    month = bad["month"].to_numpy(dtype=np.int64)
+    who = bad["consumer_id"].to_numpy()
+    return pd.DataFrame(
+        {
+            "bad": index.isin(who[month > snapshot]),
+            "in_default": index.isin(who[month == snapshot]),
+        },
+        index=index,
+    )
