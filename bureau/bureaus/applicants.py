@@ -258,8 +258,8 @@ def score_applicants(
     as_of_year
         The calendar year of ``as_of`` (birth dates after it are impossible).
     record_inquiries
-        Record one inquiry per matched consumer in the bureau's file (a rerun on the same
-        file records nothing new).
+        Record one inquiry per matched consumer in the bureau's file, dated ``as_of`` and in
+        the file from the next month (a rerun on the same file records nothing new).
     requester
         Who asks: the inquiry's furnisher (at most 20 characters).
     rows_per_chunk
@@ -374,7 +374,9 @@ def _record_inquiries(
             "product": "batch_review",
             "month": month,
             "approved": True,
-            "arrival": month,
+            # In the file from the next month on: a score never counts the inquiry made for it,
+            # so scoring the same file again gives the same scores.
+            "arrival": month + 1,
             "source_file": input_path.name,
             "source_line": rows,
         }

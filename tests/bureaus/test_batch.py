@@ -111,6 +111,8 @@ def test_inquiries_are_recorded_once_per_file(
     assert first.inquiries == first.matched and count() == before + first.matched
     second = score_file(small_run.path, trained, source, tmp_path / "b.csv")
     assert second.inquiries == first.inquiries and count() == before + first.matched
+    # A score never counts its own inquiry: the same file scores the same.
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
 def test_ambiguous_keys_are_reported_not_guessed() -> None:

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from bureau.bureaus.applicants import score_applicants
+from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.ingest import bureau_engine, ingest_all, ingest_bureau
+from bureau.bureaus.train import train_bureau
+from bureau.store.parquet import read_table
 from tests.bureaus.test_ingest import counts
 
 URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
@@ -41,3 +46,42 @@ def test_postgres_holds_what_sqlite_holds(small_run, fresh_schemas) -> None:
         again = ingest_bureau(small_run.scenario, small_run.path / "feeds", bureau, on_server)
         assert again.files_loaded == 0
         assert counts(on_server) == counts(on_file)
+
+
+def test_features_training_and_scoring_on_postgres(small_run, fresh_schemas, tmp_path) -> None:
+    """What a bureau computes from its file does not depend on where the file is."""
+    bureau = "qianhai"
+    ingest_all(small_run.scenario, small_run.path, bureaus=[bureau], db_url=URL)
+    on_server = bureau_engine(small_run.path, bureau, URL)
+    on_file = bureau_engine(small_run.path, bureau)
+    groups = small_run.scenario.bureaus[bureau].feature_groups
+    start = small_run.scenario.start_date
+    pd.testing.assert_frame_equal(
+        snapshot_features(on_server, 20, groups, start),
+        snapshot_features(on_file, 20, groups, start),
+    )
+    server = train_bureau(on_server, small_run.scenario, bureau, "lightgbm")
+    local = train_bureau(on_file, small_run.scenario, bureau, "lightgbm")
+    assert server.model.model_text() == local.model.model_text()
+
+    persons = read_table(small_run.path / "world" / "persons").head(300)
+    applicants = tmp_path / "applicants.csv"
+    pd.DataFrame(
+        {
+            "national_id": persons["national_id"],
+            "name": persons["name"],
+            "birth_date": persons["birth_date"].dt.strftime("%Y-%m-%d"),
+            "phone": persons["phone"],
+        }
+    ).to_csv(applicants, index=False)
+    args = dict(as_of=23, start=start, as_of_year=2019)
+    rules = small_run.scenario.bureaus[bureau].matching
+    first = score_applicants(on_server, server.model, rules, applicants, tmp_path / "a.csv", **args)
+    again = score_applicants(on_server, server.model, rules, applicants, tmp_path / "b.csv", **args)
+    assert first.matched > 0 and first.inquiries == first.matched
+    with on_server.connect() as conn:
+        held = conn.execute(
+            text(f'SELECT count(*) FROM "{bureau}".inquiries WHERE furnisher = :f'), {"f": "batch"}
+        ).scalar()
+    assert held == first.matched == again.matched
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
