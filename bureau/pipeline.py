@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bureau import __version__
 from bureau.analysis import assess_files
+from bureau.analysis.metrics import rounded
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
 from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.batch import ScoringSummary
@@ -177,7 +178,7 @@ def train_job(job: TrainJob) -> dict[str, Any]:
         engine.dispose()
     snapshot = job.scenario.scoring.evaluation_snapshot
     truth = truth_performance(result.scores, owners, true_outcomes(job.root / "world", snapshot))
-    truth = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in truth.items()}
+    truth = rounded(truth)
     result.model.card["metrics"]["out_of_time_truth"] = truth
     result.model.card["package_version"] = __version__
     save_model(result.model, job.root / "models" / job.bureau)

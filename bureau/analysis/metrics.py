@@ -31,3 +31,21 @@ def discrimination(bad: np.ndarray, pd_: np.ndarray) -> dict[str, float]:
     auc = float(roc_auc_score(y, p))
     fpr, tpr, _ = roc_curve(y, p)
     return out | {"auc": auc, "gini": 2.0 * auc - 1.0, "ks": float(np.max(tpr - fpr))}
+
+
+def rounded(metrics: dict[str, float], digits: int = 6) -> dict[str, float]:
+    """Metrics rounded for a report or model card (counts are left as they are).
+
+    Parameters
+    ----------
+    metrics
+        Named figures, as :func:`discrimination` returns them.
+    digits
+        Decimal places kept.
+
+    Returns
+    -------
+    dict
+        The same keys, floats rounded.
+    """
+    return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in metrics.items()}

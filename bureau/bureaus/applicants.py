@@ -31,9 +31,8 @@ from bureau.bureaus.batch import (
 )
 from bureau.bureaus.batch_io import AtomicTableWriter, Chunk, read_chunks
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.models.additive import REASONS, reason_indices
+from bureau.bureaus.models.additive import REASONS
 from bureau.bureaus.models.artifacts import BureauModel
-from bureau.bureaus.models.scale import to_score
 from bureau.bureaus.resolve import identity_key_arrays
 from bureau.formats.national_id import validate_national_ids
 from bureau.rundir import file_digest
@@ -188,15 +187,13 @@ class FileScores:
     def build(cls, engine: Engine, model: BureauModel, as_of: int, start: dt.date) -> FileScores:
         """Compute the features and score of every consumer on file at ``as_of``."""
         features = snapshot_features(engine, as_of, model.card["feature_groups"], start)
-        tables = model.tables
-        contributions = tables.contributions(features[model.features])
-        pd_ = 1.0 / (1.0 + np.exp(-tables.log_odds(contributions)))
+        pd_, score, reasons = model.score_arrays(features[model.features])
         return cls(
             features.index.to_numpy(dtype=np.int64),
             pd_,
-            to_score(pd_, model.scale),
-            reason_indices(contributions),
-            pa.array([*tables.features, None], type=pa.string()),
+            score,
+            reasons,
+            pa.array([*model.tables.features, None], type=pa.string()),
         )
 
     def lookup(self, consumer_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

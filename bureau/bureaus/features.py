@@ -51,7 +51,11 @@ def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
         "tradelines": read_frame(
             conn,
             select(
-                Tradeline.tradeline_id, Tradeline.consumer_id, Tradeline.product, Tradeline.opened
+                Tradeline.tradeline_id,
+                Tradeline.consumer_id,
+                Tradeline.product,
+                Tradeline.opened,
+                Tradeline.amount,
             )
             .where(Tradeline.opened <= snapshot)
             .order_by(Tradeline.tradeline_id),
@@ -62,7 +66,6 @@ def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
             .where(months.c.arrival <= snapshot, months.c.month <= snapshot)
             .order_by(months.c.tradeline_id, months.c.month),
         ),
-        "amounts": read_frame(conn, select(Tradeline.tradeline_id, Tradeline.amount)),
         "inquiries": read_frame(
             conn,
             select(Inquiry.consumer_id, Inquiry.month, Inquiry.approved).where(
@@ -129,12 +132,7 @@ def _credit(data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index) -> di
     latest = latest.reindex(lines["tradeline_id"].to_numpy())
     last_status = latest["status"].astype(str).to_numpy()
     last_month = latest["month"].to_numpy(dtype=np.int64)
-    amount = (
-        data["amounts"]
-        .set_index("tradeline_id")["amount"]
-        .reindex(lines["tradeline_id"])
-        .to_numpy()
-    )
+    amount = lines["amount"].to_numpy(dtype=np.float64)
     product = lines["product"].astype(str).to_numpy()
     holder = lines["consumer_id"].to_numpy()
     is_open = ~np.isin(last_status, ["C", "W"]) & (last_month > snapshot - 3)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from bureau.analysis.metrics import discrimination
+from bureau.analysis.metrics import discrimination, rounded
 from bureau.bureaus.feature_catalog import FEATURE_BY_NAME, feature_names
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.labels import observed_outcomes
@@ -101,10 +101,6 @@ def _median_odds(pd_: np.ndarray) -> float:
     """
     odds = float(np.median((1.0 - pd_) / np.clip(pd_, 1e-9, None)))
     return float(f"{odds:.2g}")
-
-
-def _rounded(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()}
 
 
 def train_bureau(
@@ -192,7 +188,6 @@ def train_bureau(
         },
     }
     model = BureauModel(family, estimator, features, scale, card)
-    in_time = model.score(X[sample])
 
     X_eval = snapshot_features(engine, evaluation, groups, scn.start_date)
     observed = observed_outcomes(engine, evaluation, HORIZON).reindex(X_eval.index)
@@ -203,8 +198,8 @@ def train_bureau(
     scores = scores.reset_index(drop=True)
     judged = scores[~scores["in_default"]]
     metrics = {
-        "development": _rounded(discrimination(y, in_time["pd"].to_numpy())),
-        "out_of_time": _rounded(discrimination(judged["bad"].to_numpy(), judged["pd"].to_numpy())),
+        "development": rounded(discrimination(y, in_time_pd)),
+        "out_of_time": rounded(discrimination(judged["bad"].to_numpy(), judged["pd"].to_numpy())),
     }
     card["metrics"] = metrics
     return TrainingResult(bureau, model, metrics, scores)

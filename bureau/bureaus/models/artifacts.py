@@ -20,7 +20,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from bureau.bureaus.models.additive import AdditiveModel, reason_codes
+from bureau.bureaus.models.additive import REASONS, AdditiveModel, reason_indices
 from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import ScoreScale, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
@@ -63,6 +63,29 @@ class BureauModel:
         """The additive tables the model scores with."""
         return self.estimator.tables_
 
+    def score_arrays(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score rows of features as arrays (for scoring many rows without Python objects).
+
+        Parameters
+        ----------
+        X
+            One row per consumer with (at least) the model's features.
+
+        Returns
+        -------
+        pd_ : numpy.ndarray
+            Probabilities of default.
+        score : numpy.ndarray
+            Scores on the model's scale.
+        reasons : numpy.ndarray
+            ``(rows, 4)`` indices into the model's features of the reason codes (one past
+            the last feature where there is no reason).
+        """
+        tables = self.tables
+        contributions = tables.contributions(X)
+        pd_ = 1.0 / (1.0 + np.exp(-tables.log_odds(contributions)))
+        return pd_, to_score(pd_, self.scale), reason_indices(contributions)
+
     def score(self, X: pd.DataFrame) -> pd.DataFrame:
         """Score rows of features: probability of default, score and four reason codes.
 
@@ -76,12 +99,11 @@ class BureauModel:
         pandas.DataFrame
             ``pd``, ``score`` and ``reason_1`` .. ``reason_4``, on ``X``'s index.
         """
-        tables = self.tables
-        contributions = tables.contributions(X)
-        pd_ = 1.0 / (1.0 + np.exp(-tables.log_odds(contributions)))
-        out = {"pd": pd_, "score": to_score(pd_, self.scale)}
-        for i, codes in enumerate(reason_codes(contributions, tables.features), start=1):
-            out[f"reason_{i}"] = codes
+        pd_, score, reasons = self.score_arrays(X)
+        names = np.array([*self.tables.features, None], dtype=object)
+        out = {"pd": pd_, "score": score}
+        for i in range(REASONS):
+            out[f"reason_{i + 1}"] = names[reasons[:, i]]
         return pd.DataFrame(out, index=X.index)
 
     def model_text(self) -> str:
