@@ -52,7 +52,9 @@ def map_chunks(
         order.sort(key=lambda i: -weights[i])
     # Fork where the platform has it: workers need no re-import of the caller's main module,
     # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
-    # The chunk functions use numpy, pandas and pyarrow only, whose thread pools survive a fork.
+    # numpy, pandas and pyarrow thread pools survive a fork; GNU OpenMP (under LightGBM) does
+    # not: a process that has loaded a LightGBM model and then forks leaves its workers stuck.
+    # So the stages load models only inside their jobs, never in the process that forks.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

@@ -10,34 +10,53 @@ nothing when it has already run.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from bureau import __version__
+from bureau.aggregator.stage import reconcile_all
+from bureau.aggregator.submission import receive
 from bureau.analysis import assess_files
+from bureau.analysis.aggregation import assess_aggregation, world_truth
+from bureau.analysis.disputes import dispute_statistics
+from bureau.analysis.file_errors import item_errors
 from bureau.analysis.metrics import rounded
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
 from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.batch import ScoringSummary
+from bureau.bureaus.disputes import record_disputes, score_changes
 from bureau.bureaus.ingest import bureau_engine, ingest_all
-from bureau.bureaus.models.artifacts import load_model, save_model
+from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
+from bureau.bureaus.submission import BureauSubmission, bureau_submission
 from bureau.bureaus.train import TrainingError, train_bureau
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.formats.schema import label_months, month_labels
+from bureau.furnish.disputes import file_disputes
 from bureau.furnish.stage import furnish_all
-from bureau.rundir import RESOLVED_SCENARIO, read_manifest, staged_directory, write_manifest
+from bureau.rng import generator
+from bureau.rundir import (
+    RESOLVED_SCENARIO,
+    read_manifest,
+    staged_directory,
+    write_manifest,
+    write_text_atomic,
+)
+from bureau.store.aggregator import AggregatorBase
+from bureau.store.engines import database_engine
 from bureau.store.parquet import write_table
 from bureau.world import write_world
 
@@ -77,6 +96,8 @@ class StageContext:
     progress: StageProgress | None = None
     db_url: str | None = None
     bureaus: list[str] | None = None
+    #: For ``reconcile``: the linkage method (the scenario's when None).
+    method: str | None = None
     #: Stage results beyond row counts (e.g. ingestion reports), for the caller to render.
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -138,8 +159,11 @@ def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class TrainJob:
-    """One bureau's training: where its run and database are, and what to train."""
+class BureauJob:
+    """One bureau's work in a worker process.
+
+    Its run, its database, and for training the model family (the profile's when None).
+    """
 
     scenario: Scenario
     root: Path
@@ -148,7 +172,7 @@ class TrainJob:
     family: str | None = None
 
 
-def train_job(job: TrainJob) -> dict[str, Any]:
+def train_job(job: BureauJob) -> dict[str, Any]:
     """Train a bureau, score its consumers, and set the scores against the truth.
 
     Writes ``models/<bureau>/`` (model and card) and ``scores/<bureau>.parquet`` (every
@@ -197,15 +221,28 @@ def train_job(job: TrainJob) -> dict[str, Any]:
     }
 
 
+def _each_bureau(
+    ctx: StageContext, stage: str, job: Callable[[BureauJob], Any], bureaus: list[str]
+) -> Iterator[tuple[str, Any]]:
+    """Run a per-bureau job for each bureau (in worker processes), yielding in bureau order."""
+    jobs = [BureauJob(ctx.scenario, ctx.root, b, ctx.db_url) for b in bureaus]
+    progress = ctx.report(stage)
+    progress(0, len(jobs))
+    results = map_chunks(job, jobs, workers=ctx.workers)
+    for done, (bureau, result) in enumerate(zip(bureaus, results, strict=True), start=1):
+        yield bureau, result
+        progress(done, len(jobs))
+
+
+def _trained_model(root: Path, bureau: str) -> BureauModel | None:
+    """A bureau's model in a run, or None if it has none (too few defaults to train)."""
+    directory = root / "models" / bureau
+    return load_model(directory) if (directory / "model_card.json").exists() else None
+
+
 def _train_stage(ctx: StageContext) -> dict[str, int]:
     bureaus = ctx.bureaus or ctx.scenario.active_bureaus
-    jobs = [TrainJob(ctx.scenario, ctx.root, b, ctx.db_url) for b in bureaus]
-    rows = []
-    progress = ctx.report("train")
-    progress(0, len(jobs))
-    for done, row in enumerate(map_chunks(train_job, jobs, workers=ctx.workers), start=1):
-        rows.append(row)
-        progress(done, len(jobs))
+    rows = [row for _, row in _each_bureau(ctx, "train", train_job, bureaus)]
     table = pd.DataFrame(rows)
     report = ctx.root / "report"
     previous = report / "model_performance.parquet"
@@ -220,12 +257,188 @@ def _train_stage(ctx: StageContext) -> dict[str, int]:
     return {f"{r['bureau']}.scored": int(r.get("out_of_time_rows", 0)) for r in rows}
 
 
+def aggregator_engine(root: str | Path, db_url: str | None = None) -> Engine:
+    """The aggregator's database of a run (a SQLite file, or its schema on a server).
+
+    Parameters
+    ----------
+    root
+        The run directory.
+    db_url
+        A database server URL, or None for the run's SQLite file.
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        An engine whose tables exist.
+    """
+    return database_engine(root, "aggregator", AggregatorBase, db_url)
+
+
+def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
+    """Build one bureau's submission at every snapshot (a worker-process entry point).
+
+    Parameters
+    ----------
+    job
+        The bureau and its run.
+
+    Returns
+    -------
+    dict
+        The submission of each snapshot.
+    """
+    scn = job.scenario
+    profile = scn.bureaus[job.bureau]
+    model = _trained_model(job.root, job.bureau)
+    groups = list(model.card["feature_groups"]) if model else list(profile.feature_groups)
+    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    try:
+        return {
+            snapshot: bureau_submission(
+                engine, snapshot, list(profile.sources), model, groups, scn.start_date
+            )
+            for snapshot in scn.snapshots
+        }
+    finally:
+        engine.dispose()
+
+
+def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
+    """File, investigate and measure one bureau's disputes (a worker-process entry point).
+
+    Consumers dispute the errors on their files at the development snapshot; the bureau
+    records the outcomes and corrections; the errors still on file and the score changes are
+    measured at the evaluation snapshot.
+
+    Parameters
+    ----------
+    job
+        The bureau and its run.
+
+    Returns
+    -------
+    tuple
+        :func:`~bureau.analysis.disputes.dispute_statistics` of the bureau.
+    """
+    scn = job.scenario
+    development, evaluation = scn.snapshots
+    _, account_months, wrongful = world_truth(job.root)
+    truth = job.root / "truth"
+    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    try:
+        errors = item_errors(engine, truth, job.bureau, account_months, wrongful, development)
+        rng = generator(scn.seed, f"disputes:{job.bureau}", 0)
+        filed = file_disputes(job.bureau, errors, scn.aggregator.disputes, rng, development)
+        record_disputes(engine, filed)
+        later = item_errors(engine, truth, job.bureau, account_months, wrongful, evaluation)
+        model = _trained_model(job.root, job.bureau)
+        changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
+        if model is not None:
+            groups = list(model.card["feature_groups"])
+            changes = score_changes(engine, model, groups, evaluation, scn.start_date)
+    finally:
+        engine.dispose()
+    return dispute_statistics(job.bureau, errors, filed, later, changes)
+
+
+def _disputes_stage(ctx: StageContext) -> dict[str, int]:
+    rows, by_severity = [], []
+    for _, (row, severity) in _each_bureau(
+        ctx, "disputes", dispute_job, ctx.scenario.active_bureaus
+    ):
+        rows.append(row)
+        by_severity.append(severity)
+    report = ctx.root / "report"
+    report.mkdir(exist_ok=True)
+    tables = {
+        "disputes": pd.DataFrame(rows),
+        "disputes_by_severity": pd.concat(by_severity, ignore_index=True),
+    }
+    for name, frame in tables.items():
+        frame = frame.round(6)
+        write_table(frame, report / f"{name}.parquet")
+        frame.to_csv(report / f"{name}.csv", index=False)
+    ctx.details["disputes"] = tables["disputes"]
+    return {
+        f"{r['bureau']}.{k}": int(r[k]) for r in rows for k in ("errors", "disputed", "corrected")
+    }
+
+
+def _submit_stage(ctx: StageContext) -> dict[str, int]:
+    bureaus = ctx.bureaus or ctx.scenario.active_bureaus
+    engine = aggregator_engine(ctx.root, ctx.db_url)
+    rows: dict[str, int] = {}
+    try:
+        for bureau, made in _each_bureau(ctx, "submit", submit_job, bureaus):
+            for snapshot, submission in made.items():
+                parts = {
+                    "identities": submission.identities,
+                    "tradelines": submission.tradelines,
+                    "public_records": submission.public_records,
+                    "scores": submission.scores,
+                }
+                received = receive(engine, bureau, snapshot, parts)
+                for part, count in received.rows.items():
+                    rows[f"{bureau}.{snapshot}.{part}"] = count
+                rows[f"{bureau}.{snapshot}.rejected"] = received.rejected
+    finally:
+        engine.dispose()
+    return rows
+
+
+def _reconcile_stage(ctx: StageContext) -> dict[str, int]:
+    scn = ctx.scenario
+    method = ctx.method or scn.aggregator.linkage
+    engine = aggregator_engine(ctx.root, ctx.db_url)
+    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in scn.active_bureaus}
+    try:
+        summary = reconcile_all(
+            engine,
+            method=method,
+            threshold=scn.aggregator.match_threshold,
+            rules=list(scn.aggregator.rules),
+            bureaus=scn.active_bureaus,
+            snapshots=scn.snapshots,
+            progress=ctx.report("reconcile"),
+        )
+        tables = assess_aggregation(ctx.root, engine, engines, method, scn.snapshots)
+    finally:
+        engine.dispose()
+        for bureau_db in engines.values():
+            bureau_db.dispose()
+    report = ctx.root / "report"
+    report.mkdir(exist_ok=True)
+    for name, frame in tables.items():
+        frame = frame.round(6)
+        write_table(frame, report / f"{name}.parquet")
+        if name != "discrepancies":
+            # Every disagreement is a long table: Parquet only.
+            frame.to_csv(report / f"{name}.csv", index=False)
+    if summary.consensus is not None:
+        text = json.dumps(summary.consensus, indent=1, sort_keys=True) + "\n"
+        write_text_atomic(report / "consensus_model.json", text)
+    ctx.details["reconcile"] = (summary, tables)
+    rows = {
+        f"linkage.{m}.{k}": v for m, figures in summary.linkages.items() for k, v in figures.items()
+    }
+    for snapshot in summary.snapshots:
+        rows[f"{snapshot}.tradelines"] = summary.tradelines[snapshot]
+        rows[f"{snapshot}.public_records"] = summary.public_records[snapshot]
+        rows[f"{snapshot}.discrepancies"] = summary.discrepancies[snapshot]
+    rows["missing_submissions"] = len(summary.missing)
+    return rows
+
+
 STAGES: dict[str, Callable[[StageContext], dict[str, int]]] = {
     "world": _world_stage,
     "furnish": _furnish_stage,
     "ingest": _ingest_stage,
     "accuracy": _accuracy_stage,
     "train": _train_stage,
+    "disputes": _disputes_stage,
+    "submit": _submit_stage,
+    "reconcile": _reconcile_stage,
 }
 #: What each stage needs done before it.
 REQUIRES = {
@@ -234,6 +447,9 @@ REQUIRES = {
     "ingest": "furnish",
     "accuracy": "ingest",
     "train": "ingest",
+    "disputes": "train",
+    "submit": "disputes",
+    "reconcile": "submit",
 }
 
 
@@ -298,7 +514,7 @@ def execute(
             "database": _safe_url(db_url),
         }
         manifest = write_manifest(
-            root, header, {r.name: {"seconds": r.seconds, "rows": r.rows} for r in reports}
+            root, header, {r.name: _stage_entry(r, scenario) for r in reports}
         )
     return RunResult(path=out, scenario=scenario, stages=reports, manifest=manifest)
 
@@ -337,6 +553,14 @@ def run(
     return execute(scenario, target, workers=workers, force=force, progress=progress)
 
 
+def _stage_entry(report: StageReport, scenario: Scenario) -> dict[str, Any]:
+    """A stage's record in the manifest (reconciliation also names its linkage method)."""
+    entry: dict[str, Any] = {"seconds": report.seconds, "rows": report.rows}
+    if report.name == "reconcile":
+        entry["method"] = scenario.aggregator.linkage
+    return entry
+
+
 def _safe_url(url: str | None) -> str:
     """A database URL fit to write down: no password."""
     if url is None:
@@ -352,12 +576,14 @@ def run_stage(
     progress: StageProgress | None = None,
     db_url: str | None = None,
     bureaus: list[str] | None = None,
+    method: str | None = None,
 ) -> StageReport:
     """Run one stage on an existing run directory.
 
     A stage already recorded in the manifest is not run again (ingestion, which loads file by
     file, is always resumed: files already loaded are skipped; the accuracy report is redone
-    after every ingestion; training trains the bureaus not trained yet).
+    after every ingestion; training trains the bureaus not trained yet; reconciliation runs
+    again when asked for another linkage method).
 
     Parameters
     ----------
@@ -374,6 +600,8 @@ def run_stage(
         files, or None for SQLite files.
     bureaus
         For ``ingest`` and ``train``: the bureaus to load or train (all when None).
+    method
+        For ``reconcile``: the linkage method (the scenario's when None).
 
     Returns
     -------
@@ -404,15 +632,20 @@ def run_stage(
         bureaus = [b for b in wanted if f"{b}.scored" not in recorded.get("rows", {})]
         if not bureaus:
             return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
+    elif stage == "reconcile" and recorded is not None:
+        method = method or scenario.aggregator.linkage
+        if recorded.get("method") == method:
+            return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
     elif stage not in ("ingest", "accuracy") and recorded is not None:
         return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
     held = manifest.get("database", "sqlite")
-    if stage in ("train", "accuracy") and db_url is None and held != "sqlite":
+    on_server = ("train", "accuracy", "disputes", "submit", "reconcile")
+    if stage in on_server and db_url is None and held != "sqlite":
         raise BureauError(
             f"this run's credit files are on {held}: pass the same --db URL", field="--db"
         )
     started = time.perf_counter()
-    ctx = StageContext(scenario, root, workers, progress, db_url, bureaus)
+    ctx = StageContext(scenario, root, workers, progress, db_url, bureaus, method)
     rows = STAGES[stage](ctx)
     report = StageReport(
         stage, round(time.perf_counter() - started, 3), rows, detail=ctx.details.get(stage)
@@ -422,6 +655,8 @@ def run_stage(
         # Loading or training some bureaus again leaves the others' figures as they were.
         rows = {**stages[stage].get("rows", {}), **rows}
     stages[stage] = {"seconds": report.seconds, "rows": rows}
+    if stage == "reconcile":
+        stages[stage]["method"] = method or scenario.aggregator.linkage
     header = {k: v for k, v in manifest.items() if k not in ("stages", "files")}
     if stage == "ingest":
         header["database"] = _safe_url(db_url)
@@ -432,8 +667,26 @@ def run_stage(
     return report
 
 
-def _as_of_month(scenario: Scenario, as_of: str | None) -> int:
-    """The month number of an ``--as-of YYYY-MM`` label (the run's last month by default)."""
+def month_of(scenario: Scenario, as_of: str | None) -> int:
+    """The month number of an ``--as-of YYYY-MM`` label (the run's last month by default).
+
+    Parameters
+    ----------
+    scenario
+        The run's scenario (its calendar).
+    as_of
+        A month as ``YYYY-MM``, or None.
+
+    Returns
+    -------
+    int
+        The 0-based month.
+
+    Raises
+    ------
+    BureauError
+        If the label is not a month of the run.
+    """
     if as_of is None:
         return scenario.months - 1
     try:
@@ -505,7 +758,7 @@ def score_file(
     if not (model_dir / "model_card.json").exists():
         raise RunDirectoryError(f"{bureau} has no model: run bureau train first", path=model_dir)
     model = load_model(model_dir)
-    month = _as_of_month(scenario, as_of)
+    month = month_of(scenario, as_of)
     year = int(str(month_labels(scenario.start_date, np.array([month]))[0])[:4])
     engine = bureau_engine(root, bureau, db_url)
     try:

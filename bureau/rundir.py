@@ -112,6 +112,21 @@ def _remove_abandoned(out: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file whole or not at all: written aside, then renamed over the target.
+
+    Parameters
+    ----------
+    path
+        The file.
+    text
+        Its content (UTF-8).
+    """
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def file_digest(path: Path) -> str:
     """Return the SHA-256 of a file.
 
@@ -174,7 +189,7 @@ def write_manifest(root: Path, header: dict[str, Any], stages: dict[str, Any]) -
         The manifest as written.
     """
     manifest = {**header, "stages": stages, "files": content_hashes(root)}
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(root / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
 

@@ -89,8 +89,21 @@ def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
         }
 
 
-def _trace(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Attach the true person, world key and record-level defect to loaded records."""
+def trace(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Attach the true person, world key and record-level defect to loaded records.
+
+    Parameters
+    ----------
+    frame
+        Loaded rows with their provenance (``source_file``, ``source_line``).
+    truth
+        The bureau's ``truth/furnished`` table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with ``person_id``, ``truth_key``, ``defect`` and ``identity_of``.
+    """
     return frame.merge(
         truth[["file", "line", "person_id", "truth_key", "defect", "identity_of"]],
         left_on=["source_file", "source_line"],
@@ -132,10 +145,10 @@ def assess_bureau(
     """
     truth = pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet")
     held = _provenance(engine)
-    tradelines = _trace(held["tradelines"], truth)
+    tradelines = trace(held["tradelines"], truth)
     links = pd.concat(
         [
-            _trace(held[name], truth)[["consumer_id", "person_id"]]
+            trace(held[name], truth)[["consumer_id", "person_id"]]
             for name in ("consumers", "tradelines", "inquiries", "public_records")
         ],
         ignore_index=True,
@@ -143,7 +156,7 @@ def assess_bureau(
     links = links[links["person_id"] >= 0].drop_duplicates()
     # A file belongs to the person whose identity the record that created it carried (for a
     # wrongful public record, the person it was filed against).
-    owner = _trace(held["consumers"], truth).set_index("consumer_id")["identity_of"]
+    owner = trace(held["consumers"], truth).set_index("consumer_id")["identity_of"]
 
     persons_of_file = links.groupby("consumer_id")["person_id"].nunique()
     files_of_person = links.groupby("person_id")["consumer_id"].nunique()
@@ -187,7 +200,7 @@ def assess_bureau(
         missing.loc[missing["_merge"] == "left_only", "consumer_id"]
     )
 
-    pr = _trace(held["public_records"], truth)
+    pr = trace(held["public_records"], truth)
     pr["owner"] = owner.reindex(pr["consumer_id"]).to_numpy()
     wrongful_world = set(world_records.loc[world_records["wrongful"], "record_id"])
     wrongful = (

@@ -22,6 +22,7 @@ from bureau.bureaus.feature_catalog import feature_names
 from bureau.config.scenario import PRODUCTS
 from bureau.reference import reference
 from bureau.store.bulk import read_frame
+from bureau.store.corrections import corrections_as_of
 from bureau.store.credit_file import (
     Consumer,
     Contact,
@@ -35,13 +36,18 @@ from bureau.store.credit_file import (
 # Furnished status codes as numbers: months past due, 5 for charged off; closed counts as 0.
 STATUS_LEVEL = {"N": 0, "1": 1, "2": 2, "3": 3, "4": 4, "W": 5, "C": 0}
 REVOLVING = ("credit_card", "credit_line")
+#: "Months since" an event that never happened. A number beyond any real one rather than a
+#: missing value: models constrained to find risk falling with the months since a delinquency
+#: then rank "never" as the safest, as they must (a missing value has no place in that order),
+#: and correcting a consumer's only delinquency can only raise their score.
+NEVER = 999.0
 
 
-def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
-    """The parts of a credit file that had arrived by the snapshot."""
+def _read(conn: Connection, snapshot: int, corrected: bool = True) -> dict[str, pd.DataFrame]:
+    """The parts of a credit file that had arrived by the snapshot (corrected as of then)."""
     months = TradelineMonth.__table__
     signals = Signal.__table__
-    return {
+    data = {
         "consumers": read_frame(
             conn,
             select(Consumer.consumer_id, Consumer.national_id, Consumer.phone, Consumer.first_seen)
@@ -77,7 +83,11 @@ def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
         "public_records": read_frame(
             conn,
             select(
-                PublicRecord.consumer_id, PublicRecord.kind, PublicRecord.filed, PublicRecord.ended
+                PublicRecord.public_record_id,
+                PublicRecord.consumer_id,
+                PublicRecord.kind,
+                PublicRecord.filed,
+                PublicRecord.ended,
             ).where(PublicRecord.arrival <= snapshot, PublicRecord.filed <= snapshot),
         ),
         "contacts": read_frame(
@@ -95,6 +105,14 @@ def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
             ),
         ),
     }
+    if corrected:
+        fixes = corrections_as_of(conn, snapshot)
+        data["months"] = fixes.months(data["months"])
+        lines = data["tradelines"]
+        data["tradelines"] = lines[~lines["tradeline_id"].isin(fixes.removed_tradelines)]
+        records = data["public_records"]
+        data["public_records"] = records[~records["public_record_id"].isin(fixes.removed_records)]
+    return data
 
 
 def _count(
@@ -163,7 +181,11 @@ def _credit(data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index) -> di
             level[month > snapshot - 12], consumer[month > snapshot - 12], index, "max"
         ),
         "worst_status_ever": _by(level, consumer, index, "max"),
-        "months_since_delinquency": snapshot - _by(month[late], consumer[late], index, "max"),
+        "months_since_delinquency": np.where(
+            _count(consumer, index) > 0,
+            np.nan_to_num(snapshot - _by(month[late], consumer[late], index, "max"), nan=NEVER),
+            np.nan,
+        ),
         "delinquent_months_24m": _count(consumer, index, late & recent24),
         "on_time_share_24m": _by(
             (level[recent24] == 0).astype(float), consumer[recent24], index, "mean"
@@ -206,8 +228,9 @@ def _public_records(
             _count(who, index, active & (kind == "dishonest_debtor")), 1
         ),
         "court_judgments": _count(who, index, kind == "court_judgment"),
-        "months_since_public_record": snapshot
-        - _by(pr["filed"].to_numpy(dtype=float), who, index, "max"),
+        "months_since_public_record": np.nan_to_num(
+            snapshot - _by(pr["filed"].to_numpy(dtype=float), who, index, "max"), nan=NEVER
+        ),
     }
 
 
@@ -332,7 +355,11 @@ def _social_ties(data: dict[str, pd.DataFrame], index: pd.Index) -> dict[str, np
 
 
 def snapshot_features(
-    engine: Engine, snapshot: int, groups: list[str] | tuple[str, ...], start: dt.date
+    engine: Engine,
+    snapshot: int,
+    groups: list[str] | tuple[str, ...],
+    start: dt.date,
+    corrected: bool = True,
 ) -> pd.DataFrame:
     """Compute every consumer's features as of a snapshot month, from what had arrived by then.
 
@@ -346,6 +373,9 @@ def snapshot_features(
         The feature groups the bureau may use.
     start
         The first day of month 0 (for ages).
+    corrected
+        Apply the corrections of disputes in force at the snapshot (False reads the file as
+        furnished, to measure what corrections change).
 
     Returns
     -------
@@ -355,7 +385,7 @@ def snapshot_features(
         not apply (no revolving limit, never delinquent, no platform data).
     """
     with engine.connect() as conn:
-        data = _read(conn, snapshot)
+        data = _read(conn, snapshot, corrected)
     index = pd.Index(data["consumers"]["consumer_id"].to_numpy(dtype=np.int64), name="consumer_id")
     chosen = set(groups)
     columns: dict[str, np.ndarray] = {}

@@ -334,7 +334,7 @@ def ingest_job(job: IngestJob) -> IngestReport:
         engine.dispose()
 
 
-def bureau_engine(run_dir: Path, bureau: str, db_url: str | None = None) -> Engine:
+def bureau_engine(run_dir: str | Path, bureau: str, db_url: str | None = None) -> Engine:
     """Open a bureau's own database, creating its tables if needed.
 
     Parameters

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bureau import __version__
-from bureau.cli import credit_file, scoring, simulate, stages
+from bureau.cli import aggregator, credit_file, scoring, simulate, stages
 
 app = typer.Typer(
     name="bureau",
@@ -25,6 +25,10 @@ app.command("ingest")(stages.ingest)
 app.command("train")(scoring.train)
 app.command("score")(scoring.score)
 app.command("file")(credit_file.show)
+app.command("submit")(aggregator.submit)
+app.command("reconcile")(aggregator.reconcile)
+app.command("report")(aggregator.report)
+app.command("disputes")(aggregator.disputes)
 
 
 def _version(value: bool) -> None:

@@ -199,3 +199,46 @@ class Reject(CreditFileBase):
     message: Mapped[str] = mapped_column(Text)
     raw: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(16))
+
+
+class Dispute(CreditFileBase):
+    """A consumer's dispute of an item on their file, and the bureau's answer.
+
+    ``item`` is ``status`` (the status of one month of an account), ``account`` (an account
+    that is not the consumer's) or ``public_record`` (a record that is not about them); ``ref``
+    is the account or record number, ``month`` the month disputed (for a status).
+    """
+
+    __tablename__ = "disputes"
+
+    dispute_ref: Mapped[str] = mapped_column(String(24), primary_key=True)
+    consumer_id: Mapped[int] = mapped_column(ForeignKey("consumers.consumer_id"), index=True)
+    item: Mapped[str] = mapped_column(String(16))
+    furnisher: Mapped[str] = mapped_column(String(20))
+    ref: Mapped[str] = mapped_column(String(24))
+    month: Mapped[int | None] = mapped_column(SmallInteger)
+    shown: Mapped[str] = mapped_column(String(16))
+    claimed: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(12))
+    filed: Mapped[int] = mapped_column(SmallInteger)
+    resolved: Mapped[int] = mapped_column(SmallInteger)
+    outcome: Mapped[str] = mapped_column(String(12))
+
+
+class Correction(CreditFileBase):
+    """A change a dispute made to the file, in force from month ``effective``.
+
+    Nothing is overwritten: reading the file as of a month applies the corrections in force
+    by then (a status replaced, an account or record taken off the file), so every earlier
+    view stays as it was.
+    """
+
+    __tablename__ = "corrections"
+
+    dispute_ref: Mapped[str] = mapped_column(ForeignKey("disputes.dispute_ref"), primary_key=True)
+    tradeline_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    public_record_id: Mapped[int | None] = mapped_column(BigInteger)
+    month: Mapped[int | None] = mapped_column(SmallInteger)
+    action: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str | None] = mapped_column(String(1))
+    effective: Mapped[int] = mapped_column(SmallInteger)

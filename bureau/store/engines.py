@@ -38,7 +38,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def database_engine(
-    run_dir: Path, name: str, base: type[DeclarativeBase], url: str | None = None
+    run_dir: str | Path, name: str, base: type[DeclarativeBase], url: str | None = None
 ) -> Engine:
     """Open (creating if needed) the database of one bureau or of the aggregator.
 
@@ -65,7 +65,7 @@ def database_engine(
     """
     try:
         if url is None:
-            path = run_dir / "db" / f"{name}.db"
+            path = Path(run_dir) / "db" / f"{name}.db"
             path.parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(f"sqlite:///{path}")
             event.listen(engine, "connect", _sqlite_pragmas)

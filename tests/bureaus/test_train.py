@@ -123,6 +123,16 @@ def test_regenerating_models_gives_the_same_bytes_whatever_the_workers(
                 assert (again.path / path).read_bytes() == (small_run.path / path).read_bytes(), (
                     path
                 )
+    # The aggregator's reports too: linkage, reconciliation and the consensus.
+    for name in (
+        "linkage.csv",
+        "coverage_accuracy.csv",
+        "consensus.csv",
+        "consensus_model.json",
+        "discrepancies.parquet",
+    ):
+        path = Path("report") / name
+        assert (again.path / path).read_bytes() == (small_run.path / path).read_bytes(), path
 
 
 def test_reference_models_are_current_and_load() -> None:
@@ -174,3 +184,18 @@ def test_social_features_count_contacts_with_a_known_default(small_run) -> None:
     np.testing.assert_array_equal(got["contacts"].to_numpy(), expected["size"].to_numpy())
     np.testing.assert_array_equal(got["contacts_defaulted"].to_numpy(), expected["sum"].to_numpy())
     assert frame["contacts_defaulted_share"].dropna().between(0, 1).all()
+
+
+def test_never_is_beyond_any_months_since(small_run) -> None:
+    """'Months since' an event that never happened sorts past every real value, not missing."""
+    engine = bureau_engine(small_run.path, "chengxin")
+    groups = small_run.scenario.bureaus["chengxin"].feature_groups
+    frame = snapshot_features(engine, 23, groups, small_run.scenario.start_date)
+    clean = (frame["tradelines"] > 0) & (frame["delinquent_months_24m"] == 0)
+    clean &= frame["worst_status_ever"] == 0
+    assert clean.any()
+    assert (frame.loc[clean, "months_since_delinquency"] == 999).all()
+    assert frame.loc[frame["tradelines"] == 0, "months_since_delinquency"].isna().all()
+    late = frame["worst_status_ever"] > 0
+    assert (frame.loc[late, "months_since_delinquency"] <= 23).all()
+    assert frame["months_since_public_record"].notna().all()

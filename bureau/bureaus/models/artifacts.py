@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import ScoreScale, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
 from bureau.errors import BureauError
+from bureau.rundir import write_text_atomic
 
 CARD = "model_card.json"
 MODEL_FILES = {"lightgbm": "model.txt", "scorecard": "scorecard.json"}
@@ -113,12 +113,6 @@ class BureauModel:
         return json.dumps(self.estimator.to_dict(), indent=1, sort_keys=True) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def save_model(model: BureauModel, directory: Path) -> Path:
     """Write a model and its card into a directory (each file replaced atomically).
 
@@ -146,8 +140,8 @@ def save_model(model: BureauModel, directory: Path) -> Path:
         "score_scale": model.scale.to_dict(),
     }
     # The model file first: a card never points at a model file that is not there yet.
-    _atomic_write(directory / name, text)
-    _atomic_write(directory / CARD, json.dumps(card, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(directory / name, text)
+    write_text_atomic(directory / CARD, json.dumps(card, indent=1, sort_keys=True) + "\n")
     return directory
 
 

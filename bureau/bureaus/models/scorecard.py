@@ -2,7 +2,8 @@
 
 Each feature is cut into bins by optbinning (monotone in the direction risk is known to go),
 each bin replaced by its weight of evidence, features too weak to matter (information value
-below a floor) dropped, and a logistic regression fitted on what remains. The fitted card is a
+below a floor) dropped, and a logistic regression fitted on what remains, dropping any feature
+whose coefficient comes out with the wrong sign. The fitted card is a
 table of bins with their term of the log odds: saved as JSON, scored by lookup
 (:mod:`bureau.bureaus.models.additive`) without optbinning, whose import is slow and which is
 needed only to fit.
@@ -120,8 +121,17 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         if not kept:
             raise ValueError("no feature carries enough information to build a scorecard")
         regression = LogisticRegression(C=self.C, max_iter=1000)
-        regression.fit(np.column_stack(woe_columns), labels)
-        coef = regression.coef_[0]
+        # A bin's weight of evidence is the log of its good-to-bad odds, so every coefficient
+        # on it must be negative. Correlated features (the worst status in 12 months and
+        # ever, say) can push one of them positive, turning its bins upside down: the
+        # feature with the most positive coefficient goes, and the rest are refitted.
+        while True:
+            regression.fit(np.column_stack(woe_columns), labels)
+            coef = regression.coef_[0]
+            if coef.max() <= 0 or len(kept) == 1:
+                break
+            worst = int(np.argmax(coef))
+            del kept[worst], woe_columns[worst]
         self.tables_ = AdditiveModel(
             float(regression.intercept_[0]),
             tuple(

@@ -1,0 +1,36 @@
+"""The central aggregator: submissions, identity linkage, tradeline reconciliation, consensus.
+
+The aggregator sees only what the bureaus submit to its own database. :func:`receive` checks
+and stores a submission; :func:`reconcile_all` links every submitted file into persons (Splink,
+and the exact-ID baseline), consolidates each snapshot's tradelines and public records with
+their provenance, lists the discrepancies, and fits the consensus score;
+:func:`consolidated_report` reads one person's consolidated report.
+"""
+
+from bureau.aggregator.consensus import ConsensusModel
+from bureau.aggregator.linkage import METHODS, LinkageError, LinkResult, link
+from bureau.aggregator.reconcile import Consolidated, reconcile
+from bureau.aggregator.report import NotReconciled, consolidated_report
+from bureau.aggregator.rules import RULES, settle
+from bureau.aggregator.stage import ReconcileSummary, person_links, reconcile_all
+from bureau.aggregator.submission import Received, SubmissionError, receive
+
+__all__ = [
+    "METHODS",
+    "RULES",
+    "ConsensusModel",
+    "Consolidated",
+    "LinkResult",
+    "LinkageError",
+    "NotReconciled",
+    "Received",
+    "ReconcileSummary",
+    "SubmissionError",
+    "consolidated_report",
+    "link",
+    "person_links",
+    "receive",
+    "reconcile",
+    "reconcile_all",
+    "settle",
+]

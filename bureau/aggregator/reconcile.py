@@ -1,0 +1,165 @@
+"""Tradeline reconciliation: one consolidated view of every account and public record.
+
+The same account reported to several bureaus has one furnisher and one account number (the
+lender's own), so reports of it meet on ``(furnisher, account_ref)``; public records meet on
+``(furnisher, record_ref)``. Where the bureaus disagree on a field (the account's owner, as a
+person key of the linkage; its balance, status, dates), :func:`bureau.aggregator.rules.settle`
+picks a value. Every field of a consolidated row names the bureau it came from and the rule
+that chose it, and every disagreement is listed in the discrepancies with each bureau's value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bureau.aggregator.rules import settle
+from bureau.store.aggregator import RECORD_FIELDS, TRADELINE_FIELDS
+
+
+@dataclass(frozen=True)
+class Consolidated:
+    """What reconciliation made of one snapshot's submissions.
+
+    Attributes
+    ----------
+    tradelines
+        One row per account: ``furnisher``, ``account_ref``, ``bureaus`` (who reported it,
+        joined by ``+``), ``history`` (from the bureau whose status was kept), and for each
+        field of :data:`~bureau.store.aggregator.TRADELINE_FIELDS` its value, ``<field>_bureau``
+        and ``<field>_rule``.
+    public_records
+        The same for public records (:data:`~bureau.store.aggregator.RECORD_FIELDS`).
+    discrepancies
+        ``item``, ``furnisher``, ``ref``, ``field``, ``kind``, ``values``
+        (``bureau=value;...``), ``resolved``, ``bureau`` and ``rule``: one row per field of an
+        item on which bureaus disagreed. ``kind`` is ``stale`` where the bureaus last heard of
+        the item in different months (one is behind), ``conflict`` where they report the same
+        month differently.
+    """
+
+    tradelines: pd.DataFrame
+    public_records: pd.DataFrame
+    discrepancies: pd.DataFrame
+
+
+def _consolidate(
+    reports: pd.DataFrame,
+    ref: str,
+    fields: tuple[str, ...],
+    rules: list[str],
+    item: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Settle every field of items reported by one or more bureaus (reports sorted by item)."""
+    group = reports.groupby(["furnisher", ref], sort=False).ngroup().to_numpy()
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
+    out = pd.DataFrame(
+        {
+            "furnisher": reports["furnisher"].to_numpy()[first],
+            ref: reports[ref].to_numpy()[first],
+            "bureaus": reports.groupby(group, sort=False)["bureau"].agg("+".join).to_numpy(),
+        }
+    )
+    conflicts = []
+    winners: dict[str, np.ndarray] = {}
+    for name in fields:
+        token = reports[name].astype(str).to_numpy()
+        candidates = pd.DataFrame(
+            {
+                "group": group,
+                "bureau": reports["bureau"].to_numpy(),
+                "token": token,
+                "direct": reports["direct"].to_numpy(dtype=bool),
+                "last_month": reports["last_month"].to_numpy(),
+            }
+        )
+        settled = settle(candidates, rules)
+        rows = settled["row"].to_numpy()
+        winners[name] = rows
+        out[name] = reports[name].to_numpy()[rows]
+        out[f"{name}_bureau"] = settled["bureau"].to_numpy()
+        out[f"{name}_rule"] = settled["rule"].to_numpy()
+        disputed = settled.loc[settled["conflict"], "group"].to_numpy()
+        if disputed.size:
+            mask = np.isin(group, disputed)
+            pairs = pd.Series(
+                reports["bureau"].to_numpy()[mask] + "=" + token[mask], index=group[mask]
+            )
+            values = pairs.groupby(level=0, sort=True).agg(";".join)
+            picked = settled.set_index("group").loc[values.index]
+            months = pd.Series(reports["last_month"].to_numpy()[mask], index=group[mask])
+            stale = months.groupby(level=0, sort=True).nunique().to_numpy() > 1
+            conflicts.append(
+                pd.DataFrame(
+                    {
+                        "item": item,
+                        "furnisher": out["furnisher"].to_numpy()[values.index],
+                        "ref": out[ref].to_numpy()[values.index],
+                        "field": name,
+                        "kind": np.where(stale, "stale", "conflict"),
+                        "values": values.to_numpy(),
+                        "resolved": token[picked["row"].to_numpy()],
+                        "bureau": picked["bureau"].to_numpy(),
+                        "rule": picked["rule"].to_numpy(),
+                    }
+                )
+            )
+    discrepancies = (
+        pd.concat(conflicts, ignore_index=True)
+        if conflicts
+        else pd.DataFrame(
+            columns=[
+                *("item", "furnisher", "ref", "field", "kind"),
+                *("values", "resolved", "bureau", "rule"),
+            ]
+        )
+    )
+    return out, discrepancies, winners
+
+
+def _with_keys(reports: pd.DataFrame, keys: pd.DataFrame, ref: str) -> pd.DataFrame:
+    """Attach the person key of each report's consumer file; sort by item, then bureau."""
+    keyed = reports.merge(keys, on=["bureau", "consumer_id"], how="left", validate="many_to_one")
+    # A file the linkage never saw (its identity was set aside) has no person: key 0.
+    keyed["person_key"] = keyed["person_key"].fillna(0).astype(np.int64)
+    return keyed.sort_values(["furnisher", ref, "bureau"], ignore_index=True)
+
+
+def reconcile(
+    tradelines: pd.DataFrame,
+    public_records: pd.DataFrame,
+    keys: pd.DataFrame,
+    rules: list[str],
+) -> Consolidated:
+    """Consolidate one snapshot's submitted tradelines and public records.
+
+    Parameters
+    ----------
+    tradelines
+        Every bureau's submitted tradelines of the snapshot, with a ``bureau`` column.
+    public_records
+        The same for public records.
+    keys
+        The linkage: ``bureau``, ``consumer_id``, ``person_key``.
+    rules
+        The rule order (names of :data:`bureau.aggregator.rules.RULES`).
+
+    Returns
+    -------
+    Consolidated
+        Consolidated tradelines and public records, and the discrepancies.
+    """
+    lines = _with_keys(tradelines, keys, "account_ref")
+    consolidated, tl_conflicts, winners = _consolidate(
+        lines, "account_ref", TRADELINE_FIELDS, rules, "tradeline"
+    )
+    # The history goes with the status it explains.
+    consolidated.insert(3, "history", lines["history"].to_numpy()[winners["status"]])
+    records = _with_keys(public_records, keys, "record_ref")
+    consolidated_records, pr_conflicts, _ = _consolidate(
+        records, "record_ref", RECORD_FIELDS, rules, "public_record"
+    )
+    discrepancies = pd.concat([tl_conflicts, pr_conflicts], ignore_index=True)
+    return Consolidated(consolidated, consolidated_records, discrepancies)

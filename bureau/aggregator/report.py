@@ -1,0 +1,190 @@
+"""A person's consolidated report: what the aggregator holds about them, field by field.
+
+The person is found through an identity number: every submitted file carrying it leads to the
+person keys of the linkage used for reconciliation, and those keys to every file linked with
+them (under other numbers, or none). The report lists those files, each bureau's score, the
+consensus probability of default, the consolidated tradelines and public records with the
+bureau and rule behind every field, and the discrepancies found on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from bureau.errors import BureauError
+from bureau.store.aggregator import (
+    RECORD_FIELDS,
+    TRADELINE_FIELDS,
+    ConsensusScore,
+    ConsolidatedPublicRecord,
+    ConsolidatedTradeline,
+    Discrepancy,
+    PersonLink,
+    Reconciliation,
+    SubmittedIdentity,
+    SubmittedScore,
+)
+from bureau.store.bulk import read_frame
+
+
+class NotReconciled(BureauError):
+    """The aggregator has no reconciliation yet, or knows no one under the number asked for."""
+
+
+def _plain(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (numpy scalars to Python, missing to None)."""
+    out = frame.astype(object).where(frame.notna(), None)
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in out.to_dict("records")
+    ]
+
+
+def _provenance(frame: pd.DataFrame, key: list[str], fields: tuple[str, ...]) -> list[dict]:
+    """Each consolidated row as its key, who reported it, and its fields with provenance."""
+    rows = []
+    for row in _plain(frame):
+        item = {k: row[k] for k in key}
+        item["bureaus"] = row["bureaus"].split("+")
+        if "history" in row:
+            item["history"] = row["history"]
+        item["fields"] = {
+            name: {
+                "value": row[name],
+                "bureau": row[f"{name}_bureau"],
+                "rule": row[f"{name}_rule"],
+            }
+            for name in fields
+            if name != "person_key"
+        }
+        rows.append(item)
+    return rows
+
+
+def consolidated_report(
+    engine: Engine, national_id: str, snapshot: int | None = None
+) -> dict[str, Any]:
+    """The consolidated report of the person(s) behind an identity number.
+
+    Parameters
+    ----------
+    engine
+        The aggregator's database, reconciled.
+    national_id
+        The identity number asked for.
+    snapshot
+        The snapshot; the latest reconciled when None.
+
+    Returns
+    -------
+    dict
+        ``national_id``, ``snapshot``, ``method`` and ``persons``: for each person key, its
+        ``files`` (bureau, consumer id, identity attributes), ``scores`` (each bureau's score
+        and PD), ``consensus_pd``, ``tradelines`` and ``public_records`` (each field with its
+        value, bureau and rule) and ``discrepancies``.
+
+    Raises
+    ------
+    NotReconciled
+        If nothing is reconciled, or no submitted file carries the number.
+    """
+    with engine.connect() as conn:
+        done = read_frame(conn, select(Reconciliation).order_by(Reconciliation.snapshot))
+        if done.empty or (done["sha256"] == "").any():
+            raise NotReconciled("nothing reconciled yet: run bureau reconcile first")
+        if snapshot is None:
+            snapshot = int(done["snapshot"].max())
+        elif snapshot not in set(done["snapshot"]):
+            known = ", ".join(str(s) for s in done["snapshot"])
+            raise NotReconciled(f"month {snapshot} is not reconciled (months: {known})")
+        method = str(done["method"].iloc[0])
+        carriers = read_frame(
+            conn,
+            select(SubmittedIdentity.bureau, SubmittedIdentity.consumer_id)
+            .where(SubmittedIdentity.national_id == national_id)
+            .distinct(),
+        )
+        if carriers.empty:
+            raise NotReconciled(
+                f"no submitted file under identity number {national_id}", field="--national-id"
+            )
+        links = read_frame(conn, select(PersonLink.__table__).where(PersonLink.method == method))
+        keyed = carriers.merge(links, on=["bureau", "consumer_id"])
+        person_keys = sorted(int(k) for k in keyed["person_key"].unique())
+        files = links[links["person_key"].isin(person_keys)]
+        identities = read_frame(
+            conn,
+            select(SubmittedIdentity.__table__).where(SubmittedIdentity.snapshot == snapshot),
+        ).merge(files, on=["bureau", "consumer_id"])
+        scores = read_frame(
+            conn, select(SubmittedScore.__table__).where(SubmittedScore.snapshot == snapshot)
+        ).merge(files, on=["bureau", "consumer_id"])
+        consensus = read_frame(
+            conn,
+            select(ConsensusScore.person_key, ConsensusScore.pd).where(
+                ConsensusScore.snapshot == snapshot,
+                ConsensusScore.person_key.in_(person_keys),
+            ),
+        )
+        lines = read_frame(
+            conn,
+            select(ConsolidatedTradeline.__table__)
+            .where(
+                ConsolidatedTradeline.snapshot == snapshot,
+                ConsolidatedTradeline.person_key.in_(person_keys),
+            )
+            .order_by(ConsolidatedTradeline.furnisher, ConsolidatedTradeline.account_ref),
+        )
+        records = read_frame(
+            conn,
+            select(ConsolidatedPublicRecord.__table__)
+            .where(
+                ConsolidatedPublicRecord.snapshot == snapshot,
+                ConsolidatedPublicRecord.person_key.in_(person_keys),
+            )
+            .order_by(ConsolidatedPublicRecord.furnisher, ConsolidatedPublicRecord.record_ref),
+        )
+        refs = list(lines["account_ref"].astype(str)) + list(records["record_ref"].astype(str))
+        conflicts = read_frame(
+            conn,
+            select(Discrepancy.__table__)
+            .where(Discrepancy.snapshot == snapshot, Discrepancy.ref.in_(refs))
+            .order_by(Discrepancy.furnisher, Discrepancy.ref, Discrepancy.field),
+        )
+    pd_of = dict(zip(consensus["person_key"], consensus["pd"], strict=True))
+    persons = []
+    for key in person_keys:
+        mine = lines[lines["person_key"] == key]
+        held = records[records["person_key"] == key]
+        refs_of = set(mine["account_ref"]) | set(held["record_ref"])
+        persons.append(
+            {
+                "person_key": key,
+                "files": _plain(
+                    identities[identities["person_key"] == key][
+                        ["bureau", "consumer_id", "name", "national_id", "phone", "birth_month"]
+                    ]
+                ),
+                "scores": _plain(
+                    scores[scores["person_key"] == key][
+                        ["bureau", "consumer_id", "score", "pd", "in_default"]
+                    ]
+                ),
+                "consensus_pd": float(pd_of[key]) if key in pd_of else None,
+                "tradelines": _provenance(mine, ["furnisher", "account_ref"], TRADELINE_FIELDS),
+                "public_records": _provenance(held, ["furnisher", "record_ref"], RECORD_FIELDS),
+                "discrepancies": _plain(
+                    conflicts[conflicts["ref"].isin(refs_of)][
+                        [
+                            *("item", "furnisher", "ref", "field", "kind"),
+                            *("values", "resolved", "bureau", "rule"),
+                        ]
+                    ]
+                ),
+            }
+        )
+    return {"national_id": national_id, "snapshot": snapshot, "method": method, "persons": persons}

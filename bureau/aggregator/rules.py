@@ -1,0 +1,138 @@
+"""Reconciliation rules: how the aggregator settles bureaus' conflicting values of one field.
+
+Each rule is a pure function of the candidates still standing: one row per bureau's value of
+one field of one item (an account or a public record), with the item's ``group``, the bureau's
+``token`` (the value as text, for comparing), ``direct`` (the bureau had it from the furnisher
+itself) and ``last_month`` (the month the bureau last heard of it). A rule returns which
+candidates survive; it never removes every candidate of a group.
+
+:func:`settle` applies the rules in the configured order: a group is settled by the first rule
+after which all its surviving candidates agree; what is still open after the last rule goes to
+the first surviving bureau in alphabetical order (``tiebreak``). A field every bureau agreed on
+is ``agreed``; a field only one bureau reported is ``single``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+Rule = Callable[[pd.DataFrame], np.ndarray]
+
+
+def furnisher_of_record(candidates: pd.DataFrame) -> np.ndarray:
+    """Keep the bureaus that had the item from its furnisher itself, if any did.
+
+    Parameters
+    ----------
+    candidates
+        ``group``, ``direct`` (and any other columns).
+
+    Returns
+    -------
+    numpy.ndarray
+        Survivors (bool).
+    """
+    direct = candidates["direct"].to_numpy(dtype=bool)
+    any_direct = candidates.groupby("group", sort=False)["direct"].transform("any").to_numpy()
+    return direct | ~any_direct
+
+
+def most_recent(candidates: pd.DataFrame) -> np.ndarray:
+    """Keep the bureaus that heard of the item most recently.
+
+    Parameters
+    ----------
+    candidates
+        ``group``, ``last_month``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Survivors (bool).
+    """
+    last = candidates["last_month"].to_numpy()
+    latest = candidates.groupby("group", sort=False)["last_month"].transform("max").to_numpy()
+    return last == latest
+
+
+def majority(candidates: pd.DataFrame) -> np.ndarray:
+    """Keep the bureaus holding the value most of them hold (all tied values survive).
+
+    Parameters
+    ----------
+    candidates
+        ``group``, ``token``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Survivors (bool).
+    """
+    votes = candidates.groupby(["group", "token"], sort=False)["token"].transform("size")
+    most = votes.groupby(candidates["group"].to_numpy(), sort=False).transform("max")
+    return (votes == most).to_numpy()
+
+
+RULES: dict[str, Rule] = {
+    "furnisher_of_record": furnisher_of_record,
+    "most_recent": most_recent,
+    "majority": majority,
+}
+
+
+def _agree(candidates: pd.DataFrame) -> np.ndarray:
+    """Per candidate: do all candidates of its group hold one value."""
+    distinct = candidates.groupby("group", sort=False)["token"].transform("nunique")
+    return (distinct == 1).to_numpy()
+
+
+def settle(candidates: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Settle one field of every group: the value kept, the bureau it came from, the rule.
+
+    Parameters
+    ----------
+    candidates
+        ``group``, ``bureau``, ``token``, ``direct``, ``last_month``, sorted by group then
+        bureau.
+    order
+        Names of :data:`RULES`, in the order they apply.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group (sorted): ``group``, ``row`` (the winning candidate's position in
+        ``candidates``), ``bureau``, ``rule`` and ``conflict`` (whether bureaus disagreed).
+    """
+    frame = candidates[["group", "bureau", "token", "direct", "last_month"]].reset_index(drop=True)
+    frame["row"] = np.arange(len(frame))
+    size = frame.groupby("group", sort=False)["group"].transform("size").to_numpy()
+    conflict = ~_agree(frame)
+    rule = np.where(conflict, "", np.where(size == 1, "single", "agreed")).astype(object)
+    alive = np.ones(len(frame), dtype=bool)
+    for name in order:
+        open_ = conflict & (rule == "") & alive
+        if not open_.any():
+            break
+        standing = frame[open_]
+        survives = RULES[name](standing)
+        alive[np.flatnonzero(open_)[~survives]] = False
+        standing = standing[survives]
+        settled_groups = standing.loc[_agree(standing), "group"].unique()
+        rule[conflict & (rule == "") & frame["group"].isin(settled_groups).to_numpy()] = name
+    rule[conflict & (rule == "")] = "tiebreak"
+    # The first standing candidate of each group, by bureau: candidates are sorted so.
+    winners = frame[alive].drop_duplicates("group", keep="first")
+    per_group = pd.Series(rule, index=frame["group"]).groupby(level=0, sort=False).first()
+    disagreed = pd.Series(conflict, index=frame["group"]).groupby(level=0, sort=False).first()
+    return pd.DataFrame(
+        {
+            "group": winners["group"].to_numpy(),
+            "row": winners["row"].to_numpy(),
+            "bureau": winners["bureau"].to_numpy(),
+            "rule": per_group.reindex(winners["group"]).to_numpy(),
+            "conflict": disagreed.reindex(winners["group"]).to_numpy(dtype=bool),
+        }
+    ).sort_values("group", ignore_index=True)

@@ -1,0 +1,415 @@
+"""The aggregator's work on what was submitted: link, reconcile, score.
+
+:func:`reconcile_all` reads the submissions in the aggregator's database and writes back the
+person keys of both linkage methods, the consolidated tradelines and public records of each
+snapshot (with the chosen method's keys), the discrepancies and the consensus scores. It is
+keyed by a hash of its inputs (the submissions and the settings): run again on the same
+submissions with the same settings, it writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, delete, select
+
+from bureau.aggregator.consensus import (
+    ConsensusError,
+    ConsensusModel,
+    consensus_features,
+    fit_consensus,
+    observed_defaults,
+)
+from bureau.aggregator.linkage import METHODS, LinkageError, LinkResult, link
+from bureau.aggregator.reconcile import reconcile
+from bureau.store.aggregator import (
+    ConsensusScore,
+    ConsolidatedPublicRecord,
+    ConsolidatedTradeline,
+    Discrepancy,
+    Linkage,
+    PersonLink,
+    Reconciliation,
+    Submission,
+    SubmittedIdentity,
+    SubmittedPublicRecord,
+    SubmittedScore,
+    SubmittedTradeline,
+)
+from bureau.store.bulk import insert, read_frame
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    """What reconciliation found.
+
+    Attributes
+    ----------
+    method
+        The linkage whose person keys the consolidated tables use.
+    snapshots
+        The snapshots reconciled.
+    linkages
+        Per method: ``records``, ``persons``, ``links``.
+    tradelines, public_records, discrepancies
+        Consolidated rows and conflicts found, per snapshot.
+    missing
+        ``(snapshot, bureau)`` of expected bureaus that did not submit.
+    consensus
+        The consensus model (:meth:`ConsensusModel.to_dict`), or None if it could not be fitted.
+    unchanged
+        True when the same submissions and settings had been reconciled already.
+    """
+
+    method: str
+    snapshots: list[int]
+    linkages: dict[str, dict[str, int]]
+    tradelines: dict[int, int]
+    public_records: dict[int, int]
+    discrepancies: dict[int, int]
+    missing: list[tuple[int, str]] = field(default_factory=list)
+    consensus: dict[str, Any] | None = None
+    unchanged: bool = False
+
+
+def _read(conn: Connection, table: type, snapshot: int | None = None) -> pd.DataFrame:
+    statement = select(table.__table__)
+    if snapshot is not None:
+        statement = statement.where(table.__table__.c.snapshot == snapshot)
+    frame = read_frame(conn, statement)
+    return frame.drop(columns=["snapshot"], errors="ignore")
+
+
+def latest_identities(conn: Connection) -> pd.DataFrame:
+    """Every submitted consumer file, with the identity of its latest submission.
+
+    Parameters
+    ----------
+    conn
+        A connection to the aggregator's database.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``bureau``, ``consumer_id``, ``name``, ``national_id``, ``phone``, ``birth_month``,
+        sorted by bureau and consumer id.
+    """
+    frame = read_frame(conn, select(SubmittedIdentity.__table__))
+    if frame.empty:
+        return frame
+    frame = frame.sort_values(["bureau", "consumer_id", "snapshot"], kind="stable")
+    latest = frame.drop_duplicates(["bureau", "consumer_id"], keep="last")
+    return latest.drop(columns="snapshot").reset_index(drop=True)
+
+
+def person_links(engine: Engine, method: str) -> pd.DataFrame:
+    """The person keys of one linkage method.
+
+    Parameters
+    ----------
+    engine
+        The aggregator's database.
+    method
+        ``splink`` or ``exact``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``bureau``, ``consumer_id``, ``person_key``.
+    """
+    with engine.connect() as conn:
+        frame = read_frame(
+            conn,
+            select(PersonLink.bureau, PersonLink.consumer_id, PersonLink.person_key)
+            .where(PersonLink.method == method)
+            .order_by(PersonLink.bureau, PersonLink.consumer_id),
+        )
+    return frame.astype({"consumer_id": np.int64, "person_key": np.int64})
+
+
+def _inputs_hash(submissions: pd.DataFrame, settings: dict[str, Any]) -> str:
+    state = {
+        "submissions": submissions[["snapshot", "bureau", "sha256"]].to_numpy().tolist(),
+        "settings": settings,
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _write_linkage(engine: Engine, result: LinkResult, sha: str, records: int) -> None:
+    parameters = json.dumps(result.parameters, sort_keys=True, ensure_ascii=False, default=str)
+    with engine.begin() as conn:
+        conn.execute(delete(PersonLink).where(PersonLink.method == result.method))
+        conn.execute(delete(Linkage).where(Linkage.method == result.method))
+        insert(conn, PersonLink.__table__, result.keys.assign(method=result.method))
+        insert(
+            conn,
+            Linkage.__table__,
+            pd.DataFrame(
+                [
+                    {
+                        "method": result.method,
+                        "sha256": sha,
+                        "records": records,
+                        "persons": result.persons,
+                        "links": result.links,
+                        "parameters": parameters,
+                    }
+                ]
+            ),
+        )
+
+
+def reconcile_all(
+    engine: Engine,
+    *,
+    method: str,
+    threshold: float,
+    rules: list[str],
+    bureaus: list[str],
+    snapshots: list[int],
+    progress: Progress | None = None,
+) -> ReconcileSummary:
+    """Link every submitted file, reconcile each snapshot and fit the consensus score.
+
+    Parameters
+    ----------
+    engine
+        The aggregator's database, holding the submissions.
+    method
+        The linkage whose keys reconciliation uses (both are run and stored).
+    threshold
+        Splink's match threshold.
+    rules
+        The reconciliation rule order.
+    bureaus
+        The bureaus expected to submit (a missing one is reported, not fatal).
+    snapshots
+        The development and evaluation snapshots.
+    progress
+        Called as ``progress(done, total)`` over the steps.
+
+    Returns
+    -------
+    ReconcileSummary
+        Persons, links, consolidated rows, discrepancies and the consensus model.
+
+    Raises
+    ------
+    LinkageError
+        If the method is unknown or nothing was submitted.
+    """
+    if method not in METHODS:
+        raise LinkageError(
+            f"no linkage method {method!r} (methods: {', '.join(METHODS)})", field="--method"
+        )
+    steps = len(METHODS) + len(snapshots) + 1
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, steps)
+
+    with engine.connect() as conn:
+        submissions = read_frame(
+            conn, select(Submission).order_by(Submission.snapshot, Submission.bureau)
+        )
+        identities = latest_identities(conn)
+    if submissions.empty or identities.empty:
+        raise LinkageError("nothing to reconcile: no bureau has submitted")
+    held = set(zip(submissions["snapshot"], submissions["bureau"], strict=True))
+    missing = [(s, b) for s in snapshots for b in bureaus if (s, b) not in held]
+    for snapshot, bureau in missing:
+        logger.warning("%s made no submission at month %d: reconciled without it", bureau, snapshot)
+    settings = {"method": method, "threshold": threshold, "rules": rules, "snapshots": snapshots}
+    sha = _inputs_hash(submissions, settings)
+    with engine.connect() as conn:
+        previous = read_frame(conn, select(Reconciliation))
+        linkages = read_frame(conn, select(Linkage))
+    if len(previous) == len(snapshots) and (previous["sha256"] == sha).all():
+        return _summary_of(engine, method, snapshots, missing, linkages, unchanged=True)
+
+    identity_sha = _inputs_hash(submissions, {"threshold": threshold})
+    results: dict[str, dict[str, int]] = {}
+    for name in METHODS:
+        done_before = linkages[(linkages["method"] == name) & (linkages["sha256"] == identity_sha)]
+        if done_before.empty:
+            result = link(identities, name, threshold=threshold)
+            _write_linkage(engine, result, identity_sha, len(identities))
+            results[name] = {
+                "records": len(identities),
+                "persons": result.persons,
+                "links": result.links,
+            }
+        else:
+            row = done_before.iloc[0]
+            results[name] = {k: int(row[k]) for k in ("records", "persons", "links")}
+        step()
+    keys = person_links(engine, method)
+
+    consolidated = {}
+    counts: dict[str, dict[int, int]] = {
+        "tradelines": {},
+        "public_records": {},
+        "discrepancies": {},
+    }
+    for snapshot in snapshots:
+        with engine.connect() as conn:
+            tradelines = _read(conn, SubmittedTradeline, snapshot)
+            records = _read(conn, SubmittedPublicRecord, snapshot)
+        result = reconcile(tradelines, records, keys, rules)
+        consolidated[snapshot] = result
+        with engine.begin() as conn:
+            for table in (ConsolidatedTradeline, ConsolidatedPublicRecord, Discrepancy):
+                conn.execute(delete(table).where(table.snapshot == snapshot))
+            conn.execute(delete(Reconciliation).where(Reconciliation.snapshot == snapshot))
+            insert(
+                conn, ConsolidatedTradeline.__table__, result.tradelines.assign(snapshot=snapshot)
+            )
+            insert(
+                conn,
+                ConsolidatedPublicRecord.__table__,
+                result.public_records.assign(snapshot=snapshot),
+            )
+            insert(conn, Discrepancy.__table__, result.discrepancies.assign(snapshot=snapshot))
+            insert(
+                conn,
+                Reconciliation.__table__,
+                pd.DataFrame(
+                    [
+                        {
+                            "snapshot": snapshot,
+                            "method": method,
+                            "rules": ",".join(rules),
+                            # Set once everything is written: a run killed before then
+                            # reconciles again.
+                            "sha256": "",
+                        }
+                    ]
+                ),
+            )
+        counts["tradelines"][snapshot] = len(result.tradelines)
+        counts["public_records"][snapshot] = len(result.public_records)
+        counts["discrepancies"][snapshot] = len(result.discrepancies)
+        step()
+
+    model = _consensus(engine, consolidated, keys, bureaus, snapshots)
+    fitted = json.dumps(model.to_dict(), sort_keys=True) if model is not None else None
+    with engine.begin() as conn:
+        # Every snapshot's row now carries the hash: the reconciliation is complete.
+        conn.execute(Reconciliation.__table__.update().values(sha256=sha, consensus=fitted))
+    step()
+    return ReconcileSummary(
+        method=method,
+        snapshots=list(snapshots),
+        linkages=results,
+        tradelines=counts["tradelines"],
+        public_records=counts["public_records"],
+        discrepancies=counts["discrepancies"],
+        missing=missing,
+        consensus=model.to_dict() if model is not None else None,
+    )
+
+
+def _consensus(
+    engine: Engine,
+    consolidated: dict[int, Any],
+    keys: pd.DataFrame,
+    bureaus: list[str],
+    snapshots: list[int],
+) -> ConsensusModel | None:
+    """Fit the consensus at the first snapshot, score every snapshot, store the scores."""
+    development, evaluation = snapshots[0], snapshots[-1]
+    frames = {}
+    with engine.connect() as conn:
+        for snapshot in snapshots:
+            scores = _read(conn, SubmittedScore, snapshot)
+            frames[snapshot] = consensus_features(
+                consolidated[snapshot].tradelines,
+                consolidated[snapshot].public_records,
+                scores,
+                keys,
+                bureaus,
+                snapshot,
+            )
+    dev = frames[development]
+    bad = observed_defaults(
+        consolidated[evaluation].tradelines, dev.index, development, 12, evaluation
+    )
+    try:
+        model = fit_consensus(dev, bad)
+    except ConsensusError as exc:
+        logger.warning("%s", exc.message)
+        model = None
+    with engine.begin() as conn:
+        conn.execute(delete(ConsensusScore))
+        if model is None:
+            return None
+        for snapshot, frame in frames.items():
+            insert(
+                conn,
+                ConsensusScore.__table__,
+                pd.DataFrame(
+                    {
+                        "snapshot": snapshot,
+                        "person_key": frame.index.to_numpy(dtype=np.int64),
+                        "pd": model.predict(frame),
+                        "bureaus": frame["bureaus_with_file"].to_numpy(dtype=np.int64),
+                        "in_default": frame["in_default"].to_numpy(dtype=bool),
+                    }
+                ),
+            )
+    return model
+
+
+def _summary_of(
+    engine: Engine,
+    method: str,
+    snapshots: list[int],
+    missing: list[tuple[int, str]],
+    linkages: pd.DataFrame,
+    unchanged: bool,
+) -> ReconcileSummary:
+    counts: dict[str, dict[int, int]] = {
+        "tradelines": {},
+        "public_records": {},
+        "discrepancies": {},
+    }
+    with engine.connect() as conn:
+        consensus = conn.execute(select(Reconciliation.consensus).limit(1)).scalar()
+        for name, table in (
+            ("tradelines", ConsolidatedTradeline),
+            ("public_records", ConsolidatedPublicRecord),
+            ("discrepancies", Discrepancy),
+        ):
+            rows = read_frame(conn, select(table.__table__.c.snapshot))
+            for snapshot in snapshots:
+                counts[name][snapshot] = (
+                    int((rows["snapshot"] == snapshot).sum()) if len(rows) else 0
+                )
+    return ReconcileSummary(
+        method=method,
+        snapshots=list(snapshots),
+        linkages={
+            row["method"]: {k: int(row[k]) for k in ("records", "persons", "links")}
+            for _, row in linkages.iterrows()
+        },
+        tradelines=counts["tradelines"],
+        public_records=counts["public_records"],
+        discrepancies=counts["discrepancies"],
+        missing=missing,
+        consensus=json.loads(consensus) if consensus else None,
+        unchanged=unchanged,
+    )

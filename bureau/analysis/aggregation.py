@@ -1,0 +1,499 @@
+"""What the aggregator gains over any single bureau, measured against the truth.
+
+Every submitted consumer file traces back to the person whose identity created it, and every
+submitted account and public record to its world row (through the provenance each bureau keeps,
+see :mod:`bureau.analysis.file_accuracy`). From there:
+
+- linkage quality: pairwise precision, recall and F1 of the person keys against the true
+  persons, and persons split over several keys or keys merging several persons;
+- coverage: adults visible to the aggregator (to at least one bureau) and to each bureau;
+- accuracy: the share of visible persons whose view holds a material error (a wrong status in
+  an account's last reported month, another person's account, a wrongful public record), and the
+  share of accounts with an error, for the consolidated view and for each bureau alone;
+- defaults seen: of the persons who truly defaulted in the year after the development snapshot,
+  the share whose view at the evaluation snapshot shows it;
+- the consensus score's out-of-time AUC against the truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from bureau.analysis.file_accuracy import STATUS_CODES, trace
+from bureau.analysis.metrics import discrimination
+from bureau.analysis.model_performance import file_owners, true_outcomes
+from bureau.formats.history import history_defaulted
+from bureau.store.aggregator import (
+    ConsensusScore,
+    ConsolidatedPublicRecord,
+    ConsolidatedTradeline,
+    Discrepancy,
+    PersonLink,
+    SubmittedIdentity,
+    SubmittedPublicRecord,
+    SubmittedTradeline,
+)
+from bureau.store.bulk import read_frame
+from bureau.store.credit_file import PublicRecord, Tradeline
+from bureau.store.parquet import read_table
+
+
+def pair_counts(sizes: np.ndarray) -> int:
+    """Pairs within groups of the given sizes."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def linkage_quality(keys: pd.DataFrame, owners: pd.DataFrame) -> dict[str, float]:
+    """Person keys against the true persons behind the files.
+
+    Parameters
+    ----------
+    keys
+        ``bureau``, ``consumer_id``, ``person_key``.
+    owners
+        ``bureau``, ``consumer_id``, ``person_id`` (the true person of each file; -1 unknown).
+
+    Returns
+    -------
+    dict
+        ``files``, ``persons`` (true), ``keys``, ``true_pairs``, ``linked_pairs``,
+        ``correct_pairs``, ``precision``, ``recall``, ``f1``, ``persons_split`` (true persons
+        spread over several keys) and ``keys_merged`` (keys holding several true persons).
+    """
+    both = keys.merge(owners, on=["bureau", "consumer_id"], how="inner")
+    both = both[both["person_id"] >= 0]
+    correct = pair_counts(both.groupby(["person_key", "person_id"]).size().to_numpy())
+    linked = pair_counts(both.groupby("person_key").size().to_numpy())
+    true = pair_counts(both.groupby("person_id").size().to_numpy())
+    distinct = both[["person_key", "person_id"]].drop_duplicates()
+    precision = correct / linked if linked else 1.0
+    recall = correct / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "files": len(both),
+        "persons": int(both["person_id"].nunique()),
+        "keys": int(both["person_key"].nunique()),
+        "true_pairs": true,
+        "linked_pairs": linked,
+        "correct_pairs": correct,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "persons_split": int((distinct.groupby("person_id").size() > 1).sum()),
+        "keys_merged": int((distinct.groupby("person_key").size() > 1).sum()),
+    }
+
+
+def key_owners(keys: pd.DataFrame, owners: pd.DataFrame) -> pd.Series:
+    """The true person behind each person key: the person most of its files belong to.
+
+    Parameters
+    ----------
+    keys
+        ``bureau``, ``consumer_id``, ``person_key``.
+    owners
+        ``bureau``, ``consumer_id``, ``person_id``.
+
+    Returns
+    -------
+    pandas.Series
+        ``person_id`` indexed by ``person_key`` (ties go to the smaller person id).
+    """
+    both = keys.merge(owners, on=["bureau", "consumer_id"], how="left")
+    both["person_id"] = both["person_id"].fillna(-1).astype(np.int64)
+    counts = both.groupby(["person_key", "person_id"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["person_key", "n", "person_id"], ascending=[True, False, True])
+    return counts.drop_duplicates("person_key").set_index("person_key")["person_id"]
+
+
+def item_truth(engine: Engine, truth_dir: Path, bureau: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The world row behind each account and public record a bureau holds.
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    truth_dir
+        The run's ``truth/`` directory.
+    bureau
+        The bureau.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        Accounts: ``furnisher``, ``account_ref``, ``account_id``, ``account_person``;
+        records: ``furnisher``, ``record_ref``, ``record_id``, ``record_person``, ``wrongful``
+        (filed against someone it is not about).
+    """
+    truth = pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet")
+    with engine.connect() as conn:
+        lines = read_frame(
+            conn,
+            select(
+                Tradeline.furnisher,
+                Tradeline.account_ref,
+                Tradeline.source_file,
+                Tradeline.source_line,
+            ),
+        )
+        records = read_frame(
+            conn,
+            select(
+                PublicRecord.furnisher,
+                PublicRecord.record_ref,
+                PublicRecord.source_file,
+                PublicRecord.source_line,
+            ),
+        )
+    lines = trace(lines, truth)
+    records = trace(records, truth)
+    accounts = pd.DataFrame(
+        {
+            "furnisher": lines["furnisher"].astype(str).to_numpy(),
+            "account_ref": lines["account_ref"].astype(str).to_numpy(),
+            "account_id": lines["truth_key"].fillna(-1).to_numpy(dtype=np.int64),
+            "account_person": lines["person_id"].fillna(-1).to_numpy(dtype=np.int64),
+        }
+    )
+    held = pd.DataFrame(
+        {
+            "furnisher": records["furnisher"].astype(str).to_numpy(),
+            "record_ref": records["record_ref"].astype(str).to_numpy(),
+            "record_id": records["truth_key"].fillna(-1).to_numpy(dtype=np.int64),
+            "record_person": records["identity_of"].fillna(-1).to_numpy(dtype=np.int64),
+            "wrongful": (records["defect"] == "wrongful_record").to_numpy(),
+        }
+    )
+    return accounts, held
+
+
+def _view_errors(
+    tradelines: pd.DataFrame,
+    records: pd.DataFrame,
+    accounts: pd.DataFrame,
+    record_truth: pd.DataFrame,
+    account_months: pd.Series,
+    wrongful_world: set[int],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Flag each account and record of a view (``owner`` = the person the file is about)."""
+    lines = tradelines.merge(accounts, on=["furnisher", "account_ref"], how="left")
+    lines["account_id"] = lines["account_id"].fillna(-1).astype(np.int64)
+    true_code = account_months.reindex(
+        pd.MultiIndex.from_arrays(
+            [lines["account_id"].to_numpy(), lines["last_month"].to_numpy(dtype=np.int64)]
+        )
+    ).to_numpy()
+    known = ~np.isnan(true_code)
+    wrong_status = np.zeros(len(lines), dtype=bool)
+    wrong_status[known] = (
+        STATUS_CODES[true_code[known].astype(int)] != lines["status"].to_numpy()[known]
+    )
+    lines["wrong_status"] = wrong_status
+    lines["other_person"] = (lines["account_person"].fillna(-1) >= 0).to_numpy() & (
+        lines["account_person"].fillna(-1).to_numpy() != lines["owner"].to_numpy()
+    )
+    held = records.merge(record_truth, on=["furnisher", "record_ref"], how="left")
+    held["wrongful"] = (
+        held["wrongful"].fillna(False).to_numpy(dtype=bool)
+        | held["record_id"].isin(wrongful_world).to_numpy()
+        | (held["record_person"].fillna(-1).to_numpy() != held["owner"].to_numpy())
+    )
+    return lines, held
+
+
+def view_accuracy(
+    name: str,
+    tradelines: pd.DataFrame,
+    records: pd.DataFrame,
+    visible: np.ndarray,
+    accounts: pd.DataFrame,
+    record_truth: pd.DataFrame,
+    account_months: pd.Series,
+    wrongful_world: set[int],
+    defaulters: np.ndarray,
+    development: int,
+    evaluation: int,
+    adults: int,
+) -> dict[str, object]:
+    """Coverage, errors and defaults seen, for one view of the persons (a bureau, or all).
+
+    Parameters
+    ----------
+    name
+        The view's name (a bureau, or ``aggregator``).
+    tradelines
+        The view's accounts: ``owner`` (the person the file is about), ``furnisher``,
+        ``account_ref``, ``status``, ``last_month``, ``history``.
+    records
+        The view's public records: ``owner``, ``furnisher``, ``record_ref``.
+    visible
+        The persons the view has a file about.
+    accounts, record_truth
+        :func:`item_truth`, over all bureaus.
+    account_months
+        The world's status code per ``(account_id, month)``.
+    wrongful_world
+        World record ids that are wrongful.
+    defaulters
+        Persons who truly defaulted in the year after the development snapshot.
+    development, evaluation
+        The snapshots.
+    adults
+        Persons in the world.
+
+    Returns
+    -------
+    dict
+        ``view``, ``persons_visible``, ``coverage``, ``accounts``, ``account_error_rate``,
+        ``persons_with_error``, ``person_error_rate``, ``wrong_status``, ``other_persons_account``,
+        ``wrongful_public_record``, ``true_defaults``, ``defaults_seen``, ``defaults_seen_share``.
+    """
+    lines, held = _view_errors(
+        tradelines, records, accounts, record_truth, account_months, wrongful_world
+    )
+    persons = np.unique(np.asarray(visible, dtype=np.int64))
+    persons = persons[persons >= 0]
+    flagged = {
+        "wrong_status": lines.loc[lines["wrong_status"], "owner"],
+        "other_persons_account": lines.loc[lines["other_person"], "owner"],
+        "wrongful_public_record": held.loc[held["wrongful"], "owner"],
+    }
+    with_error = np.unique(np.concatenate([v.to_numpy(dtype=np.int64) for v in flagged.values()]))
+    with_error = with_error[np.isin(with_error, persons)]
+    seen = lines.loc[
+        history_defaulted(lines["history"], development + 1, development + 12, evaluation),
+        "owner",
+    ].to_numpy(dtype=np.int64)
+    defaulted = np.unique(np.asarray(defaulters, dtype=np.int64))
+    seen_defaults = int(np.isin(defaulted, seen).sum())
+    account_errors = int((lines["wrong_status"] | lines["other_person"]).sum())
+    return {
+        "view": name,
+        "persons_visible": len(persons),
+        "coverage": len(persons) / adults if adults else float("nan"),
+        "accounts": len(lines),
+        "account_error_rate": account_errors / len(lines) if len(lines) else float("nan"),
+        "persons_with_error": len(with_error),
+        "person_error_rate": len(with_error) / len(persons) if len(persons) else float("nan"),
+        **{key: int(np.isin(persons, v.to_numpy()).sum()) for key, v in flagged.items()},
+        "true_defaults": len(defaulted),
+        "defaults_seen": seen_defaults,
+        "defaults_seen_share": seen_defaults / len(defaulted) if len(defaulted) else float("nan"),
+    }
+
+
+def consensus_performance(
+    scores: pd.DataFrame, owners_of_keys: pd.Series, outcomes: pd.DataFrame
+) -> dict[str, float]:
+    """Discrimination of the consensus PDs against the true outcomes.
+
+    Parameters
+    ----------
+    scores
+        ``person_key``, ``pd``, ``in_default`` at the evaluation snapshot.
+    owners_of_keys
+        :func:`key_owners`.
+    outcomes
+        True outcomes at the snapshot (``default_12m``, ``in_default``), by ``person_id``.
+
+    Returns
+    -------
+    dict
+        :func:`~bureau.analysis.metrics.discrimination` over persons not in default in the
+        aggregator's view nor truly.
+    """
+    person = owners_of_keys.reindex(scores["person_key"].to_numpy()).fillna(-1).to_numpy(np.int64)
+    truth = outcomes.reindex(person)
+    keep = (
+        (person >= 0)
+        & ~scores["in_default"].to_numpy(dtype=bool)
+        & ~truth["in_default"].fillna(True).to_numpy(dtype=bool)
+    )
+    return discrimination(
+        truth["default_12m"].to_numpy()[keep].astype(bool), scores["pd"].to_numpy()[keep]
+    )
+
+
+def world_truth(run_dir: Path) -> tuple[int, pd.Series, set[int]]:
+    """What the accuracy measures need of the world.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+
+    Returns
+    -------
+    tuple
+        The number of adults, the status code per ``(account_id, month)``, and the wrongful
+        world public records.
+    """
+    persons = read_table(run_dir / "world" / "persons", ["person_id"])
+    months = read_table(run_dir / "world" / "account_months", ["account_id", "month", "status"])
+    records = read_table(run_dir / "world" / "public_records", ["record_id", "wrongful"])
+    status = months.set_index(["account_id", "month"])["status"]
+    return len(persons), status, set(records.loc[records["wrongful"], "record_id"])
+
+
+def _read(engine: Engine, table: type, snapshot: int) -> pd.DataFrame:
+    with engine.connect() as conn:
+        frame = read_frame(
+            conn, select(table.__table__).where(table.__table__.c.snapshot == snapshot)
+        )
+    return frame
+
+
+def assess_aggregation(
+    run_dir: Path,
+    aggregator: Engine,
+    bureaus: dict[str, Engine],
+    method: str,
+    snapshots: list[int],
+) -> dict[str, pd.DataFrame]:
+    """Measure the aggregator and each bureau alone against the truth.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory (``world/``, ``truth/``, ``report/model_performance.parquet``).
+    aggregator
+        The aggregator's database, reconciled.
+    bureaus
+        Each bureau's database (for the provenance of its rows).
+    method
+        The linkage method the consolidated tables were built with.
+    snapshots
+        The development and evaluation snapshots.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``linkage`` (one row per method, :func:`linkage_quality`), ``coverage_accuracy`` (one
+        row per bureau and one for the aggregator, :func:`view_accuracy`) and ``consensus``
+        (out-of-time discrimination against the truth of the consensus and of each bureau),
+        ``discrepancies`` (every disagreement found) and ``discrepancies_by_rule`` (counted by
+        snapshot, item, field, kind and rule).
+    """
+    development, evaluation = snapshots[0], snapshots[-1]
+    owners = pd.concat(
+        [
+            file_owners(engine, run_dir / "truth", bureau)
+            .rename_axis("consumer_id")
+            .reset_index()
+            .assign(bureau=bureau)
+            for bureau, engine in sorted(bureaus.items())
+        ],
+        ignore_index=True,
+    )[["bureau", "consumer_id", "person_id"]]
+    with aggregator.connect() as conn:
+        links = read_frame(conn, select(PersonLink.__table__))
+    linkage = pd.DataFrame(
+        [
+            {"method": m, **linkage_quality(links[links["method"] == m], owners)}
+            for m in sorted(links["method"].unique())
+        ]
+    )
+
+    adults, account_months, wrongful_world = world_truth(run_dir)
+    truths = [item_truth(engine, run_dir / "truth", b) for b, engine in sorted(bureaus.items())]
+    accounts = pd.concat([t[0] for t in truths]).drop_duplicates(["furnisher", "account_ref"])
+    record_truth = pd.concat([t[1] for t in truths]).drop_duplicates(["furnisher", "record_ref"])
+    outcomes = true_outcomes(run_dir / "world", development)
+    defaulters = outcomes.index[
+        outcomes["default_12m"].to_numpy(dtype=bool) & ~outcomes["in_default"].to_numpy(dtype=bool)
+    ].to_numpy()
+
+    owner_of = owners.set_index(["bureau", "consumer_id"])["person_id"]
+    identities = _read(aggregator, SubmittedIdentity, evaluation)
+    submitted_lines = _read(aggregator, SubmittedTradeline, evaluation)
+    submitted_records = _read(aggregator, SubmittedPublicRecord, evaluation)
+
+    def owned(frame: pd.DataFrame) -> np.ndarray:
+        index = pd.MultiIndex.from_arrays([frame["bureau"], frame["consumer_id"]])
+        return owner_of.reindex(index).fillna(-1).to_numpy(dtype=np.int64)
+
+    common = {
+        "accounts": accounts,
+        "record_truth": record_truth,
+        "account_months": account_months,
+        "wrongful_world": wrongful_world,
+        "defaulters": defaulters,
+        "development": development,
+        "evaluation": evaluation,
+        "adults": adults,
+    }
+    rows = []
+    for bureau in sorted(bureaus):
+        mine = identities[identities["bureau"] == bureau]
+        lines = submitted_lines[submitted_lines["bureau"] == bureau]
+        records = submitted_records[submitted_records["bureau"] == bureau]
+        rows.append(
+            view_accuracy(
+                bureau,
+                lines.assign(owner=owned(lines)),
+                records.assign(owner=owned(records)),
+                owned(mine),
+                **common,
+            )
+        )
+    keys = links[links["method"] == method][["bureau", "consumer_id", "person_key"]]
+    of_key = key_owners(keys, owners)
+    lines = _read(aggregator, ConsolidatedTradeline, evaluation)
+    records = _read(aggregator, ConsolidatedPublicRecord, evaluation)
+
+    def key_owned(frame: pd.DataFrame) -> np.ndarray:
+        return of_key.reindex(frame["person_key"].to_numpy()).fillna(-1).to_numpy(np.int64)
+
+    rows.append(
+        view_accuracy(
+            "aggregator",
+            lines.assign(owner=key_owned(lines)),
+            records.assign(owner=key_owned(records)),
+            owned(identities),
+            **common,
+        )
+    )
+    accuracy = pd.DataFrame(rows)
+
+    consensus_rows = []
+    scores = _read(aggregator, ConsensusScore, evaluation)
+    if len(scores):
+        truth = true_outcomes(run_dir / "world", evaluation)
+        consensus_rows.append(
+            {"view": "aggregator", **consensus_performance(scores, of_key, truth)}
+        )
+    performance = run_dir / "report" / "model_performance.parquet"
+    if performance.exists():
+        table = pd.read_parquet(performance)
+        for _, row in table.iterrows():
+            consensus_rows.append(
+                {
+                    "view": row["bureau"],
+                    **{
+                        m: row.get(f"out_of_time_truth_{m}", np.nan)
+                        for m in ("rows", "bad_rate", "auc", "gini", "ks")
+                    },
+                }
+            )
+    with aggregator.connect() as conn:
+        discrepancies = read_frame(conn, select(Discrepancy.__table__)).drop(
+            columns="discrepancy_id"
+        )
+    by_rule = (
+        discrepancies.groupby(["snapshot", "item", "field", "kind", "rule"])
+        .size()
+        .rename("discrepancies")
+        .reset_index()
+    )
+    return {
+        "linkage": linkage,
+        "coverage_accuracy": accuracy,
+        "consensus": pd.DataFrame(consensus_rows),
+        "discrepancies": discrepancies,
+        "discrepancies_by_rule": by_rule,
+    }

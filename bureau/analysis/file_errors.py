@@ -1,0 +1,214 @@
+"""Errors on a bureau's files item by item, as a consumer reading their report would see them.
+
+At a snapshot a file shows the last 24 months of each account, and the public records in
+force. Traced to the truth, an item is wrong when:
+
+- ``status``: a month's status differs from what the account truly was that month;
+- ``account``: the account is another person's;
+- ``public_record``: the record is wrongful, or about another person.
+
+Each error has a severity, from the consumer's side: ``severe`` (a wrongful public record, a
+default shown that is not theirs), ``moderate`` (a lesser delinquency that is not theirs),
+``mild`` (another person's account in good standing) or ``favourable`` (the file shows them
+better than they are).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from bureau.analysis.file_accuracy import STATUS_CODES, trace
+from bureau.analysis.model_performance import file_owners
+from bureau.store.bulk import read_frame
+from bureau.store.corrections import corrections_as_of
+from bureau.store.credit_file import PublicRecord, Tradeline, TradelineMonth
+
+LEVEL = {"N": 0, "1": 1, "2": 2, "3": 3, "4": 4, "W": 5, "C": 0}
+ERROR_COLUMNS = (
+    "consumer_id",
+    "item",
+    "furnisher",
+    "ref",
+    "month",
+    "shown",
+    "claimed",
+    "severity",
+    "appeared",
+)
+
+
+def _severity_of_level(level: np.ndarray) -> np.ndarray:
+    return np.where(level >= 4, "severe", np.where(level >= 1, "moderate", "mild"))
+
+
+def item_errors(
+    engine: Engine,
+    truth_dir: Path,
+    bureau: str,
+    account_months: pd.Series,
+    wrongful_world: set[int],
+    snapshot: int,
+) -> pd.DataFrame:
+    """Every wrong item on a bureau's files as they read at a snapshot (corrections applied).
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    truth_dir
+        The run's ``truth/`` directory.
+    bureau
+        The bureau.
+    account_months
+        The world's status code per ``(account_id, month)``.
+    wrongful_world
+        World public record ids that are wrongful.
+    snapshot
+        The month the files are read as of.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ERROR_COLUMNS`: the file, the item (``status``, ``account``,
+        ``public_record``), its furnisher and account or record number, the month (for a
+        status; -1 otherwise), what the file shows and what is true, the severity, and the
+        month the wrong row arrived. Sorted by file, item, number and month.
+    """
+    truth = pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet")
+    months_table = TradelineMonth.__table__
+    with engine.connect() as conn:
+        lines = read_frame(
+            conn,
+            select(
+                Tradeline.tradeline_id,
+                Tradeline.consumer_id,
+                Tradeline.furnisher,
+                Tradeline.account_ref,
+                Tradeline.source_file,
+                Tradeline.source_line,
+            ),
+        )
+        months = read_frame(
+            conn,
+            select(
+                months_table.c.tradeline_id,
+                months_table.c.month,
+                months_table.c.status,
+                months_table.c.arrival,
+            ).where(
+                months_table.c.arrival <= snapshot,
+                months_table.c.month <= snapshot,
+                months_table.c.month > snapshot - 24,
+            ),
+        )
+        records = read_frame(
+            conn,
+            select(
+                PublicRecord.public_record_id,
+                PublicRecord.consumer_id,
+                PublicRecord.furnisher,
+                PublicRecord.record_ref,
+                PublicRecord.ended,
+                PublicRecord.arrival,
+                PublicRecord.source_file,
+                PublicRecord.source_line,
+            ).where(PublicRecord.arrival <= snapshot, PublicRecord.filed <= snapshot),
+        )
+        fixes = corrections_as_of(conn, snapshot)
+    owner = file_owners(engine, truth_dir, bureau)
+    months = fixes.months(months)
+    lines = trace(lines[~lines["tradeline_id"].isin(fixes.removed_tradelines)], truth)
+    lines["owner"] = owner.reindex(lines["consumer_id"].to_numpy()).fillna(-1).to_numpy(np.int64)
+    shown = months.merge(
+        lines[
+            ["tradeline_id", "consumer_id", "furnisher", "account_ref", "truth_key", "person_id"]
+        ].assign(owner=lines["owner"].to_numpy()),
+        on="tradeline_id",
+    )
+    shown["level"] = shown["status"].astype(str).map(LEVEL).fillna(0).to_numpy(dtype=float)
+
+    # Another person's account: the file's owner disputes the account itself.
+    foreign = (shown["person_id"].fillna(-1) >= 0) & (shown["person_id"] != shown["owner"])
+    accounts = (
+        shown[foreign.to_numpy()]
+        .groupby(["consumer_id", "furnisher", "account_ref"], as_index=False)
+        .agg(level=("level", "max"), appeared=("arrival", "min"))
+    )
+    account_errors = pd.DataFrame(
+        {
+            "consumer_id": accounts["consumer_id"].to_numpy(),
+            "item": "account",
+            "furnisher": accounts["furnisher"].to_numpy(),
+            "ref": accounts["account_ref"].to_numpy(),
+            "month": -1,
+            "shown": "on file",
+            "claimed": "not mine",
+            "severity": _severity_of_level(accounts["level"].to_numpy()),
+            "appeared": accounts["appeared"].to_numpy(),
+        }
+    )
+
+    own = shown[~foreign.to_numpy()]
+    truth_code = account_months.reindex(
+        pd.MultiIndex.from_arrays(
+            [
+                own["truth_key"].fillna(-1).to_numpy(dtype=np.int64),
+                own["month"].to_numpy(dtype=np.int64),
+            ]
+        )
+    ).to_numpy()
+    known = ~np.isnan(truth_code)
+    true_status = np.full(len(own), "", dtype=object)
+    true_status[known] = STATUS_CODES[truth_code[known].astype(int)]
+    wrong = known & (true_status != own["status"].astype(str).to_numpy())
+    bad = own[wrong]
+    true_level = pd.Series(true_status[wrong]).map(LEVEL).to_numpy(dtype=float)
+    worse = bad["level"].to_numpy() > true_level
+    status_errors = pd.DataFrame(
+        {
+            "consumer_id": bad["consumer_id"].to_numpy(),
+            "item": "status",
+            "furnisher": bad["furnisher"].to_numpy(),
+            "ref": bad["account_ref"].to_numpy(),
+            "month": bad["month"].to_numpy(dtype=np.int64),
+            "shown": bad["status"].astype(str).to_numpy(),
+            "claimed": true_status[wrong],
+            "severity": np.where(
+                worse, np.where(bad["level"].to_numpy() >= 4, "severe", "moderate"), "favourable"
+            ),
+            "appeared": bad["arrival"].to_numpy(),
+        }
+    )
+
+    records = trace(records[~records["public_record_id"].isin(fixes.removed_records)], truth)
+    records["owner"] = owner.reindex(records["consumer_id"].to_numpy()).fillna(-1).to_numpy()
+    ended = pd.to_numeric(records["ended"], errors="coerce").to_numpy(dtype=float)
+    in_force = ~(ended <= snapshot)
+    wrongful = (
+        (records["defect"] == "wrongful_record").to_numpy()
+        | records["truth_key"].isin(wrongful_world).to_numpy()
+        | (records["identity_of"].fillna(-1).to_numpy() != records["owner"].to_numpy())
+    ) & in_force
+    held = records[wrongful]
+    record_errors = pd.DataFrame(
+        {
+            "consumer_id": held["consumer_id"].to_numpy(),
+            "item": "public_record",
+            "furnisher": held["furnisher"].to_numpy(),
+            "ref": held["record_ref"].to_numpy(),
+            "month": -1,
+            "shown": "on file",
+            "claimed": "not mine",
+            "severity": "severe",
+            "appeared": held["arrival"].to_numpy(),
+        }
+    )
+    errors = pd.concat([status_errors, account_errors, record_errors], ignore_index=True)
+    errors = errors.astype({"consumer_id": np.int64, "month": np.int64, "appeared": np.int64})
+    return errors.sort_values(
+        ["consumer_id", "item", "furnisher", "ref", "month"], ignore_index=True
+    )[list(ERROR_COLUMNS)]

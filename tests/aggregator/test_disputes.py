@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from bureau.bureaus.disputes import record_disputes
+from bureau.bureaus.features import snapshot_features
+from bureau.bureaus.ingest import bureau_engine
+from bureau.cli.main import app
+from bureau.pipeline import aggregator_engine, run_stage
+from bureau.store.aggregator import SubmittedTradeline
+from bureau.store.bulk import read_frame
+from bureau.store.credit_file import Correction, Dispute
+
+
+def all_disputes(small_run) -> pd.DataFrame:
+    frames = []
+    for bureau in small_run.scenario.active_bureaus:
+        engine = bureau_engine(small_run.path, bureau)
+        with engine.connect() as conn:
+            frame = read_frame(conn, select(Dispute.__table__))
+            fixes = read_frame(conn, select(Correction.__table__))
+        engine.dispose()
+        frames.append(frame.merge(fixes, on="dispute_ref", how="left").assign(bureau=bureau))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_severe_errors_are_disputed_more_and_upheld_ones_corrected(small_run) -> None:
+    by = pd.read_csv(small_run.path / "report" / "disputes_by_severity.csv")
+    totals = by.groupby("severity")[["errors", "disputed"]].sum()
+    share = totals["disputed"] / totals["errors"]
+    assert share["severe"] > share["moderate"] > share["favourable"]
+    disputes = all_disputes(small_run)
+    assert len(disputes) > 0
+    upheld = disputes[disputes["outcome"] == "corrected"]
+    assert upheld["action"].notna().all()
+    assert (upheld["effective"] == upheld["resolved"]).all()
+    assert disputes.loc[disputes["outcome"] == "rejected", "action"].isna().all()
+    table = pd.read_csv(small_run.path / "report" / "disputes.csv")
+    assert table["corrected"].sum() == len(upheld)
+    assert (table["still_present"] <= table["errors"]).all()
+
+
+def test_a_correction_reaches_the_next_submission_only(small_run) -> None:
+    disputes = all_disputes(small_run)
+    fix = disputes[disputes["action"] == "status"].iloc[0]
+    development, evaluation = small_run.scenario.snapshots
+    engine = aggregator_engine(small_run.path)
+    with engine.connect() as conn:
+        lines = read_frame(
+            conn,
+            select(SubmittedTradeline.snapshot, SubmittedTradeline.history).where(
+                SubmittedTradeline.bureau == fix["bureau"],
+                SubmittedTradeline.furnisher == fix["furnisher"],
+                SubmittedTradeline.account_ref == fix["ref"],
+            ),
+        ).set_index("snapshot")["history"]
+    engine.dispose()
+    month = int(fix["month_x"])
+    assert lines[development][month - (development - 23)] == fix["shown"]
+    assert lines[evaluation][month - (evaluation - 23)] == fix["claimed"]
+
+
+def test_corrections_leave_earlier_views_as_they_were(small_run) -> None:
+    disputes = all_disputes(small_run)
+    bureau = disputes.loc[disputes["outcome"] == "corrected", "bureau"].iloc[0]
+    engine = bureau_engine(small_run.path, bureau)
+    groups = small_run.scenario.bureaus[bureau].feature_groups
+    start = small_run.scenario.start_date
+    development, evaluation = small_run.scenario.snapshots
+    pd.testing.assert_frame_equal(
+        snapshot_features(engine, development, groups, start),
+        snapshot_features(engine, development, groups, start, corrected=False),
+    )
+    later = snapshot_features(engine, evaluation, groups, start)
+    furnished = snapshot_features(engine, evaluation, groups, start, corrected=False)
+    assert not later.equals(furnished)
+    engine.dispose()
+
+
+def test_recording_the_same_disputes_again_adds_nothing(small_run) -> None:
+    disputes = all_disputes(small_run)
+    bureau = disputes["bureau"].iloc[0]
+    mine = disputes[disputes["bureau"] == bureau].rename(columns={"month_x": "month"})
+    columns = [
+        *("dispute_ref", "consumer_id", "item", "furnisher", "ref", "month", "shown"),
+        *("claimed", "severity", "filed", "resolved", "outcome"),
+    ]
+    engine = bureau_engine(small_run.path, bureau)
+    assert record_disputes(engine, mine[columns].fillna({"month": -1})) == 0
+    engine.dispose()
+    assert run_stage(small_run.path, "disputes").skipped
+
+
+def test_disputes_command_prints_the_statistics(small_run) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(app, ["disputes", str(small_run.path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    payload = json.loads(shown.stdout)
+    assert payload["skipped"] and len(payload["bureaus"]) == len(small_run.scenario.active_bureaus)
+    readable = runner.invoke(app, ["disputes", str(small_run.path)])
+    assert readable.exit_code == 0 and "by severity" in readable.stdout

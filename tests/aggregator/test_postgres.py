@@ -1,0 +1,41 @@
+"""The aggregator on a real PostgreSQL server: the same results as on SQLite files.
+
+Runs when BUREAU_TEST_DATABASE_URL points at a server (CI sets it); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from bureau.pipeline import run_stage
+
+URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
+pytestmark = pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set")
+
+
+def test_the_chain_after_ingestion_gives_the_same_results_on_a_server(
+    small_run, tmp_path: Path
+) -> None:
+    admin = create_engine(URL)
+    with admin.begin() as conn:
+        for schema in [*small_run.scenario.active_bureaus, "aggregator"]:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    run = tmp_path / "run"
+    shutil.copytree(small_run.path, run, ignore=shutil.ignore_patterns("db", "models", "scores"))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["stages"] = {k: v for k, v in manifest["stages"].items() if k in ("world", "furnish")}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    for stage in ("ingest", "train", "disputes", "submit", "reconcile"):
+        run_stage(run, stage, workers=2, db_url=URL)
+    assert "submitted_tradelines" in inspect(admin).get_table_names(schema="aggregator")
+    admin.dispose()
+    for name in ("disputes.csv", "linkage.csv", "coverage_accuracy.csv", "consensus.csv"):
+        ours = (run / "report" / name).read_bytes()
+        assert ours == (small_run.path / "report" / name).read_bytes(), name
+    assert not (run / "db" / "aggregator.db").exists()
