@@ -142,6 +142,26 @@ def _ingest_stage(ctx: StageContext) -> dict[str, int]:
     return rows
 
 
+def write_report(root: Path, tables: dict[str, pd.DataFrame], csv: bool = True) -> None:
+    """Write report tables as Parquet and CSV into ``RUN/report/``, each file whole or not at all.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+    tables
+        The tables by name (the file name without suffix).
+    csv
+        Also write a CSV beside each Parquet file.
+    """
+    report = root / "report"
+    report.mkdir(exist_ok=True)
+    for name, frame in tables.items():
+        write_table(frame, report / f"{name}.parquet")
+        if csv:
+            write_text_atomic(report / f"{name}.csv", frame.to_csv(index=False))
+
+
 def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
     engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in ctx.scenario.active_bureaus}
     try:
@@ -149,11 +169,7 @@ def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
     finally:
         for engine in engines.values():
             engine.dispose()
-    report = ctx.root / "report"
-    report.mkdir(exist_ok=True)
-    for name, frame in (("file_accuracy", table), ("rejects_by_rule", by_rule)):
-        write_table(frame, report / f"{name}.parquet")
-        frame.to_csv(report / f"{name}.csv", index=False)
+    write_report(ctx.root, {"file_accuracy": table, "rejects_by_rule": by_rule})
     ctx.details["accuracy"] = table
     return {"bureaus": len(table), "rules": len(by_rule)}
 
@@ -251,8 +267,7 @@ def _train_stage(ctx: StageContext) -> dict[str, int]:
         kept = pd.read_parquet(previous)
         table = pd.concat([kept[~kept["bureau"].isin(bureaus)], table], ignore_index=True)
     table = table.sort_values("bureau", ignore_index=True)
-    write_table(table, previous)
-    table.to_csv(report / "model_performance.csv", index=False)
+    write_report(ctx.root, {"model_performance": table})
     ctx.details["train"] = table
     return {f"{r['bureau']}.scored": int(r.get("out_of_time_rows", 0)) for r in rows}
 
@@ -349,16 +364,11 @@ def _disputes_stage(ctx: StageContext) -> dict[str, int]:
     ):
         rows.append(row)
         by_severity.append(severity)
-    report = ctx.root / "report"
-    report.mkdir(exist_ok=True)
     tables = {
-        "disputes": pd.DataFrame(rows),
-        "disputes_by_severity": pd.concat(by_severity, ignore_index=True),
+        "disputes": pd.DataFrame(rows).round(6),
+        "disputes_by_severity": pd.concat(by_severity, ignore_index=True).round(6),
     }
-    for name, frame in tables.items():
-        frame = frame.round(6)
-        write_table(frame, report / f"{name}.parquet")
-        frame.to_csv(report / f"{name}.csv", index=False)
+    write_report(ctx.root, tables)
     ctx.details["disputes"] = tables["disputes"]
     return {
         f"{r['bureau']}.{k}": int(r[k]) for r in rows for k in ("errors", "disputed", "corrected")
@@ -407,17 +417,17 @@ def _reconcile_stage(ctx: StageContext) -> dict[str, int]:
         engine.dispose()
         for bureau_db in engines.values():
             bureau_db.dispose()
-    report = ctx.root / "report"
-    report.mkdir(exist_ok=True)
-    for name, frame in tables.items():
-        frame = frame.round(6)
-        write_table(frame, report / f"{name}.parquet")
-        if name != "discrepancies":
-            # Every disagreement is a long table: Parquet only.
-            frame.to_csv(report / f"{name}.csv", index=False)
+    tables = {name: frame.round(6) for name, frame in tables.items()}
+    # Every disagreement is a long table: Parquet only.
+    write_report(ctx.root, {"discrepancies": tables.pop("discrepancies")}, csv=False)
+    write_report(ctx.root, tables)
+    fitted = ctx.root / "report" / "consensus_model.json"
     if summary.consensus is not None:
         text = json.dumps(summary.consensus, indent=1, sort_keys=True) + "\n"
-        write_text_atomic(report / "consensus_model.json", text)
+        write_text_atomic(fitted, text)
+    else:
+        # No consensus could be fitted on these submissions: no earlier one may stand for it.
+        fitted.unlink(missing_ok=True)
     ctx.details["reconcile"] = (summary, tables)
     rows = {
         f"linkage.{m}.{k}": v for m, figures in summary.linkages.items() for k, v in figures.items()

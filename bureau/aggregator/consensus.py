@@ -192,7 +192,14 @@ class ConsensusModel:
         return 1.0 / (1.0 + np.exp(-z))
 
     def to_dict(self) -> dict[str, Any]:
-        """The model as plain JSON-ready data."""
+        """The model as plain JSON-ready data.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``features``, ``mean``, ``scale``, ``coef``, ``intercept``, ``rows`` and
+            ``bad_rate``.
+        """
         return {
             "kind": "logistic_regression",
             "features": self.features,
@@ -206,7 +213,18 @@ class ConsensusModel:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConsensusModel:
-        """Rebuild a model from :meth:`to_dict`'s output."""
+        """Rebuild a model from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data
+            The dict :meth:`to_dict` made (read back from JSON).
+
+        Returns
+        -------
+        ConsensusModel
+            The same model.
+        """
         return cls(
             features=list(data["features"]),
             mean=[float(v) for v in data["mean"]],

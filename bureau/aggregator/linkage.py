@@ -204,7 +204,10 @@ def splink_linker(records: pd.DataFrame, threads: int = 2, seed: int = 1) -> Any
     from splink import DuckDBAPI, Linker, block_on
 
     connection = duckdb.connect()
-    connection.execute(f"SET threads = {int(threads)}")
+    # Training sums over many pairs; with several threads DuckDB adds them in an order that
+    # varies from run to run, and the estimates with it in their last bits. One thread makes
+    # them the same every time; the comparisons of prediction use all the threads.
+    connection.execute("SET threads = 1")
     linker = Linker(records, _splink_settings(), db_api=DuckDBAPI(connection=connection))
     training = linker.training
     # Same ID number can find a match only where both records carry one: its recall is at
@@ -216,6 +219,7 @@ def splink_linker(records: pd.DataFrame, threads: int = 2, seed: int = 1) -> Any
     training.estimate_u_using_random_sampling(max_pairs=1e7, seed=seed)
     training.estimate_parameters_using_expectation_maximisation(block_on("national_id"))
     training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+    connection.execute(f"SET threads = {int(threads)}")
     return linker
 
 
@@ -263,7 +267,10 @@ def link_splink(
         )
         cluster = clusters.as_pandas_dataframe()[["record", "cluster_id"]]
         links = int(pairs.as_duckdbpyrelation().count("*").fetchall()[0][0])
-        parameters = json.loads(json.dumps(linker.misc.save_model_to_json()))
+        parameters = linker.misc.save_model_to_json()
+        # A random id of the linker object: not part of the model.
+        parameters.pop("linker_uid", None)
+        parameters = json.loads(json.dumps(parameters))
     finally:
         for name, level in quieted.items():
             logging.getLogger(name).setLevel(level)

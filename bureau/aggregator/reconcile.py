@@ -18,6 +18,10 @@ import pandas as pd
 from bureau.aggregator.rules import settle
 from bureau.store.aggregator import RECORD_FIELDS, TRADELINE_FIELDS
 
+#: Fields that change from month to month: bureaus that last heard of an item in different
+#: months may differ on them without either being wrong (the disagreement is ``stale``).
+CHANGING = frozenset(("balance", "status", "last_month", "history", "ended"))
+
 
 @dataclass(frozen=True)
 class Consolidated:
@@ -27,17 +31,18 @@ class Consolidated:
     ----------
     tradelines
         One row per account: ``furnisher``, ``account_ref``, ``bureaus`` (who reported it,
-        joined by ``+``), ``history`` (from the bureau whose status was kept), and for each
-        field of :data:`~bureau.store.aggregator.TRADELINE_FIELDS` its value, ``<field>_bureau``
-        and ``<field>_rule``.
+        joined by ``+``), and for each field of
+        :data:`~bureau.store.aggregator.TRADELINE_FIELDS` (the 24-month ``history`` among them)
+        its value, ``<field>_bureau`` and ``<field>_rule``.
     public_records
         The same for public records (:data:`~bureau.store.aggregator.RECORD_FIELDS`).
     discrepancies
         ``item``, ``furnisher``, ``ref``, ``field``, ``kind``, ``values``
         (``bureau=value;...``), ``resolved``, ``bureau`` and ``rule``: one row per field of an
-        item on which bureaus disagreed. ``kind`` is ``stale`` where the bureaus last heard of
-        the item in different months (one is behind), ``conflict`` where they report the same
-        month differently.
+        item on which bureaus disagreed. ``kind`` is ``conflict`` where bureaus that last heard
+        of the item in the same month differ, or where they differ on a field that does not
+        change (owner, product, opening, amount, kind, filing); ``stale`` where the
+        differences are only between bureaus that last heard of it in different months.
     """
 
     tradelines: pd.DataFrame
@@ -51,7 +56,7 @@ def _consolidate(
     fields: tuple[str, ...],
     rules: list[str],
     item: str,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Settle every field of items reported by one or more bureaus (reports sorted by item)."""
     group = reports.groupby(["furnisher", ref], sort=False).ngroup().to_numpy()
     first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
@@ -63,7 +68,6 @@ def _consolidate(
         }
     )
     conflicts = []
-    winners: dict[str, np.ndarray] = {}
     for name in fields:
         token = reports[name].astype(str).to_numpy()
         candidates = pd.DataFrame(
@@ -77,7 +81,6 @@ def _consolidate(
         )
         settled = settle(candidates, rules)
         rows = settled["row"].to_numpy()
-        winners[name] = rows
         out[name] = reports[name].to_numpy()[rows]
         out[f"{name}_bureau"] = settled["bureau"].to_numpy()
         out[f"{name}_rule"] = settled["rule"].to_numpy()
@@ -89,8 +92,22 @@ def _consolidate(
             )
             values = pairs.groupby(level=0, sort=True).agg(";".join)
             picked = settled.set_index("group").loc[values.index]
-            months = pd.Series(reports["last_month"].to_numpy()[mask], index=group[mask])
-            stale = months.groupby(level=0, sort=True).nunique().to_numpy() > 1
+            if name in CHANGING:
+                # Bureaus that heard of the account in the same month and still differ
+                # conflict; otherwise one of them is only behind.
+                heard = pd.DataFrame(
+                    {
+                        "group": group[mask],
+                        "month": reports["last_month"].to_numpy()[mask],
+                        "token": token[mask],
+                    }
+                )
+                distinct = heard.drop_duplicates().groupby(["group", "month"]).size()
+                same_month = distinct > 1
+                clash = same_month.groupby(level=0).any().reindex(values.index).to_numpy()
+                stale = ~clash
+            else:
+                stale = np.zeros(len(values), dtype=bool)
             conflicts.append(
                 pd.DataFrame(
                     {
@@ -116,7 +133,7 @@ def _consolidate(
             ]
         )
     )
-    return out, discrepancies, winners
+    return out, discrepancies
 
 
 def _with_keys(reports: pd.DataFrame, keys: pd.DataFrame, ref: str) -> pd.DataFrame:
@@ -152,13 +169,11 @@ def reconcile(
         Consolidated tradelines and public records, and the discrepancies.
     """
     lines = _with_keys(tradelines, keys, "account_ref")
-    consolidated, tl_conflicts, winners = _consolidate(
+    consolidated, tl_conflicts = _consolidate(
         lines, "account_ref", TRADELINE_FIELDS, rules, "tradeline"
     )
-    # The history goes with the status it explains.
-    consolidated.insert(3, "history", lines["history"].to_numpy()[winners["status"]])
     records = _with_keys(public_records, keys, "record_ref")
-    consolidated_records, pr_conflicts, _ = _consolidate(
+    consolidated_records, pr_conflicts = _consolidate(
         records, "record_ref", RECORD_FIELDS, rules, "public_record"
     )
     discrepancies = pd.concat([tl_conflicts, pr_conflicts], ignore_index=True)

@@ -241,6 +241,10 @@ def reconcile_all(
     if len(previous) == len(snapshots) and (previous["sha256"] == sha).all():
         return _summary_of(engine, method, snapshots, missing, linkages, unchanged=True)
 
+    with engine.begin() as conn:
+        # From here on the stored tables change: until the end, no reader may take them for
+        # a finished reconciliation (a run killed midway is redone whole).
+        conn.execute(Reconciliation.__table__.update().values(sha256=""))
     identity_sha = _inputs_hash(submissions, {"threshold": threshold})
     results: dict[str, dict[str, int]] = {}
     for name in METHODS:
@@ -336,11 +340,19 @@ def _consensus(
     with engine.connect() as conn:
         for snapshot in snapshots:
             scores = _read(conn, SubmittedScore, snapshot)
+            # Only the files submitted at this snapshot: a person first seen later is no one
+            # yet, and a bureau's file counts from the snapshot it was submitted at.
+            held = read_frame(
+                conn,
+                select(SubmittedIdentity.bureau, SubmittedIdentity.consumer_id).where(
+                    SubmittedIdentity.snapshot == snapshot
+                ),
+            ).astype({"consumer_id": np.int64})
             frames[snapshot] = consensus_features(
                 consolidated[snapshot].tradelines,
                 consolidated[snapshot].public_records,
                 scores,
-                keys,
+                keys.merge(held, on=["bureau", "consumer_id"]),
                 bureaus,
                 snapshot,
             )

@@ -1,10 +1,14 @@
 """Receiving submissions: check every row, keep what is sound, set aside the rest with a reason.
 
 A submission is four tables (identities, tradelines, public records, scores) from one bureau at
-one snapshot. Nothing is dropped in silence: a row that cannot be taken (a required value
-missing, an identity with no attribute at all, conflicting copies of one key, a row of a
-consumer the bureau did not identify) goes to ``submission_rejects`` whole, with the part, the
-row number in the part, the field and the reason. Exact copies of a row are one row.
+one snapshot. Nothing is dropped in silence: a row that cannot be taken goes to
+``submission_rejects`` whole, with the part, the row number in the part, the field and the
+reason. A row is refused for a required value missing; a value not of its column's kind (not a
+whole number, not a number, not true or false) or too long for it; a status or history that is
+not made of status codes; a month after the snapshot, or a last report before the opening; a
+negative amount; a probability outside 0-1; an identity with no attribute at all; a row of a
+consumer the bureau did not identify; or conflicting copies of one key (all copies). Exact
+copies of a row are one row.
 
 A submission is stored in one transaction, under its content hash: receiving the same content
 again changes nothing, and new content for the same bureau and snapshot replaces the old whole.
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Boolean, Column, Engine, Float, Integer, SmallInteger, delete, select
 
 from bureau.errors import BureauError
 from bureau.store.aggregator import (
@@ -35,6 +39,9 @@ from bureau.store.bulk import insert
 logger = logging.getLogger(__name__)
 
 STATUS_CODES = frozenset("N1234WC")
+HISTORY_PATTERN = r"[-N1234WC]{24}"
+BOOLEAN = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+DTYPES = {"int": np.int64, "float": np.float64, "bool": bool, "str": object}
 IDENTITY_ATTRIBUTES = ("name", "national_id", "phone")
 #: Each part: its table, its key, and the columns it must have (all required but a few).
 PARTS = {
@@ -147,7 +154,14 @@ class _Sorter:
         self.snapshot = snapshot
         self.frames: list[pd.DataFrame] = []
 
-    def reject(self, part: str, frame: pd.DataFrame, mask: np.ndarray, field, reason) -> None:
+    def reject(
+        self,
+        part: str,
+        frame: pd.DataFrame,
+        mask: np.ndarray,
+        field: str | np.ndarray | None,
+        reason: str | np.ndarray,
+    ) -> None:
         if not mask.any():
             return
         bad = frame[mask]
@@ -173,53 +187,139 @@ class _Sorter:
         )
 
 
+def _kind(column: Column) -> tuple[str, int | None]:
+    """What a table column holds: ``int``, ``float``, ``bool`` or ``str`` (with its length)."""
+    kind = column.type
+    if isinstance(kind, Boolean):
+        return "bool", None
+    if isinstance(kind, Integer):
+        return "int", None
+    if isinstance(kind, Float):
+        return "float", None
+    return "str", getattr(kind, "length", None)
+
+
+class _Verdicts:
+    """The first reason each row of a part is refused (rows not refused stay None)."""
+
+    def __init__(self, rows: int) -> None:
+        self.field = np.full(rows, None, dtype=object)
+        self.reason = np.full(rows, None, dtype=object)
+
+    @property
+    def refused(self) -> np.ndarray:
+        return pd.notna(self.field) | pd.notna(self.reason)
+
+    def refuse(self, mask: np.ndarray, field: str | None, reason: str) -> None:
+        new = np.asarray(mask, dtype=bool) & ~self.refused
+        self.field[new] = field
+        self.reason[new] = reason
+
+
+def _typed(frame: pd.DataFrame, table: type, verdicts: _Verdicts) -> pd.DataFrame:
+    """Each column as its table's type; values that are not of it are refused."""
+    out = frame.copy()
+    for name in frame.columns:
+        if name == "_row":
+            continue
+        kind, length = _kind(table.__table__.c[name])
+        values = frame[name]
+        present = values.notna().to_numpy()
+        if kind in ("int", "float"):
+            number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            bad = present & ~np.isfinite(number)
+            if kind == "int":
+                bad |= present & np.isfinite(number) & (number != np.round(number))
+                verdicts.refuse(bad, name, "not a whole number")
+                if isinstance(table.__table__.c[name].type, SmallInteger):
+                    verdicts.refuse(present & (np.abs(number) > 32767), name, "out of range")
+            else:
+                verdicts.refuse(bad, name, "not a number")
+            out[name] = number
+        elif kind == "bool":
+            text = values.astype(str).str.strip().str.lower()
+            truth = text.map(BOOLEAN).to_numpy()
+            verdicts.refuse(present & pd.isna(truth), name, "not true or false")
+            out[name] = truth
+        else:
+            text = values.astype(object).where(values.notna(), None)
+            sizes = text.map(lambda v: len(str(v)) if v is not None else 0).to_numpy()
+            if length is not None:
+                verdicts.refuse(sizes > length, name, f"longer than {length} characters")
+            out[name] = text.map(lambda v: str(v) if v is not None else None)
+    return out
+
+
+def _check_values(part: str, frame: pd.DataFrame, snapshot: int, verdicts: _Verdicts) -> None:
+    """The checks of meaning: codes, histories, months not after the snapshot, amounts."""
+    if part == "identities":
+        anonymous = frame[list(IDENTITY_ATTRIBUTES)].isna().all(axis=1).to_numpy()
+        verdicts.refuse(anonymous, None, "no identity attribute: nothing to link by")
+        return
+    if part == "tradelines":
+        verdicts.refuse(
+            ~frame["status"].isin(STATUS_CODES).to_numpy(),
+            "status",
+            "not a status code (N, 1-4, W, C)",
+        )
+        history = frame["history"].astype(str).str.fullmatch(HISTORY_PATTERN).to_numpy()
+        verdicts.refuse(~history, "history", "not 24 status codes (N, 1-4, W, C or -)")
+    if part in ("tradelines", "public_records"):
+        first = "opened" if part == "tradelines" else "filed"
+        for name in (first, "last_month"):
+            later = frame[name].to_numpy(dtype=float) > snapshot
+            verdicts.refuse(later, name, f"after the snapshot (month {snapshot})")
+        before = frame["last_month"].to_numpy(dtype=float) < frame[first].to_numpy(dtype=float)
+        verdicts.refuse(before, "last_month", f"before {first}")
+        for name in ("amount", "balance"):
+            if name in frame:
+                verdicts.refuse(frame[name].to_numpy(dtype=float) < 0, name, "negative")
+    if part == "scores":
+        value = frame["pd"].to_numpy(dtype=float)
+        verdicts.refuse(~((value >= 0) & (value <= 1)), "pd", "not a probability")
+
+
 def _check_part(
-    part: str, frame: pd.DataFrame, sorter: _Sorter, consumers: pd.Index | None
+    part: str,
+    frame: pd.DataFrame,
+    sorter: _Sorter,
+    consumers: pd.Index | None,
+    snapshot: int,
 ) -> pd.DataFrame:
     """Keep the sound rows of one part; set aside the others with their reason."""
-    _, key, columns = PARTS[part]
-    frame = frame[columns].reset_index(drop=True)
-    frame.insert(0, "_row", np.arange(1, len(frame) + 1))
-    keep = np.ones(len(frame), dtype=bool)
-
-    missing_field = pd.Series(None, index=frame.index, dtype=object)
+    table, key, columns = PARTS[part]
+    raw = frame[columns].reset_index(drop=True)
+    raw.insert(0, "_row", np.arange(1, len(raw) + 1))
+    verdicts = _Verdicts(len(raw))
     for column in columns:
-        if column in OPTIONAL:
-            continue
-        empty = frame[column].isna().to_numpy() & missing_field.isna().to_numpy()
-        missing_field[empty] = column
-    gap = missing_field.notna().to_numpy()
-    sorter.reject(part, frame, gap, missing_field.to_numpy(), "required value missing")
-    keep &= ~gap
-
-    if part == "identities":
-        anonymous = keep & frame[list(IDENTITY_ATTRIBUTES)].isna().all(axis=1).to_numpy()
-        sorter.reject(part, frame, anonymous, None, "no identity attribute: nothing to link by")
-        keep &= ~anonymous
-    if part == "tradelines":
-        bad_status = keep & ~frame["status"].isin(STATUS_CODES).to_numpy()
-        sorter.reject(part, frame, bad_status, "status", "not a status code (N, 1-4, W, C)")
-        keep &= ~bad_status
-    if part == "scores":
-        value = pd.to_numeric(frame["pd"], errors="coerce").to_numpy(dtype=float)
-        bad_pd = keep & ~((value >= 0) & (value <= 1))
-        sorter.reject(part, frame, bad_pd, "pd", "not a probability")
-        keep &= ~bad_pd
+        if column not in OPTIONAL:
+            verdicts.refuse(raw[column].isna().to_numpy(), column, "required value missing")
+    typed = _typed(raw, table, verdicts)
+    sound_so_far = ~verdicts.refused
+    checked = typed[sound_so_far]
+    later = _Verdicts(len(checked))
+    _check_values(part, checked, snapshot, later)
     if consumers is not None:
-        stranger = keep & ~frame["consumer_id"].isin(consumers).to_numpy()
-        sorter.reject(
-            part, frame, stranger, "consumer_id", "consumer not among the submitted identities"
-        )
-        keep &= ~stranger
+        stranger = ~checked["consumer_id"].isin(consumers).to_numpy()
+        later.refuse(stranger, "consumer_id", "consumer not among the submitted identities")
+    rows = np.flatnonzero(sound_so_far)
+    verdicts.field[rows] = later.field
+    verdicts.reason[rows] = later.reason
+    refused = verdicts.refused
+    sorter.reject(part, raw, refused, verdicts.field, verdicts.reason)
 
-    sound = frame[keep]
+    sound = typed[~refused]
     # Exact copies are one row; copies of a key that disagree cannot all be true, and which
-    # one is cannot be told here: all of them are set aside.
-    sound = sound.drop_duplicates(subset=[c for c in columns], keep="first")
+    # one is cannot be told here: all of them are set aside (with the rows as submitted).
+    sound = sound.drop_duplicates(subset=list(columns), keep="first")
     clash = sound.duplicated(subset=key, keep=False).to_numpy()
     label = " and ".join(key)
-    sorter.reject(part, sound, clash, key[-1], f"conflicting copies of one {label}")
-    return sound[~clash].drop(columns="_row").reset_index(drop=True)
+    clashing = raw["_row"].isin(sound.loc[clash, "_row"]).to_numpy()
+    sorter.reject(part, raw, clashing, key[-1], f"conflicting copies of one {label}")
+    kept = sound[~clash].drop(columns="_row").reset_index(drop=True)
+    return kept.astype(
+        {c: DTYPES[_kind(table.__table__.c[c])[0]] for c in columns if c not in OPTIONAL}
+    )
 
 
 def check_submission(
@@ -254,11 +354,11 @@ def check_submission(
                 f"{bureau} at month {snapshot}: {part} has no column {absent[0]}", field=absent[0]
             )
     sorter = _Sorter(bureau, snapshot)
-    identities = _check_part("identities", parts["identities"], sorter, None)
+    identities = _check_part("identities", parts["identities"], sorter, None, snapshot)
     consumers = pd.Index(identities["consumer_id"])
     sound = {"identities": identities}
     for part in ("tradelines", "public_records", "scores"):
-        sound[part] = _check_part(part, parts[part], sorter, consumers)
+        sound[part] = _check_part(part, parts[part], sorter, consumers, snapshot)
     return sound, sorter.table()
 
 

@@ -43,7 +43,18 @@ from bureau.store.parquet import read_table
 
 
 def pair_counts(sizes: np.ndarray) -> int:
-    """Pairs within groups of the given sizes."""
+    """Pairs within groups of the given sizes.
+
+    Parameters
+    ----------
+    sizes
+        The size of each group.
+
+    Returns
+    -------
+    int
+        The sum of ``n (n - 1) / 2`` over the groups.
+    """
     sizes = np.asarray(sizes, dtype=np.int64)
     return int((sizes * (sizes - 1) // 2).sum())
 

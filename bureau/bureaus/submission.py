@@ -17,12 +17,14 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.labels import observed_outcomes
 from bureau.bureaus.models.artifacts import BureauModel
-from bureau.formats.history import history_strings
+from bureau.formats.history import DEFAULT_CODES, history_strings
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import corrections_as_of
 from bureau.store.credit_file import Consumer, PublicRecord, Tradeline, TradelineMonth
+
+#: A default reported this many months before the snapshot or later still counts as current.
+RECENT_MONTHS = 3
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class BureauSubmission:
         ``consumer_id``, ``furnisher``, ``record_ref``, ``direct``, ``kind``, ``filed``,
         ``ended`` (-1 while in force), ``amount`` and ``last_month``.
     scores
-        ``consumer_id``, ``score``, ``pd`` and ``in_default``; empty for a bureau with no model.
+        ``consumer_id``, ``score``, ``pd`` and ``in_default`` (an account of the consumer last
+        reported 90+ days past due or written off, in the last :data:`RECENT_MONTHS` months);
+        empty for a bureau with no model.
     """
 
     identities: pd.DataFrame
@@ -191,21 +195,28 @@ def bureau_submission(
             "in_default": pd.Series([], dtype=bool),
         }
     )
+    tradelines = _tradelines(engine, snapshot, own)
     if model is not None:
         X = snapshot_features(engine, snapshot, groups, start)
         scored = model.score(X)
-        state = observed_outcomes(engine, snapshot, 0).reindex(X.index)
+        # In default in the bureau's own view: an account whose latest report, as it stood
+        # at the snapshot, is 90+ days past due or written off.
+        defaulted = tradelines.loc[
+            tradelines["status"].isin(list(DEFAULT_CODES)).to_numpy()
+            & (tradelines["last_month"].to_numpy() > snapshot - RECENT_MONTHS),
+            "consumer_id",
+        ]
         scores = pd.DataFrame(
             {
                 "consumer_id": X.index.to_numpy(dtype=np.int64),
                 "score": scored["score"].to_numpy(dtype=np.int64),
                 "pd": scored["pd"].to_numpy(dtype=np.float64),
-                "in_default": state["in_default"].to_numpy(dtype=bool),
+                "in_default": X.index.isin(defaulted.to_numpy()),
             }
         )
     return BureauSubmission(
         identities=identities.astype({"consumer_id": np.int64}),
-        tradelines=_tradelines(engine, snapshot, own),
+        tradelines=tradelines,
         public_records=_public_records(engine, snapshot, own),
         scores=scores,
     )

@@ -142,7 +142,9 @@ def train_bureau(
     development = scn.scoring.development_snapshot
     evaluation = scn.scoring.evaluation_snapshot
 
-    X = snapshot_features(engine, development, groups, scn.start_date)
+    # The files as furnished: what a model learns and how it is judged do not depend on
+    # whether the disputes of the run have been settled yet.
+    X = snapshot_features(engine, development, groups, scn.start_date, corrected=False)
     outcome = observed_outcomes(engine, development, HORIZON).reindex(X.index)
     sample = ~outcome["in_default"].to_numpy()
     y = outcome["bad"].to_numpy()[sample]
@@ -189,7 +191,7 @@ def train_bureau(
     }
     model = BureauModel(family, estimator, features, scale, card)
 
-    X_eval = snapshot_features(engine, evaluation, groups, scn.start_date)
+    X_eval = snapshot_features(engine, evaluation, groups, scn.start_date, corrected=False)
     observed = observed_outcomes(engine, evaluation, HORIZON).reindex(X_eval.index)
     scores = model.score(X_eval)
     scores.insert(0, "consumer_id", X_eval.index.to_numpy())

@@ -60,10 +60,10 @@ def submit(
         for column in ("bureau", "month", "identities", "tradelines", "records", "scores"):
             table.add_column(column, justify="left" if column == "bureau" else "right")
         table.add_column("set aside", justify="right")
-        keys = sorted({tuple(k.split(".")[:2]) for k in report.rows})
+        keys = sorted({(k.split(".")[0], int(k.split(".")[1])) for k in report.rows})
         for bureau, snapshot in keys:
             row = [report.rows.get(f"{bureau}.{snapshot}.{p}", 0) for p in _PARTS]
-            table.add_row(bureau, snapshot, *(f"{n:,}" for n in row))
+            table.add_row(bureau, str(snapshot), *(f"{n:,}" for n in row))
         console.print(table)
     console.print(f"submitted ({report.seconds:.1f} s)", highlight=False)
 
@@ -112,22 +112,16 @@ def reconcile(
         )
     if not quiet:
         table = Table(title="identity linkage against the truth")
-        for column in (
-            "method",
-            "files",
-            "persons",
-            "precision",
-            "recall",
-            "F1",
-            "split",
-            "merged",
-        ):
+        columns = ("method", "files", "persons", "links", "precision", "recall", "F1")
+        for column in (*columns, "split", "merged"):
             table.add_column(column, justify="left" if column == "method" else "right")
         for row in linkage:
+            links = report.rows.get(f"linkage.{row['method']}.links", 0)
             table.add_row(
                 str(row["method"]),
                 f"{int(row['files']):,}",
                 f"{int(row['keys']):,}",
+                f"{int(links):,}",
                 f"{float(row['precision']):.4f}",
                 f"{float(row['recall']):.4f}",
                 f"{float(row['f1']):.4f}",

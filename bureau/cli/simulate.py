@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -55,7 +56,29 @@ def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
         console.print(table)
         for stage in result.stages:
             console.print(f"{stage.name}: {stage.seconds:.1f} s")
+    headline = _headline(result.path)
+    if headline:
+        console.print(headline, markup=False, highlight=False, soft_wrap=True)
     console.print(f"results in {where}/", markup=False, highlight=False, soft_wrap=True)
+
+
+def _headline(run: Path) -> str | None:
+    """One line on what the aggregator gained, when the run got that far."""
+    linkage, consensus = run / "report" / "linkage.csv", run / "report" / "consensus.csv"
+    if not (linkage.exists() and consensus.exists()):
+        return None
+    links = pd.read_csv(linkage).set_index("method")
+    auc = pd.read_csv(consensus).set_index("view")["auc"]
+    if not {"splink", "exact"} <= set(links.index) or "aggregator" not in auc.index:
+        return None
+    bureaus = auc.drop(index="aggregator").dropna()
+    best = f", best single bureau {bureaus.max():.3f} ({bureaus.idxmax()})" if len(bureaus) else ""
+    return (
+        f"aggregator: {int(links.loc['splink', 'files']):,} files linked into "
+        f"{int(links.loc['splink', 'keys']):,} persons (F1 {links.loc['splink', 'f1']:.4f}, "
+        f"exact ID {links.loc['exact', 'f1']:.4f}); out-of-time AUC against the truth of the "
+        f"consensus {auc['aggregator']:.3f}{best}"
+    )
 
 
 def simulate(

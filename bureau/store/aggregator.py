@@ -16,7 +16,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from bureau.store.credit_file import AutoId
 
 #: The fields of a tradeline that reconciliation settles, each kept with its provenance.
-TRADELINE_FIELDS = ("person_key", "product", "opened", "amount", "balance", "status", "last_month")
+TRADELINE_FIELDS = (
+    "person_key",
+    "product",
+    "opened",
+    "amount",
+    "balance",
+    "status",
+    "last_month",
+    "history",
+)
 #: The same for public records.
 RECORD_FIELDS = ("person_key", "kind", "filed", "ended", "amount")
 
@@ -180,7 +189,6 @@ class ConsolidatedTradeline(AggregatorBase):
     furnisher: Mapped[str] = mapped_column(String(20), primary_key=True)
     account_ref: Mapped[str] = mapped_column(String(24), primary_key=True)
     bureaus: Mapped[str] = mapped_column(Text)
-    history: Mapped[str] = mapped_column(String(24))
     person_key: Mapped[int] = mapped_column(BigInteger)
     person_key_bureau: Mapped[str] = mapped_column(String(40))
     person_key_rule: Mapped[str] = mapped_column(String(20))
@@ -202,6 +210,9 @@ class ConsolidatedTradeline(AggregatorBase):
     last_month: Mapped[int] = mapped_column(SmallInteger)
     last_month_bureau: Mapped[str] = mapped_column(String(40))
     last_month_rule: Mapped[str] = mapped_column(String(20))
+    history: Mapped[str] = mapped_column(String(24))
+    history_bureau: Mapped[str] = mapped_column(String(40))
+    history_rule: Mapped[str] = mapped_column(String(20))
 
 
 class ConsolidatedPublicRecord(AggregatorBase):

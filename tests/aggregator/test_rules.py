@@ -95,5 +95,11 @@ def test_reconcile_keeps_provenance_and_lists_every_disagreement() -> None:
     assert d.loc[("A1", "status"), "values"] == "alpha=N;beta=2"
     assert d.loc[("A1", "status"), "kind"] == "conflict"
     assert d.loc[("A2", "balance"), "kind"] == "stale"
-    assert set(d.index) == {("A1", "status"), ("A2", "balance"), ("A2", "last_month")}
+    assert set(d.index) == {
+        ("A1", "status"),
+        ("A1", "history"),
+        ("A2", "balance"),
+        ("A2", "last_month"),
+    }
+    assert t.loc["A1", "history_bureau"] == "alpha"
     assert np.array_equal(out.tradelines["history"].str[-1], out.tradelines["status"])

@@ -119,3 +119,28 @@ def test_a_submission_without_a_column_is_refused_whole(tmp_path: Path) -> None:
         receive(engine, "kaola", 11, broken)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(SubmittedIdentity)).scalar() == 0
+
+
+def test_values_of_the_wrong_kind_are_set_aside_not_crashed_on(tmp_path: Path) -> None:
+    engine = database_engine(tmp_path, "aggregator", AggregatorBase)
+    broken = parts()
+    lines = broken["tradelines"].iloc[[0, 0, 0, 0, 0, 0]].reset_index(drop=True).astype(object)
+    lines["account_ref"] = ["B1", "B2", "B3", "B" * 40, "B5", "B6"]
+    lines.loc[0, "opened"] = "soon"
+    lines.loc[1, "direct"] = "maybe"
+    lines.loc[2, "history"] = "x"
+    lines.loc[4, "last_month"] = 99
+    lines.loc[5, "balance"] = -5
+    broken["tradelines"] = lines
+    got = receive(engine, "kaola", 11, broken)
+    with engine.connect() as conn:
+        rejects = pd.read_sql(
+            select(SubmissionReject.__table__).where(SubmissionReject.part == "tradelines"), conn
+        ).set_index("row")
+    assert rejects.loc[1, "field"] == "opened" and rejects.loc[1, "reason"] == "not a whole number"
+    assert rejects.loc[2, "reason"] == "not true or false"
+    assert rejects.loc[3, "field"] == "history"
+    assert rejects.loc[4, "reason"] == "longer than 24 characters"
+    assert rejects.loc[5, "reason"].startswith("after the snapshot")
+    assert rejects.loc[6, "reason"] == "negative"
+    assert got.rows["tradelines"] == 0
