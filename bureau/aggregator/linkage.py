@@ -182,7 +182,9 @@ def _splink_settings() -> Any:
     )
 
 
-def splink_linker(records: pd.DataFrame, threads: int = 2, seed: int = 1) -> Any:
+def splink_linker(
+    records: pd.DataFrame, threads: int = 2, seed: int = 1, connection: Any = None
+) -> Any:
     """A trained Splink linker over identity records (DuckDB in memory).
 
     Parameters
@@ -194,6 +196,9 @@ def splink_linker(records: pd.DataFrame, threads: int = 2, seed: int = 1) -> Any
         DuckDB threads.
     seed
         The seed of the random sampling of u probabilities.
+    connection
+        The DuckDB connection to work in (a new in-memory one when None; the caller closes
+        it).
 
     Returns
     -------
@@ -203,7 +208,9 @@ def splink_linker(records: pd.DataFrame, threads: int = 2, seed: int = 1) -> Any
     import duckdb
     from splink import DuckDBAPI, Linker, block_on
 
-    connection = duckdb.connect()
+    connection = connection if connection is not None else duckdb.connect()
+    # Progress is ours to draw (the stage's bar), not DuckDB's.
+    connection.execute("SET enable_progress_bar = false")
     # Training sums over many pairs; with several threads DuckDB adds them in an order that
     # varies from run to run, and the estimates with it in their last bits. One thread makes
     # them the same every time; the comparisons of prediction use all the threads.
@@ -259,8 +266,13 @@ def link_splink(
     }
     for name in quieted:
         logging.getLogger(name).setLevel(logging.ERROR)
+    import duckdb
+
+    # Closed at the end: DuckDB's worker threads and memory do not outlive the linkage (a
+    # process that forks workers later should not carry them).
+    connection = duckdb.connect()
     try:
-        linker = splink_linker(records, threads=threads, seed=seed)
+        linker = splink_linker(records, threads=threads, seed=seed, connection=connection)
         pairs = linker.inference.predict(threshold_match_probability=threshold)
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
             pairs, threshold_match_probability=threshold
@@ -272,6 +284,7 @@ def link_splink(
         parameters.pop("linker_uid", None)
         parameters = json.loads(json.dumps(parameters))
     finally:
+        connection.close()
         for name, level in quieted.items():
             logging.getLogger(name).setLevel(level)
     cluster = cluster.sort_values("record", ignore_index=True)
