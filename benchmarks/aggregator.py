@@ -94,7 +94,7 @@ def measure(run: Path) -> None:
     print(f"\n{run}: {scn.population.persons:,} persons, {len(identities):,} submitted files")
 
     # The first linkage in a process imports Splink and DuckDB and warms them up: not counted.
-    link(identities.head(5_000), "splink", threshold=settings.match_threshold)
+    link(identities.sample(20_000, random_state=0), "splink", threshold=settings.match_threshold)
     alone = splink_alone(identities, settings.match_threshold)
     started = time.perf_counter()
     ours = link(identities, "splink", threshold=settings.match_threshold)

@@ -271,8 +271,17 @@ def link_splink(
     # Closed at the end: DuckDB's worker threads and memory do not outlive the linkage (a
     # process that forks workers later should not carry them).
     connection = duckdb.connect()
+    from splink.internals.exceptions import EMTrainingException
+
     try:
-        linker = splink_linker(records, threads=threads, seed=seed, connection=connection)
+        try:
+            linker = splink_linker(records, threads=threads, seed=seed, connection=connection)
+        except EMTrainingException:
+            # Too few records sharing an ID number or a phone to estimate the model from.
+            raise LinkageError(
+                f"the {len(records):,} identity records hold too few candidate pairs to "
+                "estimate a Splink model; link them with --method exact"
+            ) from None
         pairs = linker.inference.predict(threshold_match_probability=threshold)
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
             pairs, threshold_match_probability=threshold

@@ -250,7 +250,15 @@ def reconcile_all(
     for name in METHODS:
         done_before = linkages[(linkages["method"] == name) & (linkages["sha256"] == identity_sha)]
         if done_before.empty:
-            result = link(identities, name, threshold=threshold)
+            try:
+                result = link(identities, name, threshold=threshold)
+            except LinkageError as exc:
+                if name == method:
+                    raise
+                # The other method is only there for comparison: go on without it.
+                logger.warning("%s linkage not measured: %s", name, exc.message)
+                step()
+                continue
             _write_linkage(engine, result, identity_sha, len(identities))
             results[name] = {
                 "records": len(identities),

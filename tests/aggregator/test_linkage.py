@@ -34,3 +34,9 @@ def test_unknown_method_and_nothing_to_link_are_errors() -> None:
         link(identities(), "fuzzy")
     with pytest.raises(LinkageError, match="no bureau has submitted"):
         link_exact(identities().iloc[:0])
+
+
+def test_splink_without_candidate_pairs_says_so() -> None:
+    lonely = identities().iloc[[0, 3]].assign(phone=["13800000009", "13800000008"])
+    with pytest.raises(LinkageError, match="too few candidate pairs"):
+        link(lonely, "splink")
