@@ -1,28 +1,23 @@
-"""The chain of stages of one run, from the scenario to the run directory.
+"""The stages of a run, each a function of the run directory: from the world to reconciliation.
 
 ``world`` generates the truth, ``furnish`` writes every bureau's feeds from it, ``ingest`` loads
-each bureau's feeds into its own database. Each later stage (scoring, reconciliation,
-comparison) joins :data:`STAGES` in order. A whole run is built in a staging directory and
-renamed into place; a single stage can also be run on an existing run directory, and does
-nothing when it has already run.
+each bureau's feeds into its own database, ``accuracy`` measures the files against the truth,
+``train`` fits each bureau's model, ``disputes`` files and settles consumers' disputes,
+``submit`` sends every bureau's reports to the aggregator, and ``reconcile`` links, consolidates
+and scores them. :data:`STAGES` lists them in chain order and :data:`REQUIRES` what each needs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from bureau import __version__
 from bureau.aggregator.stage import reconcile_all
@@ -33,26 +28,17 @@ from bureau.analysis.disputes import dispute_statistics
 from bureau.analysis.file_errors import item_errors
 from bureau.analysis.metrics import rounded
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
-from bureau.bureaus.applicants import score_applicants
-from bureau.bureaus.batch import ScoringSummary
 from bureau.bureaus.disputes import record_disputes, score_changes
 from bureau.bureaus.ingest import bureau_engine, ingest_all
 from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
 from bureau.bureaus.submission import BureauSubmission, bureau_submission
 from bureau.bureaus.train import TrainingError, train_bureau
-from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks
-from bureau.errors import BureauError, RunDirectoryError
-from bureau.formats.schema import label_months, month_labels
 from bureau.furnish.disputes import file_disputes
 from bureau.furnish.stage import furnish_all
 from bureau.rng import generator
 from bureau.rundir import (
-    RESOLVED_SCENARIO,
-    read_manifest,
-    staged_directory,
-    write_manifest,
     write_text_atomic,
 )
 from bureau.store.aggregator import AggregatorBase
@@ -63,27 +49,6 @@ from bureau.world import write_world
 logger = logging.getLogger(__name__)
 
 StageProgress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class StageReport:
-    """What one stage did: its wall time and the rows it wrote per table."""
-
-    name: str
-    seconds: float
-    rows: dict[str, int]
-    skipped: bool = False
-    detail: Any = None
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A finished run: where it is and what each stage did."""
-
-    path: Path
-    scenario: Scenario
-    stages: list[StageReport] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -461,330 +426,3 @@ REQUIRES = {
     "submit": "disputes",
     "reconcile": "submit",
 }
-
-
-def execute(
-    scenario: Scenario,
-    out: str | Path,
-    *,
-    stages: list[str] | None = None,
-    workers: int = 1,
-    force: bool = False,
-    progress: StageProgress | None = None,
-    db_url: str | None = None,
-) -> RunResult:
-    """Run stages of the chain into a new run directory.
-
-    Parameters
-    ----------
-    scenario
-        The scenario.
-    out
-        The run directory to create (``runs/NAME``).
-    stages
-        Names of the stages to run, in chain order; all of them when None.
-    workers
-        Worker processes for chunked stages; outputs are identical for any number.
-    force
-        Replace an existing run directory.
-    progress
-        Called as ``progress(stage, done, total)``.
-    db_url
-        A database server URL for the bureaus' credit files; SQLite files when None.
-
-    Returns
-    -------
-    RunResult
-        The run directory and per-stage reports.
-
-    Raises
-    ------
-    RunDirectoryError
-        If ``out`` exists and ``force`` is False.
-    """
-    out = Path(out)
-    chosen = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
-    resolved = scenario_to_toml(scenario)
-    reports: list[StageReport] = []
-    with staged_directory(out, force=force) as root:
-        (root / RESOLVED_SCENARIO).write_text(resolved, encoding="utf-8")
-        for name in chosen:
-            started = time.perf_counter()
-            ctx = StageContext(scenario, root, workers, progress, db_url)
-            rows = STAGES[name](ctx)
-            seconds = round(time.perf_counter() - started, 3)
-            reports.append(StageReport(name, seconds, rows, detail=ctx.details.get(name)))
-        header = {
-            "package": "bureau",
-            "version": __version__,
-            "scenario": scenario.name,
-            "seed": scenario.seed,
-            "scenario_sha256": hashlib.sha256(resolved.encode("utf-8")).hexdigest(),
-            "workers": workers,
-            "database": _safe_url(db_url),
-        }
-        manifest = write_manifest(
-            root, header, {r.name: _stage_entry(r, scenario) for r in reports}
-        )
-    return RunResult(path=out, scenario=scenario, stages=reports, manifest=manifest)
-
-
-def run(
-    scenario: Scenario | str | Path,
-    out: str | Path | None = None,
-    *,
-    workers: int = 1,
-    force: bool = False,
-    progress: StageProgress | None = None,
-) -> RunResult:
-    """Run the whole chain for a scenario into ``out`` (default ``runs/<scenario name>``).
-
-    Parameters
-    ----------
-    scenario
-        A :class:`Scenario`, a path to a TOML file, or a bundled scenario's name.
-    out
-        The run directory to create.
-    workers
-        Worker processes; outputs are identical for any number.
-    force
-        Replace an existing run directory.
-    progress
-        Called as ``progress(stage, done, total)``.
-
-    Returns
-    -------
-    RunResult
-        The run directory and per-stage reports.
-    """
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    target = Path("runs") / scenario.name if out is None else Path(out)
-    return execute(scenario, target, workers=workers, force=force, progress=progress)
-
-
-def _stage_entry(report: StageReport, scenario: Scenario) -> dict[str, Any]:
-    """A stage's record in the manifest (reconciliation also names its linkage method)."""
-    entry: dict[str, Any] = {"seconds": report.seconds, "rows": report.rows}
-    if report.name == "reconcile":
-        entry["method"] = scenario.aggregator.linkage
-    return entry
-
-
-def _safe_url(url: str | None) -> str:
-    """A database URL fit to write down: no password."""
-    if url is None:
-        return "sqlite"
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def run_stage(
-    run_dir: str | Path,
-    stage: str,
-    *,
-    workers: int = 1,
-    progress: StageProgress | None = None,
-    db_url: str | None = None,
-    bureaus: list[str] | None = None,
-    method: str | None = None,
-) -> StageReport:
-    """Run one stage on an existing run directory.
-
-    A stage already recorded in the manifest is not run again (ingestion, which loads file by
-    file, is always resumed: files already loaded are skipped; the accuracy report is redone
-    after every ingestion; training trains the bureaus not trained yet; reconciliation runs
-    again when asked for another linkage method).
-
-    Parameters
-    ----------
-    run_dir
-        The run directory.
-    stage
-        A name in :data:`STAGES`.
-    workers
-        Worker processes.
-    progress
-        Called as ``progress(stage, done, total)``.
-    db_url
-        For ``ingest``, ``accuracy`` and ``train``: the database server URL of the credit
-        files, or None for SQLite files.
-    bureaus
-        For ``ingest`` and ``train``: the bureaus to load or train (all when None).
-    method
-        For ``reconcile``: the linkage method (the scenario's when None).
-
-    Returns
-    -------
-    StageReport
-        The stage's wall time and rows (``skipped`` set when there was nothing to do).
-
-    Raises
-    ------
-    RunDirectoryError
-        If the directory is not a run, or the stage this one needs has not run.
-    """
-    root = Path(run_dir)
-    manifest = read_manifest(root)
-    scenario = load_scenario(root / RESOLVED_SCENARIO)
-    needed = REQUIRES[stage]
-    if needed and needed not in manifest.get("stages", {}):
-        raise RunDirectoryError(f"run the {needed} stage first", path=root)
-    unknown = sorted(set(bureaus or ()) - set(scenario.active_bureaus))
-    if unknown:
-        known = ", ".join(scenario.active_bureaus)
-        raise BureauError(
-            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="--bureau"
-        )
-    recorded = manifest.get("stages", {}).get(stage)
-    if stage == "train" and recorded is not None:
-        # Training is per bureau: only the bureaus not trained yet are trained.
-        wanted = bureaus or scenario.active_bureaus
-        bureaus = [b for b in wanted if f"{b}.scored" not in recorded.get("rows", {})]
-        if not bureaus:
-            return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
-    elif stage == "reconcile" and recorded is not None:
-        method = method or scenario.aggregator.linkage
-        if recorded.get("method") == method:
-            return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
-    elif stage not in ("ingest", "accuracy") and recorded is not None:
-        return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
-    held = manifest.get("database", "sqlite")
-    on_server = ("train", "accuracy", "disputes", "submit", "reconcile")
-    if stage in on_server and db_url is None and held != "sqlite":
-        raise BureauError(
-            f"this run's credit files are on {held}: pass the same --db URL", field="--db"
-        )
-    started = time.perf_counter()
-    ctx = StageContext(scenario, root, workers, progress, db_url, bureaus, method)
-    rows = STAGES[stage](ctx)
-    report = StageReport(
-        stage, round(time.perf_counter() - started, 3), rows, detail=ctx.details.get(stage)
-    )
-    stages = dict(manifest.get("stages", {}))
-    if stage in ("ingest", "train") and stage in stages:
-        # Loading or training some bureaus again leaves the others' figures as they were.
-        rows = {**stages[stage].get("rows", {}), **rows}
-    stages[stage] = {"seconds": report.seconds, "rows": rows}
-    if stage == "reconcile":
-        stages[stage]["method"] = method or scenario.aggregator.linkage
-    header = {k: v for k, v in manifest.items() if k not in ("stages", "files")}
-    if stage == "ingest":
-        header["database"] = _safe_url(db_url)
-    write_manifest(root, header, stages)
-    if stage == "ingest":
-        # The accuracy report describes the credit files: keep it in step with them.
-        run_stage(root, "accuracy", workers=workers, db_url=db_url)
-    return report
-
-
-def month_of(scenario: Scenario, as_of: str | None) -> int:
-    """The month number of an ``--as-of YYYY-MM`` label (the run's last month by default).
-
-    Parameters
-    ----------
-    scenario
-        The run's scenario (its calendar).
-    as_of
-        A month as ``YYYY-MM``, or None.
-
-    Returns
-    -------
-    int
-        The 0-based month.
-
-    Raises
-    ------
-    BureauError
-        If the label is not a month of the run.
-    """
-    if as_of is None:
-        return scenario.months - 1
-    try:
-        month = int(label_months(scenario.start_date, pd.Series([as_of]))[0])
-    except (ValueError, TypeError):
-        month = -1
-    if not re.fullmatch(r"\d{4}-\d{2}", as_of) or not 0 <= month < scenario.months:
-        first = month_labels(scenario.start_date, np.array([0, scenario.months - 1]))
-        raise BureauError(
-            f"{as_of!r} is not a month of this run ({first[0]} to {first[1]}, as YYYY-MM)",
-            field="--as-of",
-        )
-    return month
-
-
-def score_file(
-    run_dir: str | Path,
-    bureau: str,
-    input_path: str | Path,
-    output_path: str | Path,
-    *,
-    as_of: str | None = None,
-    db_url: str | None = None,
-    record_inquiries: bool = True,
-    requester: str = "batch",
-    rows_per_chunk: int = 200_000,
-    progress: Callable[[int, int], None] | None = None,
-) -> ScoringSummary:
-    """Score a file of applicants with one bureau of a run (see :func:`score_applicants`).
-
-    Parameters
-    ----------
-    run_dir
-        A run whose bureau has been trained.
-    bureau
-        The bureau.
-    input_path, output_path
-        The applicants (CSV or Parquet) and the scores to write (CSV or Parquet).
-    as_of
-        The month scored, as ``YYYY-MM``; the run's last month when None.
-    db_url
-        The database server of the credit files, or None for the run's SQLite files.
-    record_inquiries
-        Record an inquiry per consumer scored in the bureau's file.
-    requester
-        Who asks (the inquiry's furnisher).
-    rows_per_chunk
-        Rows read at a time.
-    progress
-        Called as ``progress(done, total)``.
-
-    Returns
-    -------
-    ScoringSummary
-        Rows, matches, scores and rejects.
-
-    Raises
-    ------
-    BureauError
-        If the run, bureau, model, month or input is not usable.
-    """
-    root = Path(run_dir)
-    read_manifest(root)
-    scenario = load_scenario(root / RESOLVED_SCENARIO)
-    if bureau not in scenario.active_bureaus:
-        known = ", ".join(scenario.active_bureaus)
-        raise BureauError(f"no bureau {bureau} in this run (bureaus: {known})", field="--bureau")
-    model_dir = root / "models" / bureau
-    if not (model_dir / "model_card.json").exists():
-        raise RunDirectoryError(f"{bureau} has no model: run bureau train first", path=model_dir)
-    model = load_model(model_dir)
-    month = month_of(scenario, as_of)
-    year = int(str(month_labels(scenario.start_date, np.array([month]))[0])[:4])
-    engine = bureau_engine(root, bureau, db_url)
-    try:
-        return score_applicants(
-            engine,
-            model,
-            scenario.bureaus[bureau].matching,
-            Path(input_path),
-            Path(output_path),
-            as_of=month,
-            start=scenario.start_date,
-            as_of_year=year,
-            record_inquiries=record_inquiries,
-            requester=requester,
-            rows_per_chunk=rows_per_chunk,
-            progress=progress,
-        )
-    finally:
-        engine.dispose()

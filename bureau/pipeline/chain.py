@@ -1,0 +1,262 @@
+"""The chain of stages of one run, from the scenario to the run directory.
+
+A whole run is built in a staging directory and renamed into place; a single stage can also be
+run on an existing run directory, and does nothing when it has already run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from bureau import __version__
+from bureau.config.loader import load_scenario, scenario_to_toml
+from bureau.config.scenario import Scenario
+from bureau.errors import BureauError, RunDirectoryError
+from bureau.pipeline.stages import REQUIRES, STAGES, StageContext, StageProgress
+from bureau.rundir import (
+    RESOLVED_SCENARIO,
+    read_manifest,
+    staged_directory,
+    write_manifest,
+)
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """What one stage did: its wall time and the rows it wrote per table."""
+
+    name: str
+    seconds: float
+    rows: dict[str, int]
+    skipped: bool = False
+    detail: Any = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: where it is and what each stage did."""
+
+    path: Path
+    scenario: Scenario
+    stages: list[StageReport] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def execute(
+    scenario: Scenario,
+    out: str | Path,
+    *,
+    stages: list[str] | None = None,
+    workers: int = 1,
+    force: bool = False,
+    progress: StageProgress | None = None,
+    db_url: str | None = None,
+) -> RunResult:
+    """Run stages of the chain into a new run directory.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    out
+        The run directory to create (``runs/NAME``).
+    stages
+        Names of the stages to run, in chain order; all of them when None.
+    workers
+        Worker processes for chunked stages; outputs are identical for any number.
+    force
+        Replace an existing run directory.
+    progress
+        Called as ``progress(stage, done, total)``.
+    db_url
+        A database server URL for the bureaus' credit files; SQLite files when None.
+
+    Returns
+    -------
+    RunResult
+        The run directory and per-stage reports.
+
+    Raises
+    ------
+    RunDirectoryError
+        If ``out`` exists and ``force`` is False.
+    """
+    out = Path(out)
+    chosen = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
+    resolved = scenario_to_toml(scenario)
+    reports: list[StageReport] = []
+    with staged_directory(out, force=force) as root:
+        (root / RESOLVED_SCENARIO).write_text(resolved, encoding="utf-8")
+        for name in chosen:
+            started = time.perf_counter()
+            ctx = StageContext(scenario, root, workers, progress, db_url)
+            rows = STAGES[name](ctx)
+            seconds = round(time.perf_counter() - started, 3)
+            reports.append(StageReport(name, seconds, rows, detail=ctx.details.get(name)))
+        header = {
+            "package": "bureau",
+            "version": __version__,
+            "scenario": scenario.name,
+            "seed": scenario.seed,
+            "scenario_sha256": hashlib.sha256(resolved.encode("utf-8")).hexdigest(),
+            "workers": workers,
+            "database": _safe_url(db_url),
+        }
+        manifest = write_manifest(
+            root, header, {r.name: _stage_entry(r, scenario) for r in reports}
+        )
+    return RunResult(path=out, scenario=scenario, stages=reports, manifest=manifest)
+
+
+def run(
+    scenario: Scenario | str | Path,
+    out: str | Path | None = None,
+    *,
+    workers: int = 1,
+    force: bool = False,
+    progress: StageProgress | None = None,
+) -> RunResult:
+    """Run the whole chain for a scenario into ``out`` (default ``runs/<scenario name>``).
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario`, a path to a TOML file, or a bundled scenario's name.
+    out
+        The run directory to create.
+    workers
+        Worker processes; outputs are identical for any number.
+    force
+        Replace an existing run directory.
+    progress
+        Called as ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    RunResult
+        The run directory and per-stage reports.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    target = Path("runs") / scenario.name if out is None else Path(out)
+    return execute(scenario, target, workers=workers, force=force, progress=progress)
+
+
+def _stage_entry(report: StageReport, scenario: Scenario) -> dict[str, Any]:
+    """A stage's record in the manifest (reconciliation also names its linkage method)."""
+    entry: dict[str, Any] = {"seconds": report.seconds, "rows": report.rows}
+    if report.name == "reconcile":
+        entry["method"] = scenario.aggregator.linkage
+    return entry
+
+
+def _safe_url(url: str | None) -> str:
+    """A database URL fit to write down: no password."""
+    if url is None:
+        return "sqlite"
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def run_stage(
+    run_dir: str | Path,
+    stage: str,
+    *,
+    workers: int = 1,
+    progress: StageProgress | None = None,
+    db_url: str | None = None,
+    bureaus: list[str] | None = None,
+    method: str | None = None,
+) -> StageReport:
+    """Run one stage on an existing run directory.
+
+    A stage already recorded in the manifest is not run again (ingestion, which loads file by
+    file, is always resumed: files already loaded are skipped; the accuracy report is redone
+    after every ingestion; training trains the bureaus not trained yet; reconciliation runs
+    again when asked for another linkage method).
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    stage
+        A name in :data:`STAGES`.
+    workers
+        Worker processes.
+    progress
+        Called as ``progress(stage, done, total)``.
+    db_url
+        For ``ingest``, ``accuracy`` and ``train``: the database server URL of the credit
+        files, or None for SQLite files.
+    bureaus
+        For ``ingest`` and ``train``: the bureaus to load or train (all when None).
+    method
+        For ``reconcile``: the linkage method (the scenario's when None).
+
+    Returns
+    -------
+    StageReport
+        The stage's wall time and rows (``skipped`` set when there was nothing to do).
+
+    Raises
+    ------
+    RunDirectoryError
+        If the directory is not a run, or the stage this one needs has not run.
+    """
+    root = Path(run_dir)
+    manifest = read_manifest(root)
+    scenario = load_scenario(root / RESOLVED_SCENARIO)
+    needed = REQUIRES[stage]
+    if needed and needed not in manifest.get("stages", {}):
+        raise RunDirectoryError(f"run the {needed} stage first", path=root)
+    unknown = sorted(set(bureaus or ()) - set(scenario.active_bureaus))
+    if unknown:
+        known = ", ".join(scenario.active_bureaus)
+        raise BureauError(
+            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="--bureau"
+        )
+    recorded = manifest.get("stages", {}).get(stage)
+    if stage == "train" and recorded is not None:
+        # Training is per bureau: only the bureaus not trained yet are trained.
+        wanted = bureaus or scenario.active_bureaus
+        bureaus = [b for b in wanted if f"{b}.scored" not in recorded.get("rows", {})]
+        if not bureaus:
+            return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
+    elif stage == "reconcile" and recorded is not None:
+        method = method or scenario.aggregator.linkage
+        if recorded.get("method") == method:
+            return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
+    elif stage not in ("ingest", "accuracy") and recorded is not None:
+        return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
+    held = manifest.get("database", "sqlite")
+    on_server = ("train", "accuracy", "disputes", "submit", "reconcile")
+    if stage in on_server and db_url is None and held != "sqlite":
+        raise BureauError(
+            f"this run's credit files are on {held}: pass the same --db URL", field="--db"
+        )
+    started = time.perf_counter()
+    ctx = StageContext(scenario, root, workers, progress, db_url, bureaus, method)
+    rows = STAGES[stage](ctx)
+    report = StageReport(
+        stage, round(time.perf_counter() - started, 3), rows, detail=ctx.details.get(stage)
+    )
+    stages = dict(manifest.get("stages", {}))
+    if stage in ("ingest", "train") and stage in stages:
+        # Loading or training some bureaus again leaves the others' figures as they were.
+        rows = {**stages[stage].get("rows", {}), **rows}
+    stages[stage] = {"seconds": report.seconds, "rows": rows}
+    if stage == "reconcile":
+        stages[stage]["method"] = method or scenario.aggregator.linkage
+    header = {k: v for k, v in manifest.items() if k not in ("stages", "files")}
+    if stage == "ingest":
+        header["database"] = _safe_url(db_url)
+    write_manifest(root, header, stages)
+    if stage == "ingest":
+        # The accuracy report describes the credit files: keep it in step with them.
+        run_stage(root, "accuracy", workers=workers, db_url=db_url)
+    return report
