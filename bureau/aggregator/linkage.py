@@ -109,8 +109,7 @@ def person_keys(cluster: np.ndarray) -> np.ndarray:
     numpy.ndarray
         The person key of each record (int64).
     """
-    codes, first = pd.factorize(pd.Series(cluster), sort=False)
-    del first
+    codes, _ = pd.factorize(pd.Series(cluster), sort=False)
     return codes.astype(np.int64) + 1
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from bureau.aggregator.consensus import (
     ConsensusError,
@@ -414,11 +414,10 @@ def _summary_of(
             ("public_records", ConsolidatedPublicRecord),
             ("discrepancies", Discrepancy),
         ):
-            rows = read_frame(conn, select(table.__table__.c.snapshot))
+            column = table.__table__.c.snapshot
+            held = dict(conn.execute(select(column, func.count()).group_by(column)).all())
             for snapshot in snapshots:
-                counts[name][snapshot] = (
-                    int((rows["snapshot"] == snapshot).sum()) if len(rows) else 0
-                )
+                counts[name][snapshot] = int(held.get(snapshot, 0))
     return ReconcileSummary(
         method=method,
         snapshots=list(snapshots),

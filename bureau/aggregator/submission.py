@@ -242,11 +242,11 @@ def _typed(frame: pd.DataFrame, table: type, verdicts: _Verdicts) -> pd.DataFram
             verdicts.refuse(present & pd.isna(truth), name, "not true or false")
             out[name] = truth
         else:
-            text = values.astype(object).where(values.notna(), None)
-            sizes = text.map(lambda v: len(str(v)) if v is not None else 0).to_numpy()
+            text = values.astype("string")
             if length is not None:
+                sizes = text.str.len().fillna(0).to_numpy(dtype=np.int64)
                 verdicts.refuse(sizes > length, name, f"longer than {length} characters")
-            out[name] = text.map(lambda v: str(v) if v is not None else None)
+            out[name] = text.astype(object).where(text.notna(), None)
     return out
 
 
