@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bureau.aggregator.rules import settle
 from bureau.store.aggregator import RECORD_FIELDS, TRADELINE_FIELDS
@@ -50,6 +52,16 @@ class Consolidated:
     discrepancies: pd.DataFrame
 
 
+def _joined(parts: np.ndarray, group: np.ndarray, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Join the strings of each run of equal ``group`` values (``group`` sorted) in Arrow."""
+    if not len(group):
+        return group, np.array([], dtype=object)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    offsets = pa.array(np.r_[starts, len(group)].astype(np.int32))
+    lists = pa.ListArray.from_arrays(offsets, pa.array(parts, type=pa.string()))
+    return group[starts], pc.binary_join(lists, sep).to_numpy(zero_copy_only=False)
+
+
 def _consolidate(
     reports: pd.DataFrame,
     ref: str,
@@ -64,12 +76,14 @@ def _consolidate(
         {
             "furnisher": reports["furnisher"].to_numpy()[first],
             ref: reports[ref].to_numpy()[first],
-            "bureaus": reports.groupby(group, sort=False)["bureau"].agg("+".join).to_numpy(),
+            "bureaus": _joined(reports["bureau"].to_numpy(), group, "+")[1],
         }
     )
     conflicts = []
     for name in fields:
-        token = reports[name].astype(str).to_numpy()
+        # Rules compare values for equality only: integer codes do, and cost far less than
+        # text; only the values of disputed items are written out as text.
+        token = pd.factorize(reports[name], use_na_sentinel=True)[0]
         candidates = pd.DataFrame(
             {
                 "group": group,
@@ -87,10 +101,14 @@ def _consolidate(
         disputed = settled.loc[settled["conflict"], "group"].to_numpy()
         if disputed.size:
             mask = np.isin(group, disputed)
-            pairs = pd.Series(
-                reports["bureau"].to_numpy()[mask] + "=" + token[mask], index=group[mask]
-            )
-            values = pairs.groupby(level=0, sort=True).agg(";".join)
+            text = reports[name][mask].astype(str).to_numpy()
+            pairs = pc.binary_join_element_wise(
+                pa.array(reports["bureau"].to_numpy()[mask], type=pa.string()),
+                pa.array(text, type=pa.string()),
+                "=",
+            ).to_numpy(zero_copy_only=False)
+            held, joined = _joined(pairs, group[mask], ";")
+            values = pd.Series(joined, index=held)
             picked = settled.set_index("group").loc[values.index]
             if name in CHANGING:
                 # Bureaus that heard of the account in the same month and still differ
@@ -117,7 +135,9 @@ def _consolidate(
                         "field": name,
                         "kind": np.where(stale, "stale", "conflict"),
                         "values": values.to_numpy(),
-                        "resolved": token[picked["row"].to_numpy()],
+                        "resolved": (
+                            reports[name].take(picked["row"].to_numpy()).astype(str).to_numpy()
+                        ),
                         "bureau": picked["bureau"].to_numpy(),
                         "rule": picked["rule"].to_numpy(),
                     }

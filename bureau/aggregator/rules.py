@@ -83,10 +83,20 @@ RULES: dict[str, Rule] = {
 }
 
 
-def _agree(candidates: pd.DataFrame) -> np.ndarray:
-    """Per candidate: do all candidates of its group hold one value."""
-    distinct = candidates.groupby("group", sort=False)["token"].transform("nunique")
-    return (distinct == 1).to_numpy()
+def _starts(group: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted ``group`` begins."""
+    return np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
+
+
+def _agree(group: np.ndarray, token: np.ndarray) -> np.ndarray:
+    """Per candidate: do all candidates of its group (groups contiguous) hold one value."""
+    if not len(group):
+        return np.ones(0, dtype=bool)
+    starts = _starts(group)
+    sizes = np.diff(np.r_[starts, len(group)])
+    first = np.repeat(token[starts], sizes)
+    differs = np.logical_or.reduceat(token != first, starts)
+    return np.repeat(~differs, sizes)
 
 
 def settle(candidates: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -96,7 +106,7 @@ def settle(candidates: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     ----------
     candidates
         ``group``, ``bureau``, ``token``, ``direct``, ``last_month``, sorted by group then
-        bureau.
+        bureau. Tokens are compared for equality only: any values will do (codes, strings).
     order
         Names of :data:`RULES`, in the order they apply.
 
@@ -108,9 +118,13 @@ def settle(candidates: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """
     frame = candidates[["group", "bureau", "token", "direct", "last_month"]].reset_index(drop=True)
     frame["row"] = np.arange(len(frame))
-    size = frame.groupby("group", sort=False)["group"].transform("size").to_numpy()
-    conflict = ~_agree(frame)
-    rule = np.where(conflict, "", np.where(size == 1, "single", "agreed")).astype(object)
+    group = frame["group"].to_numpy()
+    token = frame["token"].to_numpy()
+    starts = _starts(group)
+    sizes = np.diff(np.r_[starts, len(group)])
+    conflict = ~_agree(group, token)
+    rule = np.where(conflict, "", np.where(np.repeat(sizes, sizes) == 1, "single", "agreed"))
+    rule = rule.astype(object)
     alive = np.ones(len(frame), dtype=bool)
     for name in order:
         open_ = conflict & (rule == "") & alive
@@ -119,20 +133,21 @@ def settle(candidates: pd.DataFrame, order: list[str]) -> pd.DataFrame:
         standing = frame[open_]
         survives = RULES[name](standing)
         alive[np.flatnonzero(open_)[~survives]] = False
-        standing = standing[survives]
-        settled_groups = standing.loc[_agree(standing), "group"].unique()
-        rule[conflict & (rule == "") & frame["group"].isin(settled_groups).to_numpy()] = name
+        rows = np.flatnonzero(open_)[survives]
+        # A group is settled once its survivors agree; survivors keep the group order.
+        agreed = _agree(group[rows], token[rows])
+        settled_groups = np.unique(group[rows][agreed])
+        rule[conflict & (rule == "") & np.isin(group, settled_groups)] = name
     rule[conflict & (rule == "")] = "tiebreak"
     # The first standing candidate of each group, by bureau: candidates are sorted so.
-    winners = frame[alive].drop_duplicates("group", keep="first")
-    per_group = pd.Series(rule, index=frame["group"]).groupby(level=0, sort=False).first()
-    disagreed = pd.Series(conflict, index=frame["group"]).groupby(level=0, sort=False).first()
+    alive_rows = np.flatnonzero(alive)
+    winners = alive_rows[_starts(group[alive_rows])]
     return pd.DataFrame(
         {
-            "group": winners["group"].to_numpy(),
-            "row": winners["row"].to_numpy(),
-            "bureau": winners["bureau"].to_numpy(),
-            "rule": per_group.reindex(winners["group"]).to_numpy(),
-            "conflict": disagreed.reindex(winners["group"]).to_numpy(dtype=bool),
+            "group": group[starts],
+            "row": winners,
+            "bureau": frame["bureau"].to_numpy()[winners],
+            "rule": rule[starts],
+            "conflict": conflict[starts],
         }
-    ).sort_values("group", ignore_index=True)
+    )
