@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, tuple_
 
 from bureau.errors import BureauError
 from bureau.store.aggregator import (
@@ -65,6 +65,11 @@ def _provenance(frame: pd.DataFrame, key: list[str], fields: tuple[str, ...]) ->
     return rows
 
 
+def _pairs(files: pd.DataFrame) -> list[tuple[str, int]]:
+    """``(bureau, consumer_id)`` of consumer files, as plain values for an IN list."""
+    return [(str(b), int(c)) for b, c in zip(files["bureau"], files["consumer_id"], strict=True)]
+
+
 def consolidated_report(
     engine: Engine, national_id: str, snapshot: int | None = None
 ) -> dict[str, Any]:
@@ -112,16 +117,35 @@ def consolidated_report(
             raise NotReconciled(
                 f"no submitted file under identity number {national_id}", field="--national-id"
             )
-        links = read_frame(conn, select(PersonLink.__table__).where(PersonLink.method == method))
-        keyed = carriers.merge(links, on=["bureau", "consumer_id"])
+        # Every lookup goes through a key or an index: one person's report reads a few rows,
+        # whatever the number of persons.
+        keyed = read_frame(
+            conn,
+            select(PersonLink.person_key).where(
+                PersonLink.method == method,
+                tuple_(PersonLink.bureau, PersonLink.consumer_id).in_(_pairs(carriers)),
+            ),
+        )
         person_keys = sorted(int(k) for k in keyed["person_key"].unique())
-        files = links[links["person_key"].isin(person_keys)]
+        files = read_frame(
+            conn,
+            select(PersonLink.__table__).where(
+                PersonLink.method == method, PersonLink.person_key.in_(person_keys)
+            ),
+        )
         identities = read_frame(
             conn,
-            select(SubmittedIdentity.__table__).where(SubmittedIdentity.snapshot == snapshot),
+            select(SubmittedIdentity.__table__).where(
+                SubmittedIdentity.snapshot == snapshot,
+                tuple_(SubmittedIdentity.bureau, SubmittedIdentity.consumer_id).in_(_pairs(files)),
+            ),
         ).merge(files, on=["bureau", "consumer_id"])
         scores = read_frame(
-            conn, select(SubmittedScore.__table__).where(SubmittedScore.snapshot == snapshot)
+            conn,
+            select(SubmittedScore.__table__).where(
+                SubmittedScore.snapshot == snapshot,
+                tuple_(SubmittedScore.bureau, SubmittedScore.consumer_id).in_(_pairs(files)),
+            ),
         ).merge(files, on=["bureau", "consumer_id"])
         consensus = read_frame(
             conn,
