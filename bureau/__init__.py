@@ -11,6 +11,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
+from bureau.analysis.compare import compare
 from bureau.bureaus.models import load_model
 from bureau.config import Scenario, load_scenario
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError
@@ -25,6 +26,7 @@ __all__ = [
     "ScenarioError",
     "World",
     "__version__",
+    "compare",
     "load_model",
     "load_scenario",
     "run",

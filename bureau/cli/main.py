@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bureau import __version__
-from bureau.cli import aggregator, credit_file, scoring, simulate, stages
+from bureau.cli import aggregator, compare, credit_file, scoring, simulate, stages
 
 app = typer.Typer(
     name="bureau",
@@ -29,6 +29,7 @@ app.command("submit")(aggregator.submit)
 app.command("reconcile")(aggregator.reconcile)
 app.command("report")(aggregator.report)
 app.command("disputes")(aggregator.disputes)
+app.command("compare")(compare.compare)
 
 
 def _version(value: bool) -> None:

@@ -234,7 +234,7 @@ def run_stage(
     elif stage not in ("ingest", "accuracy") and recorded is not None:
         return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
     held = manifest.get("database", "sqlite")
-    on_server = ("train", "accuracy", "disputes", "submit", "reconcile")
+    on_server = ("train", "accuracy", "disputes", "submit", "reconcile", "compare")
     if stage in on_server and db_url is None and held != "sqlite":
         raise BureauError(
             f"this run's credit files are on {held}: pass the same --db URL", field="--db"

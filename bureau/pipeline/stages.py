@@ -3,8 +3,9 @@
 ``world`` generates the truth, ``furnish`` writes every bureau's feeds from it, ``ingest`` loads
 each bureau's feeds into its own database, ``accuracy`` measures the files against the truth,
 ``train`` fits each bureau's model, ``disputes`` files and settles consumers' disputes,
-``submit`` sends every bureau's reports to the aggregator, and ``reconcile`` links, consolidates
-and scores them. :data:`STAGES` lists them in chain order and :data:`REQUIRES` what each needs.
+``submit`` sends every bureau's reports to the aggregator, ``reconcile`` links, consolidates
+and scores them, and ``compare`` sets every bureau and the consensus side by side against the
+truth. :data:`STAGES` lists them in chain order and :data:`REQUIRES` what each needs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bureau.aggregator.stage import reconcile_all
 from bureau.aggregator.submission import receive
 from bureau.analysis import assess_files
 from bureau.analysis.aggregation import assess_aggregation, world_truth
+from bureau.analysis.compare import compare
 from bureau.analysis.disputes import dispute_statistics
 from bureau.analysis.file_errors import item_errors
 from bureau.analysis.metrics import rounded
@@ -107,7 +109,26 @@ def _ingest_stage(ctx: StageContext) -> dict[str, int]:
     return rows
 
 
-def write_report(root: Path, tables: dict[str, pd.DataFrame], csv: bool = True) -> None:
+def records_json(frame: pd.DataFrame) -> str:
+    """A table as a JSON list of records, keys in column order, missing values as null.
+
+    Parameters
+    ----------
+    frame
+        The table.
+
+    Returns
+    -------
+    str
+        The JSON text, ending in a newline; the same table always gives the same text.
+    """
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return json.dumps(records, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_report(
+    root: Path, tables: dict[str, pd.DataFrame], csv: bool = True, as_json: bool = False
+) -> None:
     """Write report tables as Parquet and CSV into ``RUN/report/``, each file whole or not at all.
 
     Parameters
@@ -118,6 +139,8 @@ def write_report(root: Path, tables: dict[str, pd.DataFrame], csv: bool = True) 
         The tables by name (the file name without suffix).
     csv
         Also write a CSV beside each Parquet file.
+    as_json
+        Also write each table as JSON records (:func:`records_json`).
     """
     report = root / "report"
     report.mkdir(exist_ok=True)
@@ -125,6 +148,8 @@ def write_report(root: Path, tables: dict[str, pd.DataFrame], csv: bool = True) 
         write_table(frame, report / f"{name}.parquet")
         if csv:
             write_text_atomic(report / f"{name}.csv", frame.to_csv(index=False))
+        if as_json:
+            write_text_atomic(report / f"{name}.json", records_json(frame))
 
 
 def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
@@ -405,6 +430,20 @@ def _reconcile_stage(ctx: StageContext) -> dict[str, int]:
     return rows
 
 
+def _compare_stage(ctx: StageContext) -> dict[str, int]:
+    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in ctx.scenario.active_bureaus}
+    engine = aggregator_engine(ctx.root, ctx.db_url)
+    try:
+        tables = compare(ctx.root, bureaus=engines, aggregator=engine, workers=ctx.workers)
+    finally:
+        engine.dispose()
+        for bureau_db in engines.values():
+            bureau_db.dispose()
+    write_report(ctx.root, tables, as_json=True)
+    ctx.details["compare"] = tables
+    return {name: len(frame) for name, frame in tables.items()}
+
+
 STAGES: dict[str, Callable[[StageContext], dict[str, int]]] = {
     "world": _world_stage,
     "furnish": _furnish_stage,
@@ -414,6 +453,7 @@ STAGES: dict[str, Callable[[StageContext], dict[str, int]]] = {
     "disputes": _disputes_stage,
     "submit": _submit_stage,
     "reconcile": _reconcile_stage,
+    "compare": _compare_stage,
 }
 #: What each stage needs done before it.
 REQUIRES = {
@@ -425,4 +465,5 @@ REQUIRES = {
     "disputes": "train",
     "submit": "disputes",
     "reconcile": "submit",
+    "compare": "reconcile",
 }
