@@ -2,8 +2,10 @@
 
 A new run is written into a hidden sibling directory and renamed into place only when every
 stage has succeeded, so a failed or interrupted run never leaves a half-written run directory
-under the requested name. ``manifest.json`` records the package version, the seed, each stage's
-wall time and row counts, and a SHA-256 of every file.
+under the requested name. A run started again on the same inputs after its process died takes
+up that hidden directory where it was left: the stages it had finished are not run again.
+``manifest.json`` records the package version, the seed, each stage's wall time and row counts,
+and a SHA-256 of every file.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from bureau.errors import RunDirectoryError
 
 MANIFEST = "manifest.json"
 RESOLVED_SCENARIO = "scenario.resolved.toml"
+#: In a staging directory: the hash of the inputs it is being made from.
+INPUTS = ".inputs"
+#: In a staging directory: the stages finished so far, with their records.
+FINISHED = ".finished.json"
 
 
 @contextlib.contextmanager
-def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
+def staged_directory(out: Path, force: bool = False, inputs: str | None = None) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``out`` if the block succeeds.
 
     Parameters
@@ -35,6 +41,10 @@ def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
     force
         Replace ``out`` if it exists. Without it an existing directory is an error, raised
         before anything is written.
+    inputs
+        A hash of what the run is made from. A staging directory of an earlier run of ``out``
+        from the same inputs, whose process is gone, is taken up instead of a new one (what
+        it holds is for the caller to reuse, see :func:`finished_stages`); others are deleted.
 
     Yields
     ------
@@ -62,12 +72,17 @@ def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
             raise RunDirectoryError("exists and is not a run directory; not replacing it", path=out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(out)
+        left = _remove_abandoned(out, keep=inputs)
         staging = Path(
             tempfile.mkdtemp(
                 prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent
             )
         )
+        if left is not None:
+            # Renamed, so that no other run takes it up while this one is alive.
+            os.replace(left, staging)
+        if inputs is not None:
+            (staging / INPUTS).write_text(inputs, encoding="utf-8")
     except OSError as exc:
         raise RunDirectoryError(
             f"cannot create a run directory here: {exc.strerror}", path=out
@@ -78,6 +93,8 @@ def staged_directory(out: Path, force: bool = False) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         staging.chmod(0o777 & ~umask)
+        for entry in (INPUTS, FINISHED):
+            (staging / entry).unlink(missing_ok=True)
         if out.exists():
             retired = staging.with_suffix(".old")
             os.replace(out, retired)
@@ -100,16 +117,66 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_abandoned(out: Path) -> None:
+def _remove_abandoned(out: Path, keep: str | None = None) -> Path | None:
     """Delete staging directories of earlier runs of ``out`` whose process is gone.
 
     A run killed outright (SIGKILL, power loss) cannot clean up after itself; the next run of
-    the same directory does it.
+    the same directory does it. One made from the inputs ``keep`` is left in place and
+    returned (the newest, if several are).
     """
-    for stale in out.parent.glob(f".{out.name}.*.partial"):
+    kept = None
+    for stale in sorted(out.parent.glob(f".{out.name}.*.partial"), key=lambda p: p.stat().st_mtime):
         pid = stale.name[len(out.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        marker = stale / INPUTS
+        same = keep is not None and marker.is_file() and marker.read_text("utf-8") == keep
+        if same and kept is not None:
+            shutil.rmtree(kept, ignore_errors=True)
+        if same:
+            kept = stale
+        else:
             shutil.rmtree(stale, ignore_errors=True)
+    return kept
+
+
+def finished_stages(staging: Path) -> dict[str, Any]:
+    """The stages a staging directory records as finished, with what each recorded.
+
+    Parameters
+    ----------
+    staging
+        A directory yielded by :func:`staged_directory`.
+
+    Returns
+    -------
+    dict
+        Stage name to its record, in the order they finished; empty for a new directory.
+    """
+    path = staging / FINISHED
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        # Written atomically, so only a hand-edited file is unreadable: start over.
+        return {}
+
+
+def record_finished(staging: Path, stage: str, record: dict[str, Any]) -> None:
+    """Record in a staging directory that a stage has finished.
+
+    Parameters
+    ----------
+    staging
+        A directory yielded by :func:`staged_directory`.
+    stage
+        The stage.
+    record
+        What to keep of it (wall time, rows): JSON-serialisable.
+    """
+    finished = {**finished_stages(staging), stage: record}
+    write_text_atomic(staging / FINISHED, json.dumps(finished, indent=1, sort_keys=False) + "\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

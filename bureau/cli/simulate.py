@@ -41,7 +41,10 @@ def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
                 "run": where,
                 "scenario": result.scenario.name,
                 "seed": result.scenario.seed,
-                "stages": {s.name: {"seconds": s.seconds, "rows": s.rows} for s in result.stages},
+                "stages": {
+                    s.name: {"seconds": s.seconds, "rows": s.rows, "skipped": s.skipped}
+                    for s in result.stages
+                },
             }
         )
         return
@@ -55,7 +58,11 @@ def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
                 table.add_row(stage.name if i == 0 else "", name, f"{rows:,}")
         console.print(table)
         for stage in result.stages:
-            console.print(f"{stage.name}: {stage.seconds:.1f} s")
+            # A stage finished by an earlier run of the same inputs was not run again.
+            earlier = " (done earlier, not run again)" if stage.skipped else ""
+            console.print(f"{stage.name}: {stage.seconds:.1f} s{earlier}")
+    if result.stages and all(stage.skipped for stage in result.stages):
+        console.print("already complete from the same inputs: nothing to do")
     headline = _headline(result.path)
     if headline:
         console.print(headline, markup=False, highlight=False, soft_wrap=True)

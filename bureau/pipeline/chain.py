@@ -2,11 +2,16 @@
 
 A whole run is built in a staging directory and renamed into place; a single stage can also be
 run on an existing run directory, and does nothing when it has already run.
+
+A run is keyed by its inputs: the resolved scenario, the database and the code. Run again on
+the same inputs, a finished run is left as it is, and a run whose process died goes on from
+the stages it had finished.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +25,11 @@ from bureau.config.scenario import Scenario
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.pipeline.stages import REQUIRES, STAGES, StageContext, StageProgress
 from bureau.rundir import (
+    MANIFEST,
     RESOLVED_SCENARIO,
+    finished_stages,
     read_manifest,
+    record_finished,
     staged_directory,
     write_manifest,
 )
@@ -48,6 +56,57 @@ class RunResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
+def _code_digest() -> str:
+    """A hash of the package's source: a run made by other code is not the same run."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode("utf-8"))
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def run_inputs(resolved: str, db_url: str | None) -> str:
+    """The hash a run is keyed by: its resolved scenario, its database and the code.
+
+    Parameters
+    ----------
+    resolved
+        The resolved scenario (TOML text).
+    db_url
+        The database server URL, or None for SQLite files.
+
+    Returns
+    -------
+    str
+        SHA-256 in hex.
+    """
+    state = {
+        "scenario": resolved,
+        "database": _safe_url(db_url),
+        "version": __version__,
+        "code": _code_digest(),
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _finished_run(
+    out: Path, inputs: str, chosen: list[str], scenario: Scenario
+) -> RunResult | None:
+    """An existing run directory from the same inputs holding every stage asked for, or None."""
+    manifest = read_manifest(out)
+    recorded = manifest.get("stages", {})
+    if manifest.get("inputs") != inputs or any(name not in recorded for name in chosen):
+        return None
+    reports = [
+        StageReport(
+            name, float(recorded[name].get("seconds", 0.0)), recorded[name]["rows"], skipped=True
+        )
+        for name in chosen
+    ]
+    return RunResult(path=out, scenario=scenario, stages=reports, manifest=manifest)
+
+
 def execute(
     scenario: Scenario,
     out: str | Path,
@@ -60,6 +119,10 @@ def execute(
 ) -> RunResult:
     """Run stages of the chain into a new run directory.
 
+    Run again on the same inputs (scenario, database, code), a finished run directory is left
+    as it is (with or without ``force``: it would be made again byte for byte), and a run
+    killed before it finished goes on from the stages it had finished.
+
     Parameters
     ----------
     scenario
@@ -71,7 +134,7 @@ def execute(
     workers
         Worker processes for chunked stages; outputs are identical for any number.
     force
-        Replace an existing run directory.
+        Replace an existing run directory made from other inputs.
     progress
         Called as ``progress(stage, done, total)``.
     db_url
@@ -80,31 +143,52 @@ def execute(
     Returns
     -------
     RunResult
-        The run directory and per-stage reports.
+        The run directory and per-stage reports (``skipped`` for stages already done).
 
     Raises
     ------
     RunDirectoryError
-        If ``out`` exists and ``force`` is False.
+        If ``out`` exists, was made from other inputs or lacks a stage asked for, and
+        ``force`` is False; or is not a run directory.
     """
     out = Path(out)
     chosen = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
     resolved = scenario_to_toml(scenario)
+    inputs = run_inputs(resolved, db_url)
+    if (out / MANIFEST).is_file():
+        finished = _finished_run(out, inputs, chosen, scenario)
+        if finished is not None:
+            return finished
+        if not force:
+            raise RunDirectoryError(
+                "already exists, made from other inputs (scenario, database or code) or "
+                "without every stage asked for; replace it with --force (force=True)",
+                path=out,
+            )
     reports: list[StageReport] = []
-    with staged_directory(out, force=force) as root:
+    with staged_directory(out, force=force, inputs=inputs) as root:
         (root / RESOLVED_SCENARIO).write_text(resolved, encoding="utf-8")
+        done = finished_stages(root)
         for name in chosen:
+            if name in done:
+                # Finished by an earlier run of the same inputs that died later on.
+                record = done[name]
+                reports.append(StageReport(name, record["seconds"], record["rows"], skipped=True))
+                continue
             started = time.perf_counter()
             ctx = StageContext(scenario, root, workers, progress, db_url)
             rows = STAGES[name](ctx)
             seconds = round(time.perf_counter() - started, 3)
-            reports.append(StageReport(name, seconds, rows, detail=ctx.details.get(name)))
+            report = StageReport(name, seconds, rows, detail=ctx.details.get(name))
+            reports.append(report)
+            record_finished(root, name, _stage_entry(report, scenario))
         header = {
             "package": "bureau",
             "version": __version__,
             "scenario": scenario.name,
             "seed": scenario.seed,
             "scenario_sha256": hashlib.sha256(resolved.encode("utf-8")).hexdigest(),
+            "inputs": inputs,
             "workers": workers,
             "database": _safe_url(db_url),
         }

@@ -78,9 +78,13 @@ def test_simulate_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     ]
     assert runner.invoke(app, args).exit_code == 0
     before = json.loads((out / "manifest.json").read_text())["files"]
-    again = runner.invoke(app, args)
-    assert again.exit_code == 2
-    assert "already exists" in again.stderr and "--force" in again.stderr
+    again = runner.invoke(app, args)  # the same inputs: the run is kept as it is
+    assert again.exit_code == 0, again.stderr
+    assert "nothing to do" in again.stdout
+    assert json.loads((out / "manifest.json").read_text())["files"] == before
+    other = runner.invoke(app, [*args, "--seed", "5"])
+    assert other.exit_code == 2
+    assert "already exists" in other.stderr and "--force" in other.stderr
     forced = runner.invoke(app, [*args, "--force", "--seed", "5"])
     assert forced.exit_code == 0
     after = json.loads((out / "manifest.json").read_text())
@@ -179,6 +183,41 @@ def test_a_killed_run_leaves_no_run_directory_and_the_next_run_cleans_up(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in runs.iterdir()) == ["k"]  # ... which the next run removes
+
+
+def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from bureau import load_scenario
+    from bureau.pipeline import execute
+
+    runs = tmp_path / "runs"
+    settings = {"population.persons": 4000, "population.chunk_size": 2000}
+    stages = ["world", "furnish", "ingest"]
+    script = (
+        "from bureau import load_scenario\n"
+        "from bureau.pipeline import execute\n"
+        f"scn = load_scenario({SMALL!r}, {settings!r})\n"
+        f"execute(scn, {str(runs / 'r')!r}, stages={stages!r}, workers=1)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(runs.glob(".r.*.partial/.finished.json")):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (runs / "r").exists(), "the run finished before it could be killed"
+    scn = load_scenario(SMALL, settings)
+    resumed = execute(scn, runs / "r", stages=stages, workers=1)
+    assert resumed.stages[0].name == "world" and resumed.stages[0].skipped
+    assert not any(s.skipped for s in resumed.stages[1:])
+    assert sorted(p.name for p in runs.iterdir()) == ["r"]
+    fresh = execute(scn, tmp_path / "fresh", stages=stages, workers=1)
+    assert resumed.manifest["files"] == fresh.manifest["files"]
+    assert resumed.manifest["stages"]["world"]["rows"] == fresh.manifest["stages"]["world"]["rows"]
+    again = execute(scn, runs / "r", stages=stages, workers=2)
+    assert all(s.skipped for s in again.stages)
 
 
 def test_sigterm_unwinds_and_removes_the_staging_directory(tmp_path: Path) -> None:
