@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/ingestion.py
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/aggregator.py
+	$(BIN)/python benchmarks/chain.py
 
 # The reference models of the eight bureaus, trained on the baseline scenario: the same
 # scenario and seed give the same files, byte for byte.

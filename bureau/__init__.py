@@ -12,9 +12,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 from bureau.analysis.compare import compare
+from bureau.analysis.html_report import write_html_report
 from bureau.bureaus.models import load_model
 from bureau.config import Scenario, load_scenario
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError
+from bureau.experiments.sweep import SweepError, sweep
 from bureau.pipeline import RunResult, run, score_file
 from bureau.world import World, simulate, validate_national_ids
 
@@ -24,6 +26,7 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "SweepError",
     "World",
     "__version__",
     "compare",
@@ -32,5 +35,7 @@ __all__ = [
     "run",
     "score_file",
     "simulate",
+    "sweep",
     "validate_national_ids",
+    "write_html_report",
 ]

@@ -2,4 +2,6 @@
 
 from bureau.cli.main import main
 
-main()
+# Guarded: a worker started by spawn imports this module again and must not run the command.
+if __name__ == "__main__":
+    main()

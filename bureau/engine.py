@@ -21,6 +21,7 @@ def map_chunks(
     items: Iterable[T],
     workers: int = 1,
     weights: Sequence[float] | None = None,
+    fresh: bool = False,
 ) -> Iterator[R]:
     """Apply ``fn`` to each item, in this process or a process pool, yielding in input order.
 
@@ -36,6 +37,10 @@ def map_chunks(
         Expected cost of each item. A pool starts the heaviest first, so that a long item
         does not start last and leave the other workers idle; results still come in input
         order.
+    fresh
+        Start each worker in a new interpreter (spawn) rather than by fork: for jobs that run
+        LightGBM where this process may have run it already (a sweep of whole runs called
+        from a notebook or a test session), which forked workers would hang on.
 
     Yields
     ------
@@ -56,7 +61,7 @@ def map_chunks(
     # not: a process that has loaded a LightGBM model and then forks leaves its workers stuck.
     # So the stages load models only inside their jobs, never in the process that forks.
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = multiprocessing.get_context("fork" if "fork" in methods and not fresh else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {i: pool.submit(fn, items[i]) for i in order}
         for i in range(len(items)):

@@ -194,6 +194,21 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a binary file whole or not at all: written aside, then renamed over the target.
+
+    Parameters
+    ----------
+    path
+        The file.
+    data
+        Its content.
+    """
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
 def file_digest(path: Path) -> str:
     """Return the SHA-256 of a file.
 

@@ -18,7 +18,7 @@ def baseline_world() -> World:
 
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory: pytest.TempPathFactory):
-    """A run of 1,500 persons through world, furnishing, ingestion and accuracy (SQLite)."""
+    """A run of 1,500 persons through the whole chain, world to compare (SQLite)."""
     from bureau.pipeline import execute
 
     scn = load_scenario("small", {"population.persons": 1500, "population.chunk_size": 750})

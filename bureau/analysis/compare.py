@@ -13,7 +13,10 @@ evaluation snapshot:
 - ``score_spread``: how far apart the scores of persons scored by three or more bureaus are, on
   one common scale;
 - ``fairness``: approval, AUC and calibration per group of persons, with bootstrap confidence
-  intervals (:mod:`bureau.analysis.fairness`).
+  intervals (:mod:`bureau.analysis.fairness`);
+- ``roc`` and ``score_distribution``: per score, its ROC curve against the truth and how the
+  files that defaulted and those that did not spread over the common scale, for the figures
+  of the HTML report.
 
 Files and persons. ``comparison`` and ``calibration`` judge files (a bureau's consumers, the
 aggregator's person keys), on the sample of the run's ``model_performance`` and ``consensus``
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +41,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from bureau.analysis.agreement import pairwise_agreement, score_spread
+from bureau.analysis.curves import roc_table, score_distribution
 from bureau.analysis.fairness import RESAMPLES, group_fairness, person_groups
 from bureau.analysis.metrics import discrimination
 from bureau.analysis.model_performance import file_owners, true_outcomes
@@ -66,7 +72,16 @@ THIN_FILE_TRADELINES = 2
 #: PD bins of the calibration table (equal numbers of files, by rank of PD).
 DECILES = 10
 #: The tables :func:`compare` returns, in the order it returns them.
-TABLES = ("comparison", "calibration", "pairwise", "migration", "score_spread", "fairness")
+TABLES = (
+    "comparison",
+    "calibration",
+    "pairwise",
+    "migration",
+    "score_spread",
+    "fairness",
+    "roc",
+    "score_distribution",
+)
 
 COMPARISON_COLUMNS = (
     "bureau",
@@ -181,6 +196,34 @@ def _open(
     return database_engine(root, name, base, db_url)
 
 
+@contextmanager
+def _databases(
+    run_dir: str | Path,
+    bureaus: dict[str, Engine] | None,
+    aggregator: Engine | None,
+    db_url: str | None,
+) -> Iterator[tuple[Path, Scenario, dict[str, Engine], Engine]]:
+    """The run, its scenario and its databases; those opened here are closed on leaving."""
+    root = Path(run_dir)
+    if not (root / RESOLVED_SCENARIO).exists():
+        raise RunDirectoryError(f"not a run directory (no {RESOLVED_SCENARIO})", path=root)
+    scn = load_scenario(root / RESOLVED_SCENARIO)
+    opened: list[Engine] = []
+    try:
+        if bureaus is None:
+            bureaus = {
+                b: _open(root, b, CreditFileBase, db_url, "ingest") for b in scn.active_bureaus
+            }
+            opened.extend(bureaus.values())
+        if aggregator is None:
+            aggregator = _open(root, "aggregator", AggregatorBase, db_url, "reconcile")
+            opened.append(aggregator)
+        yield root, scn, bureaus, aggregator
+    finally:
+        for engine in opened:
+            engine.dispose()
+
+
 def compare(
     run_dir: str | Path,
     *,
@@ -223,34 +266,56 @@ def compare(
         If no bureau has scores, there is no consensus at the evaluation snapshot, or a
         scores file or report table is malformed.
     """
-    root = Path(run_dir)
-    if not (root / RESOLVED_SCENARIO).exists():
-        raise RunDirectoryError(f"not a run directory (no {RESOLVED_SCENARIO})", path=root)
-    scn = load_scenario(root / RESOLVED_SCENARIO)
-    opened: list[Engine] = []
-    try:
-        if bureaus is None:
-            bureaus = {
-                b: _open(root, b, CreditFileBase, db_url, "ingest") for b in scn.active_bureaus
-            }
-            opened.extend(bureaus.values())
-        if aggregator is None:
-            aggregator = _open(root, "aggregator", AggregatorBase, db_url, "reconcile")
-            opened.append(aggregator)
-        return _compare(root, scn, bureaus, aggregator, resamples, workers)
-    finally:
-        for engine in opened:
-            engine.dispose()
+    with _databases(run_dir, bureaus, aggregator, db_url) as (root, scn, engines, engine):
+        return _compare(root, scn, _views(root, scn, engines, engine), resamples, workers)
 
 
-def _compare(
-    root: Path,
-    scn: Scenario,
-    engines: dict[str, Engine],
-    aggregator: Engine,
-    resamples: int,
-    workers: int,
+def judged_samples(
+    run_dir: str | Path,
+    *,
+    bureaus: dict[str, Engine] | None = None,
+    aggregator: Engine | None = None,
+    db_url: str | None = None,
 ) -> dict[str, pd.DataFrame]:
+    """The files of each score judged against the truth: what ``comparison`` is computed on.
+
+    Parameters
+    ----------
+    run_dir
+        A run directory whose chain has run through ``reconcile``.
+    bureaus
+        Each bureau's database; opened from the run (and closed again) when None.
+    aggregator
+        The aggregator's database; opened from the run (and closed again) when None.
+    db_url
+        The database server of the run's credit files, when they are not SQLite files in
+        the run (used only to open the databases not given).
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        By score (bureaus in alphabetical order, ``"aggregator"`` last), the
+        :func:`~bureau.analysis.views.truth_sample` at the evaluation snapshot: ``unit``
+        (consumer id or person key), ``person_id``, ``pd`` and the true ``default``.
+
+    Raises
+    ------
+    RunDirectoryError
+        If ``run_dir`` is not a run, or a database is missing.
+    ComparisonError
+        If no bureau has scores, there is no consensus at the evaluation snapshot, or a
+        scores file is malformed.
+    """
+    with _databases(run_dir, bureaus, aggregator, db_url) as (root, scn, engines, engine):
+        views = _views(root, scn, engines, engine)
+        outcomes = true_outcomes(root / "world", scn.scoring.evaluation_snapshot)
+        return {view.name: truth_sample(view.units, outcomes) for view in views}
+
+
+def _views(
+    root: Path, scn: Scenario, engines: dict[str, Engine], aggregator: Engine
+) -> list[ScoredView]:
+    """Every scored bureau's view in alphabetical order, then the consensus."""
     evaluation = scn.scoring.evaluation_snapshot
     truth_dir = root / "truth"
     models = _report_column(root, "model_performance", "bureau", "model")
@@ -280,7 +345,17 @@ def _compare(
     views.append(
         aggregator_view(aggregator, evaluation, scn.aggregator.linkage, all_owners, scores, where)
     )
+    return views
 
+
+def _compare(
+    root: Path,
+    scn: Scenario,
+    views: list[ScoredView],
+    resamples: int,
+    workers: int,
+) -> dict[str, pd.DataFrame]:
+    evaluation = scn.scoring.evaluation_snapshot
     outcomes = true_outcomes(root / "world", evaluation)
     persons = read_table(
         root / "world" / "persons",
@@ -290,15 +365,15 @@ def _compare(
     errors = _report_column(root, "coverage_accuracy", "view", "person_error_rate")
     corrected = _report_column(root, "disputes", "bureau", "corrected_share")
 
-    rows, calibration, by_person, fair = [], [], {}, {}
+    rows, calibration, by_person, fair, judged = [], [], {}, {}, {}
     for view in views:
-        judged = truth_sample(view.units, outcomes)
-        row = _comparison_row(view, adults, judged)
+        judged[view.name] = truth_sample(view.units, outcomes)
+        row = _comparison_row(view, adults, judged[view.name])
         row["person_error_rate"] = float(errors.get(view.name, math.nan))
         row["disputes_corrected_share"] = float(corrected.get(view.name, math.nan))
         rows.append(row)
-        calibration.append(calibration_table(view.name, judged))
-        fair[view.name] = person_scores(judged)[["person_id", "pd", "default"]]
+        calibration.append(calibration_table(view.name, judged[view.name]))
+        fair[view.name] = person_scores(judged[view.name])[["person_id", "pd", "default"]]
         if view.name != AGGREGATOR:
             scored = view.units[~view.units["in_default"].to_numpy(dtype=bool)]
             by_person[view.name] = person_scores(scored).set_index("person_id")["pd"]
@@ -312,5 +387,7 @@ def _compare(
         "migration": migration,
         "score_spread": score_spread(wide),
         "fairness": group_fairness(fair, groups, scn.seed, resamples, workers),
+        "roc": roc_table(judged),
+        "score_distribution": score_distribution(judged),
     }
     return {name: tables[name].round(6) for name in TABLES}

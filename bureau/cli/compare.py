@@ -8,6 +8,7 @@ import math
 from rich.table import Table
 
 from bureau.analysis.compare import TABLES
+from bureau.analysis.html_report import INDEX, write_html_report
 from bureau.cli.common import (
     AsJson,
     Quiet,
@@ -49,7 +50,7 @@ def compare(
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
-    """Compare the bureaus and the consensus: coverage, accuracy, agreement, fairness."""
+    """Compare the bureaus and the consensus: coverage, accuracy, agreement, fairness, HTML."""
     with progress_bars(quiet or as_json) as progress:
         report = run_stage(run, "compare", workers=workers, progress=progress, db_url=db)
     tables = {}
@@ -58,12 +59,17 @@ def compare(
         if not path.exists():
             raise RunDirectoryError("missing: run bureau compare on a complete run", path=path)
         tables[name] = json.loads(path.read_text(encoding="utf-8"))
+    page = run / "report" / INDEX
+    if not page.exists():
+        # Compared by a version that wrote no HTML report: make it from the tables.
+        page = write_html_report(run)
     if as_json:
         print_json(
             {
                 "run": relative(run),
                 "skipped": report.skipped,
                 "seconds": report.seconds,
+                "html": relative(page),
                 **tables,
             }
         )
@@ -99,3 +105,4 @@ def compare(
         highlight=False,
         soft_wrap=True,
     )
+    console.print(f"HTML report: {relative(page)}", highlight=False, soft_wrap=True)

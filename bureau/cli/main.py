@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bureau import __version__
-from bureau.cli import aggregator, compare, credit_file, scoring, simulate, stages
+from bureau.cli import aggregator, compare, credit_file, scoring, simulate, stages, sweep
 
 app = typer.Typer(
     name="bureau",
@@ -30,6 +30,7 @@ app.command("reconcile")(aggregator.reconcile)
 app.command("report")(aggregator.report)
 app.command("disputes")(aggregator.disputes)
 app.command("compare")(compare.compare)
+app.command("sweep")(sweep.sweep)
 
 
 def _version(value: bool) -> None:

@@ -5,7 +5,8 @@ each bureau's feeds into its own database, ``accuracy`` measures the files again
 ``train`` fits each bureau's model, ``disputes`` files and settles consumers' disputes,
 ``submit`` sends every bureau's reports to the aggregator, ``reconcile`` links, consolidates
 and scores them, and ``compare`` sets every bureau and the consensus side by side against the
-truth. :data:`STAGES` lists them in chain order and :data:`REQUIRES` what each needs.
+truth, in tables and an HTML report. :data:`STAGES` lists them in chain order and
+:data:`REQUIRES` what each needs.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from bureau.analysis.aggregation import assess_aggregation, world_truth
 from bureau.analysis.compare import compare
 from bureau.analysis.disputes import dispute_statistics
 from bureau.analysis.file_errors import item_errors
-from bureau.analysis.metrics import rounded
+from bureau.analysis.html_report import write_html_report
+from bureau.analysis.metrics import discrimination, rounded
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
+from bureau.analysis.privacy import ledger_with_value, privacy_ledger
+from bureau.bureaus.ablation import NOTHING_REMOVED, ablation_scores
 from bureau.bureaus.disputes import record_disputes, score_changes
 from bureau.bureaus.ingest import bureau_engine, ingest_all
 from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
@@ -430,16 +434,79 @@ def _reconcile_stage(ctx: StageContext) -> dict[str, int]:
     return rows
 
 
+def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
+    """Train a bureau without each of its feature groups in turn (a worker-process entry point).
+
+    Parameters
+    ----------
+    job
+        The bureau and its run.
+
+    Returns
+    -------
+    list of dict
+        Per group removed (``none`` for the full model): features left, the out-of-time AUC
+        against the observed and the true outcome, and the AUC the group adds. Empty for a
+        bureau too small to train.
+    """
+    scn = job.scenario
+    evaluation = scn.scoring.evaluation_snapshot
+    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    try:
+        scored = ablation_scores(engine, scn, job.bureau)
+        owners = file_owners(engine, job.root / "truth", job.bureau)
+    except TrainingError as exc:
+        logger.warning("%s", exc.message)
+        return []
+    finally:
+        engine.dispose()
+    outcomes = true_outcomes(job.root / "world", evaluation)
+    rows = []
+    for removed, scores in scored.items():
+        judged = scores[~scores["in_default"].to_numpy(dtype=bool)]
+        observed = discrimination(judged["bad"].to_numpy(), judged["pd"].to_numpy())
+        truth = truth_performance(scores, owners, outcomes)
+        rows.append(
+            {
+                "bureau": job.bureau,
+                "removed": removed,
+                "observed_auc": observed["auc"],
+                "truth_auc": truth["auc"],
+            }
+        )
+    table = pd.DataFrame(rows)
+    full = table.loc[table["removed"] == NOTHING_REMOVED, ["observed_auc", "truth_auc"]].iloc[0]
+    table["observed_auc_gain"] = full["observed_auc"] - table["observed_auc"]
+    table["truth_auc_gain"] = full["truth_auc"] - table["truth_auc"]
+    return table.to_dict("records")
+
+
+def _ablation_tables(ctx: StageContext, engines: dict[str, Engine]) -> dict[str, pd.DataFrame]:
+    """The data-source ablation, and the privacy ledger set beside it."""
+    rows = [
+        row
+        for _, found in _each_bureau(ctx, "compare", ablation_job, ctx.scenario.active_bureaus)
+        for row in found
+    ]
+    columns = ["bureau", "removed", "observed_auc", "truth_auc"]
+    columns += ["observed_auc_gain", "truth_auc_gain"]
+    ablation = pd.DataFrame(rows, columns=columns)
+    ledger = ledger_with_value(privacy_ledger(engines), ablation)
+    return {"ablation": ablation, "privacy_ledger": ledger}
+
+
 def _compare_stage(ctx: StageContext) -> dict[str, int]:
     engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in ctx.scenario.active_bureaus}
     engine = aggregator_engine(ctx.root, ctx.db_url)
     try:
         tables = compare(ctx.root, bureaus=engines, aggregator=engine, workers=ctx.workers)
+        tables.update({k: v.round(6) for k, v in _ablation_tables(ctx, engines).items()})
     finally:
         engine.dispose()
         for bureau_db in engines.values():
             bureau_db.dispose()
     write_report(ctx.root, tables, as_json=True)
+    write_html_report(ctx.root, tables)
     ctx.details["compare"] = tables
     return {name: len(frame) for name, frame in tables.items()}
 

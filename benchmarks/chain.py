@@ -1,0 +1,51 @@
+"""The whole chain: `bureau run` of a scenario end to end, the time of every stage, peak memory.
+
+Usage: python benchmarks/chain.py [--scenario baseline] [--workers 2]
+
+Runs every stage (world to compare) into a fresh temporary run directory, as `make run` does,
+and prints each stage's wall time from the run's manifest, the total, and the peak resident
+memory of the whole process tree (the worker processes included), sampled every 50 ms.
+Targets for `baseline.toml` on a 2-core machine: at most 3 minutes and at most 4 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from memory import PeakMemory
+
+from bureau import __version__, load_scenario
+from bureau.pipeline import execute
+
+GIB = 1024**3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="baseline")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    print(f"bureau {__version__} | Python {platform.python_version()} | {platform.machine()}")
+    scn = load_scenario(args.scenario)
+    work = Path(tempfile.mkdtemp(prefix="bench-chain-"))
+    try:
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            result = execute(scn, work / "run", workers=args.workers)
+            wall = time.perf_counter() - started
+        print(f"\n{args.scenario}: {scn.population.persons:,} persons, {args.workers} workers")
+        for stage in result.stages:
+            print(f"  {stage.name:<10} {stage.seconds:8.1f} s")
+        print(f"  {'total':<10} {wall:8.1f} s   (target 180 s)")
+        print(f"  peak resident memory, process tree {memory.peak / GIB:.2f} GiB (target 4 GiB)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
