@@ -15,9 +15,8 @@ from sqlalchemy import Engine
 from bureau.bureaus.feature_catalog import feature_names
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.labels import observed_outcomes
-from bureau.bureaus.train import HORIZON, TrainingError, estimator_for
+from bureau.bureaus.train import HORIZON, development_sample, estimator_for, training_seed
 from bureau.config.scenario import Scenario
-from bureau.rng import stage_key
 
 #: The ``removed`` value of the model trained on every group.
 NOTHING_REMOVED = "none"
@@ -44,26 +43,16 @@ def ablation_scores(engine: Engine, scn: Scenario, bureau: str) -> dict[str, pd.
 
     Raises
     ------
-    TrainingError
+    bureau.bureaus.train.TrainingError
         If the development sample has no defaults or no non-defaults.
     """
     profile = scn.bureaus[bureau]
     groups = list(profile.feature_groups)
-    development = scn.scoring.development_snapshot
     evaluation = scn.scoring.evaluation_snapshot
-    # As furnished, as in training: the ablation measures the same models.
-    X = snapshot_features(engine, development, groups, scn.start_date, corrected=False)
-    outcome = observed_outcomes(engine, development, HORIZON).reindex(X.index)
-    sample = ~outcome["in_default"].to_numpy()
-    y = outcome["bad"].to_numpy()[sample]
-    if y.sum() == 0 or y.sum() == len(y):
-        raise TrainingError(
-            f"{bureau}: the development sample has {int(y.sum())} defaults among {len(y)} "
-            "consumers; a model needs both"
-        )
+    X, sample, y = development_sample(engine, scn, bureau, groups)
     X_eval = snapshot_features(engine, evaluation, groups, scn.start_date, corrected=False)
     observed = observed_outcomes(engine, evaluation, HORIZON).reindex(X_eval.index)
-    seed = (scn.seed + stage_key(f"train:{bureau}")) % 2**31
+    seed = training_seed(scn, bureau)
     scores = {}
     for removed in [NOTHING_REMOVED, *groups]:
         kept = [g for g in groups if g != removed]

@@ -89,6 +89,66 @@ def estimator_for(
     raise ValueError(f"unknown model family {family!r}")
 
 
+def training_seed(scn: Scenario, bureau: str) -> int:
+    """The random state of a bureau's model: fixed by the scenario's seed and the bureau.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    bureau
+        The bureau.
+
+    Returns
+    -------
+    int
+        The seed.
+    """
+    return (scn.seed + stage_key(f"train:{bureau}")) % 2**31
+
+
+def development_sample(
+    engine: Engine, scn: Scenario, bureau: str, groups: list[str]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """What a bureau's model learns from: features and observed labels at the development snapshot.
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    scn
+        The scenario.
+    bureau
+        The bureau.
+    groups
+        The feature groups.
+
+    Returns
+    -------
+    tuple
+        The features of every consumer, which of them the model learns from (those not
+        already in default in the bureau's view), and their labels (bool).
+
+    Raises
+    ------
+    TrainingError
+        If the sample has no defaults or no non-defaults.
+    """
+    development = scn.scoring.development_snapshot
+    # The files as furnished: what a model learns and how it is judged do not depend on
+    # whether the disputes of the run have been settled yet.
+    X = snapshot_features(engine, development, groups, scn.start_date, corrected=False)
+    outcome = observed_outcomes(engine, development, HORIZON).reindex(X.index)
+    sample = ~outcome["in_default"].to_numpy()
+    y = outcome["bad"].to_numpy()[sample]
+    if y.sum() == 0 or y.sum() == len(y):
+        raise TrainingError(
+            f"{bureau}: the development sample has {int(y.sum())} defaults among {len(y)} "
+            "consumers; a model needs both"
+        )
+    return X, sample, y
+
+
 def _month(scn: Scenario, month: int) -> str:
     return str(month_labels(scn.start_date, np.array([month]))[0])
 
@@ -142,19 +202,8 @@ def train_bureau(
     development = scn.scoring.development_snapshot
     evaluation = scn.scoring.evaluation_snapshot
 
-    # The files as furnished: what a model learns and how it is judged do not depend on
-    # whether the disputes of the run have been settled yet.
-    X = snapshot_features(engine, development, groups, scn.start_date, corrected=False)
-    outcome = observed_outcomes(engine, development, HORIZON).reindex(X.index)
-    sample = ~outcome["in_default"].to_numpy()
-    y = outcome["bad"].to_numpy()[sample]
-    if y.sum() == 0 or y.sum() == len(y):
-        raise TrainingError(
-            f"{bureau}: the development sample has {int(y.sum())} defaults among {len(y)} "
-            "consumers; a model needs both"
-        )
-    seed = (scn.seed + stage_key(f"train:{bureau}")) % 2**31
-    estimator = estimator_for(family, features, seed)
+    X, sample, y = development_sample(engine, scn, bureau, groups)
+    estimator = estimator_for(family, features, training_seed(scn, bureau))
     estimator.fit(X[sample], y)
 
     in_time_pd = estimator.predict_proba(X[sample])[:, 1]
