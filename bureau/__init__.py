@@ -15,7 +15,7 @@ from bureau.analysis.compare import compare
 from bureau.analysis.html_report import write_html_report
 from bureau.bureaus.models import load_model
 from bureau.config import Scenario, load_scenario
-from bureau.errors import BureauError, RunDirectoryError, ScenarioError
+from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
 from bureau.pipeline import RunResult, run, score_file
 from bureau.world import World, simulate, validate_national_ids
@@ -27,6 +27,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SweepError",
+    "TrainingError",
     "World",
     "__version__",
     "compare",

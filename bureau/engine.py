@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -48,13 +49,54 @@ def map_chunks(
         ``fn(item)`` for each item, in the order of ``items``.
     """
     items = list(items)
-    workers = min(workers, len(items))
-    if workers <= 1:
+    if min(workers, len(items)) <= 1:
         yield from map(fn, items)
         return
-    order = list(range(len(items)))
-    if weights is not None:
-        order.sort(key=lambda i: -weights[i])
+    with _pool(min(workers, len(items)), fresh) as pool:
+        futures = _submit(pool, fn, items, weights)
+        for future in futures:
+            yield future.result()
+
+
+@contextmanager
+def started(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    workers: int = 1,
+    weights: Sequence[float] | None = None,
+) -> Iterator[Callable[[], list[R]]]:
+    """Start ``fn`` on every item in worker processes now, and collect the results later.
+
+    For work that can go on beside the caller's own: with a pool, the items run while the
+    body of the ``with`` block does; with one worker there is nothing to run beside it, and
+    the items run when their results are asked for.
+
+    Parameters
+    ----------
+    fn
+        A picklable, module-level function.
+    items
+        Its arguments, one per chunk.
+    workers
+        1 runs in this process; more starts that many worker processes.
+    weights
+        Expected cost of each item (the heaviest start first).
+
+    Yields
+    ------
+    callable
+        Called without arguments, waits for every result and returns them in input order.
+    """
+    items = list(items)
+    if min(workers, len(items)) <= 1:
+        yield lambda: list(map(fn, items))
+        return
+    with _pool(min(workers, len(items)), fresh=False) as pool:
+        futures = _submit(pool, fn, items, weights)
+        yield lambda: [future.result() for future in futures]
+
+
+def _pool(workers: int, fresh: bool) -> ProcessPoolExecutor:
     # Fork where the platform has it: workers need no re-import of the caller's main module,
     # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
     # numpy, pandas and pyarrow thread pools survive a fork; GNU OpenMP (under LightGBM) does
@@ -62,7 +104,18 @@ def map_chunks(
     # So the stages load models only inside their jobs, never in the process that forks.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and not fresh else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {i: pool.submit(fn, items[i]) for i in order}
-        for i in range(len(items)):
-            yield futures[i].result()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def _submit(
+    pool: ProcessPoolExecutor,
+    fn: Callable[[T], R],
+    items: list[T],
+    weights: Sequence[float] | None,
+) -> list[Future[R]]:
+    """Submit every item, the heaviest first; the futures come back in input order."""
+    order = list(range(len(items)))
+    if weights is not None:
+        order.sort(key=lambda i: -weights[i])
+    futures = {i: pool.submit(fn, items[i]) for i in order}
+    return [futures[i] for i in range(len(items))]

@@ -56,3 +56,7 @@ class ScenarioError(BureauError):
 
 class RunDirectoryError(BureauError):
     """A run directory is missing, incomplete, or in the way of a new run."""
+
+
+class TrainingError(BureauError):
+    """A bureau cannot train: too few consumers, no defaults among them, or nothing to learn."""

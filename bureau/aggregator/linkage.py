@@ -17,6 +17,7 @@ then consumer id), so the same records give the same keys.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -208,8 +209,10 @@ def splink_linker(
     from splink import DuckDBAPI, Linker, block_on
 
     connection = connection if connection is not None else duckdb.connect()
-    # Progress is ours to draw (the stage's bar), not DuckDB's.
-    connection.execute("SET enable_progress_bar = false")
+    # Progress is ours to draw (the stage's bar), not DuckDB's. In a Jupyter kernel without
+    # ipywidgets DuckDB draws none and refuses the setting: there is nothing to turn off.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        connection.execute("SET enable_progress_bar = false")
     # Training sums over many pairs; with several threads DuckDB adds them in an order that
     # varies from run to run, and the estimates with it in their last bits. One thread makes
     # them the same every time; the comparisons of prediction use all the threads.

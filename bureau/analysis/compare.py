@@ -104,6 +104,8 @@ COMPARISON_COLUMNS = (
     "observed_ks",
     "person_error_rate",
     "disputes_corrected_share",
+    "corrected_score_changed_share",
+    "corrected_tier_changed_share",
 )
 CALIBRATION_COLUMNS = ("bureau", "decile", "count", "pd_min", "pd_max", "mean_pd", "default_rate")
 
@@ -364,6 +366,10 @@ def _compare(
     adults = len(persons)
     errors = _report_column(root, "coverage_accuracy", "view", "person_error_rate")
     corrected = _report_column(root, "disputes", "bureau", "corrected_share")
+    rescored = {
+        column: _report_column(root, "correction_rescoring", "bureau", f"{column}_share")
+        for column in ("score_changed", "tier_changed")
+    }
 
     rows, calibration, by_person, fair, judged = [], [], {}, {}, {}
     for view in views:
@@ -371,6 +377,8 @@ def _compare(
         row = _comparison_row(view, adults, judged[view.name])
         row["person_error_rate"] = float(errors.get(view.name, math.nan))
         row["disputes_corrected_share"] = float(corrected.get(view.name, math.nan))
+        for column, values in rescored.items():
+            row[f"corrected_{column}_share"] = float(values.get(view.name, math.nan))
         rows.append(row)
         calibration.append(calibration_table(view.name, judged[view.name]))
         fair[view.name] = person_scores(judged[view.name])[["person_id", "pd", "default"]]

@@ -239,6 +239,27 @@ def assess_bureau(
     return row, by_rule[["bureau", "rule_id", "action", "records"]]
 
 
+def world_inputs(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What :func:`assess_bureau` needs of the world: persons, account months, public records.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``person_id``; ``account_id``, ``month``, ``status``; ``record_id``, ``wrongful``.
+    """
+    world = run_dir / "world"
+    return (
+        read_table(world / "persons", ["person_id"]),
+        read_table(world / "account_months", ["account_id", "month", "status"]),
+        read_table(world / "public_records", ["record_id", "wrongful"]),
+    )
+
+
 def assess_files(run_dir: Path, engines: dict[str, Engine]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Measure every bureau's files of a run against the truth.
 
@@ -254,11 +275,7 @@ def assess_files(run_dir: Path, engines: dict[str, Engine]) -> tuple[pd.DataFram
     tuple of pandas.DataFrame
         One row per bureau (:data:`ACCURACY_COLUMNS`), and rejected records by bureau and rule.
     """
-    persons = read_table(run_dir / "world" / "persons", ["person_id"])
-    account_months = read_table(
-        run_dir / "world" / "account_months", ["account_id", "month", "status"]
-    )
-    world_records = read_table(run_dir / "world" / "public_records", ["record_id", "wrongful"])
+    persons, account_months, world_records = world_inputs(run_dir)
     rows, rules = [], []
     for bureau, engine in sorted(engines.items()):
         row, by_rule = assess_bureau(

@@ -571,6 +571,31 @@ def _errors_section(page: _Page) -> str:
         )
         return page.figure("disputes", drawn, caption) + "\n" + table
 
+    def rescoring() -> str:
+        table = _html_table(
+            page.tables["correction_rescoring"],
+            [
+                ("bureau", "bureau", "text"),
+                ("scored", "scored", "int"),
+                ("with_errors_share", "with an error", "pct"),
+                ("score_changed_share", "score changes", "pct"),
+                ("tier_changed_share", "tier changes", "pct"),
+                ("score_up_share", "of those, score rises", "pct"),
+                ("mean_abs_score_change", "mean change (points)", "f1"),
+                ("max_abs_score_change", "largest change", "f1"),
+            ],
+        )
+        return (
+            _paragraph(
+                "Every consumer scored at the evaluation snapshot, rescored by the bureau's "
+                "own model with every error still on the file corrected (wrong statuses put "
+                "right, other persons' accounts and wrongful public records taken off): the "
+                "shares of consumers whose score and whose risk tier change."
+            )
+            + "\n"
+            + table
+        )
+
     accuracy = (
         "bureau",
         "files",
@@ -602,6 +627,22 @@ def _errors_section(page: _Page) -> str:
                 },
                 disputes,
                 "Disputes",
+            ),
+            page.block(
+                {
+                    "correction_rescoring": (
+                        "bureau",
+                        "scored",
+                        "with_errors_share",
+                        "score_changed_share",
+                        "tier_changed_share",
+                        "score_up_share",
+                        "mean_abs_score_change",
+                        "max_abs_score_change",
+                    )
+                },
+                rescoring,
+                "Scores with the errors corrected",
             ),
         ]
     )

@@ -3,36 +3,41 @@
 The bureau's model family is trained again at the development snapshot on every feature group
 of its profile, and once without each group in turn, on the same sample with the same seed as
 :func:`~bureau.bureaus.train.train_bureau`; each model scores the bureau's consumers at the
-evaluation snapshot. The features are computed once and the columns of a group left out, so
-the ablation costs a fit per group, not a feature pass per group.
+evaluation snapshot. The modelling tables training saved are reused and the columns of a group
+left out, so the ablation costs a fit per group, not a feature pass per group; a scorecard's
+bins, which each depend on one feature only, are found once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
 
 from bureau.bureaus.feature_catalog import feature_names
-from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.labels import observed_outcomes
-from bureau.bureaus.train import HORIZON, development_sample, estimator_for, training_seed
+from bureau.bureaus.models import GradientBoostedModel, WOEScorecard
+from bureau.bureaus.train import development_sample, estimator_for, training_seed
 from bureau.config.scenario import Scenario
 
 #: The ``removed`` value of the model trained on every group.
 NOTHING_REMOVED = "none"
 
 
-def ablation_scores(engine: Engine, scn: Scenario, bureau: str) -> dict[str, pd.DataFrame]:
+def ablation_scores(
+    scn: Scenario, bureau: str, development: pd.DataFrame, evaluation: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Scores at the evaluation snapshot of the bureau's model with and without each group.
 
     Parameters
     ----------
-    engine
-        The bureau's database.
     scn
-        The scenario (the bureau's profile, snapshots and calendar).
+        The scenario (the bureau's profile and the seed).
     bureau
         The bureau.
+    development, evaluation
+        Its :func:`~bureau.bureaus.train.modelling_table` at the development and the
+        evaluation snapshot, as training saved them.
 
     Returns
     -------
@@ -43,30 +48,47 @@ def ablation_scores(engine: Engine, scn: Scenario, bureau: str) -> dict[str, pd.
 
     Raises
     ------
-    bureau.bureaus.train.TrainingError
+    bureau.errors.TrainingError
         If the development sample has no defaults or no non-defaults.
     """
     profile = scn.bureaus[bureau]
     groups = list(profile.feature_groups)
-    evaluation = scn.scoring.evaluation_snapshot
-    X, sample, y = development_sample(engine, scn, bureau, groups)
-    X_eval = snapshot_features(engine, evaluation, groups, scn.start_date, corrected=False)
-    observed = observed_outcomes(engine, evaluation, HORIZON).reindex(X_eval.index)
+    X, sample, y = development_sample(development, bureau)
+    X = X[sample]
     seed = training_seed(scn, bureau)
+    everything = feature_names(groups)
+    fit = _fitter(profile.model, everything, X, y, seed)
     scores = {}
     for removed in [NOTHING_REMOVED, *groups]:
-        kept = [g for g in groups if g != removed]
-        features = feature_names(kept)
+        features = feature_names([g for g in groups if g != removed])
         if not features:
             continue
-        estimator = estimator_for(profile.model, features, seed)
-        estimator.fit(X.loc[sample, features], y)
         scores[removed] = pd.DataFrame(
             {
-                "consumer_id": X_eval.index.to_numpy(),
-                "pd": estimator.predict_proba(X_eval[features])[:, 1],
-                "bad": observed["bad"].to_numpy(),
-                "in_default": observed["in_default"].to_numpy(),
+                "consumer_id": evaluation.index.to_numpy(),
+                "pd": fit(features).predict_proba(evaluation[features])[:, 1],
+                "bad": evaluation["bad"].to_numpy(dtype=bool),
+                "in_default": evaluation["in_default"].to_numpy(dtype=bool),
             }
         )
     return scores
+
+
+def _fitter(
+    family: str, everything: list[str], X: pd.DataFrame, y: np.ndarray, seed: int
+) -> Callable[[list[str]], GradientBoostedModel | WOEScorecard]:
+    """Fit the family on any subset of the features, exactly as training would on that subset.
+
+    A scorecard bins each feature on its own, so the bins of every feature are found once and
+    each subset only refits the regression; a boosted model is trained again.
+    """
+    if family != "scorecard":
+        return lambda features: estimator_for(family, features, seed).fit(X[features], y)
+    bins = estimator_for(family, everything, seed).bin_features(X[everything], y)
+
+    def fit(features: list[str]) -> WOEScorecard:
+        chosen = set(features)
+        card = estimator_for(family, features, seed)
+        return card.fit_bins([b for b in bins if b.name in chosen], features, y)
+
+    return fit

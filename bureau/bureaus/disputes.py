@@ -10,16 +10,75 @@ disputes again adds nothing.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
-from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.artifacts import BureauModel
 from bureau.store.bulk import read_frame, upsert
+from bureau.store.corrections import InForce
 from bureau.store.credit_file import Correction, Dispute, PublicRecord, Tradeline
+
+
+def _item_ids(conn: Connection, items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The row ids of disputed items, found by furnisher and number (NaN where not on file)."""
+    refs = items["ref"].unique().tolist()
+    lines = read_frame(
+        conn,
+        select(Tradeline.tradeline_id, Tradeline.furnisher, Tradeline.account_ref).where(
+            Tradeline.account_ref.in_(refs)
+        ),
+    ).rename(columns={"account_ref": "ref"})
+    records = read_frame(
+        conn,
+        select(
+            PublicRecord.public_record_id, PublicRecord.furnisher, PublicRecord.record_ref
+        ).where(PublicRecord.record_ref.in_(refs)),
+    ).rename(columns={"record_ref": "ref"})
+    key = items[["furnisher", "ref"]]
+    tradeline = key.merge(lines, on=["furnisher", "ref"], how="left")["tradeline_id"]
+    record = key.merge(records, on=["furnisher", "ref"], how="left")["public_record_id"]
+    return tradeline.to_numpy(dtype=float), record.to_numpy(dtype=float)
+
+
+def items_corrected(engine: Engine, items: pd.DataFrame) -> InForce:
+    """The corrections that would put a list of wrong items right, all at once.
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    items
+        ``item`` (``status``, ``account`` or ``public_record``), ``furnisher``, ``ref``,
+        ``month`` and ``claimed`` (the true status), as
+        :func:`~bureau.analysis.file_errors.item_errors` lists them.
+
+    Returns
+    -------
+    InForce
+        Statuses replaced by the true ones; other persons' accounts and wrongful public records
+        taken off the file.
+    """
+    empty = np.array([], dtype=np.int64)
+    if items.empty:
+        statuses = pd.DataFrame(
+            {"tradeline_id": empty, "month": empty, "status": empty.astype(str)}
+        )
+        return InForce(statuses, empty, empty)
+    with engine.connect() as conn:
+        tradeline, record = _item_ids(conn, items.reset_index(drop=True))
+    item = items["item"].to_numpy()
+    is_status = (item == "status") & ~np.isnan(tradeline)
+    statuses = pd.DataFrame(
+        {
+            "tradeline_id": tradeline[is_status].astype(np.int64),
+            "month": items["month"].to_numpy(dtype=np.int64)[is_status],
+            "status": items["claimed"].astype(str).to_numpy()[is_status],
+        }
+    ).drop_duplicates(["tradeline_id", "month"], keep="last")
+    lines = tradeline[(item == "account") & ~np.isnan(tradeline)].astype(np.int64)
+    records = record[(item == "public_record") & ~np.isnan(record)].astype(np.int64)
+    return InForce(statuses, np.unique(lines), np.unique(records))
 
 
 def record_disputes(engine: Engine, disputes: pd.DataFrame) -> int:
@@ -45,38 +104,17 @@ def record_disputes(engine: Engine, disputes: pd.DataFrame) -> int:
         new = disputes[~disputes["dispute_ref"].isin(known)].reset_index(drop=True)
         if new.empty:
             return 0
-        lines = read_frame(
-            conn,
-            select(Tradeline.tradeline_id, Tradeline.furnisher, Tradeline.account_ref).where(
-                Tradeline.account_ref.in_(new["ref"].unique().tolist())
-            ),
-        )
-        records = read_frame(
-            conn,
-            select(
-                PublicRecord.public_record_id, PublicRecord.furnisher, PublicRecord.record_ref
-            ).where(PublicRecord.record_ref.in_(new["ref"].unique().tolist())),
-        )
         frame = new.assign(month=new["month"].where(new["month"] >= 0, None).astype("Int64"))
         upsert(conn, Dispute.__table__, frame, ["dispute_ref"])
-        upheld = new[new["outcome"] == "corrected"]
-        tradeline = upheld.merge(
-            lines.rename(columns={"account_ref": "ref"}), on=["furnisher", "ref"], how="left"
-        )["tradeline_id"]
-        record = upheld.merge(
-            records.rename(columns={"record_ref": "ref"}), on=["furnisher", "ref"], how="left"
-        )["public_record_id"]
+        upheld = new[new["outcome"] == "corrected"].reset_index(drop=True)
+        tradeline, record = _item_ids(conn, upheld)
         is_status = (upheld["item"] == "status").to_numpy()
         is_record = (upheld["item"] == "public_record").to_numpy()
         corrections = pd.DataFrame(
             {
                 "dispute_ref": upheld["dispute_ref"].to_numpy(),
-                "tradeline_id": pd.array(
-                    np.where(is_record, np.nan, tradeline.to_numpy(dtype=float)), dtype="Int64"
-                ),
-                "public_record_id": pd.array(
-                    np.where(is_record, record.to_numpy(dtype=float), np.nan), dtype="Int64"
-                ),
+                "tradeline_id": pd.array(np.where(is_record, np.nan, tradeline), dtype="Int64"),
+                "public_record_id": pd.array(np.where(is_record, record, np.nan), dtype="Int64"),
                 "month": pd.array(
                     np.where(is_status, upheld["month"].to_numpy(dtype=float), np.nan),
                     dtype="Int64",
@@ -117,39 +155,25 @@ def corrected_consumers(engine: Engine, month: int) -> np.ndarray:
 
 
 def score_changes(
-    engine: Engine,
-    model: BureauModel,
-    groups: list[str],
-    snapshot: int,
-    start: dt.date,
+    model: BureauModel, who: np.ndarray, furnished: pd.DataFrame, corrected: pd.DataFrame
 ) -> pd.DataFrame:
     """The scores of corrected consumers at a snapshot, without and with their corrections.
 
     Parameters
     ----------
-    engine
-        The bureau's database.
     model
         The bureau's model.
-    groups
-        Its feature groups.
-    snapshot
-        The month scored.
-    start
-        The first day of month 0.
+    who
+        The consumers with a correction in force (:func:`corrected_consumers`).
+    furnished, corrected
+        Every consumer's features at the snapshot, from the file as furnished and as corrected
+        (:func:`~bureau.bureaus.features.file_features`).
 
     Returns
     -------
     pandas.DataFrame
         ``consumer_id``, ``before`` and ``after``.
     """
-    who = corrected_consumers(engine, snapshot)
-    if who.size == 0:
-        return pd.DataFrame(
-            {"consumer_id": who, "before": who.astype(float), "after": who.astype(float)}
-        )
-    furnished = snapshot_features(engine, snapshot, groups, start, corrected=False)
-    corrected = snapshot_features(engine, snapshot, groups, start, corrected=True)
     who = who[np.isin(who, corrected.index.to_numpy())]
     before = model.score(furnished.loc[who])["score"].to_numpy(dtype=float)
     after = model.score(corrected.loc[who])["score"].to_numpy(dtype=float)

@@ -22,7 +22,7 @@ from bureau.bureaus.feature_catalog import feature_names
 from bureau.config.scenario import PRODUCTS
 from bureau.reference import reference
 from bureau.store.bulk import read_frame
-from bureau.store.corrections import corrections_as_of
+from bureau.store.corrections import InForce, corrections_as_of
 from bureau.store.credit_file import (
     Consumer,
     Contact,
@@ -43,8 +43,8 @@ REVOLVING = ("credit_card", "credit_line")
 NEVER = 999.0
 
 
-def _read(conn: Connection, snapshot: int, corrected: bool = True) -> dict[str, pd.DataFrame]:
-    """The parts of a credit file that had arrived by the snapshot (corrected as of then)."""
+def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
+    """The parts of a credit file that had arrived by the snapshot, as furnished."""
     months = TradelineMonth.__table__
     signals = Signal.__table__
     data = {
@@ -105,14 +105,41 @@ def _read(conn: Connection, snapshot: int, corrected: bool = True) -> dict[str, 
             ),
         ),
     }
-    if corrected:
-        fixes = corrections_as_of(conn, snapshot)
-        data["months"] = fixes.months(data["months"])
-        lines = data["tradelines"]
-        data["tradelines"] = lines[~lines["tradeline_id"].isin(fixes.removed_tradelines)]
-        records = data["public_records"]
-        data["public_records"] = records[~records["public_record_id"].isin(fixes.removed_records)]
     return data
+
+
+def read_file(engine: Engine, snapshot: int) -> tuple[dict[str, pd.DataFrame], InForce]:
+    """What a bureau's credit file held at a snapshot, as furnished, and the corrections then.
+
+    One read serves every view of the file a caller needs at that month: as furnished, as
+    corrected by the disputes settled by then, or corrected further (:func:`file_features`).
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    snapshot
+        The month (0-based) of the snapshot.
+
+    Returns
+    -------
+    tuple
+        The parts of the file (consumers, tradelines, monthly reports, inquiries, public
+        records, contacts, signals) that had arrived by the snapshot, and the corrections of
+        disputes in force then.
+    """
+    with engine.connect() as conn:
+        return _read(conn, snapshot), corrections_as_of(conn, snapshot)
+
+
+def _corrected(data: dict[str, pd.DataFrame], fixes: InForce) -> dict[str, pd.DataFrame]:
+    lines = data["tradelines"]
+    records = data["public_records"]
+    return data | {
+        "months": fixes.months(data["months"]),
+        "tradelines": lines[~lines["tradeline_id"].isin(fixes.removed_tradelines)],
+        "public_records": records[~records["public_record_id"].isin(fixes.removed_records)],
+    }
 
 
 def _count(
@@ -385,7 +412,41 @@ def snapshot_features(
         not apply (no revolving limit, never delinquent, no platform data).
     """
     with engine.connect() as conn:
-        data = _read(conn, snapshot, corrected)
+        data = _read(conn, snapshot)
+        fixes = corrections_as_of(conn, snapshot) if corrected else None
+    return file_features(data, snapshot, groups, start, fixes)
+
+
+def file_features(
+    data: dict[str, pd.DataFrame],
+    snapshot: int,
+    groups: list[str] | tuple[str, ...],
+    start: dt.date,
+    fixes: InForce | None = None,
+) -> pd.DataFrame:
+    """Every consumer's features from a file read by :func:`read_file`, with corrections applied.
+
+    Parameters
+    ----------
+    data
+        The parts of the file at the snapshot, as furnished.
+    snapshot
+        The month (0-based) of the snapshot.
+    groups
+        The feature groups the bureau may use.
+    start
+        The first day of month 0 (for ages).
+    fixes
+        Corrections to apply (statuses replaced, accounts and records taken off); None reads
+        the file as furnished.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`snapshot_features`.
+    """
+    if fixes is not None:
+        data = _corrected(data, fixes)
     index = pd.Index(data["consumers"]["consumer_id"].to_numpy(dtype=np.int64), name="consumer_id")
     chosen = set(groups)
     columns: dict[str, np.ndarray] = {}

@@ -354,6 +354,24 @@ def bureau_engine(run_dir: str | Path, bureau: str, db_url: str | None = None) -
     return database_engine(run_dir, bureau, CreditFileBase, db_url)
 
 
+def feed_bytes(run_dir: Path, bureau: str) -> int:
+    """The size of a bureau's feeds: what its ingestion, and every later stage of it, has to do.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    bureau
+        The bureau.
+
+    Returns
+    -------
+    int
+        Bytes of its feed files (0 before furnishing), to start the largest bureau first.
+    """
+    return sum(f.stat().st_size for f in (run_dir / "feeds" / bureau).glob("*/*"))
+
+
 def ingest_all(
     scn: Scenario,
     run_dir: Path,
@@ -386,10 +404,7 @@ def ingest_all(
     """
     chosen = scn.active_bureaus if bureaus is None else bureaus
     jobs = [IngestJob(scn, run_dir, bureau, db_url) for bureau in chosen]
-    # Feed bytes measure each bureau's work: the largest start first.
-    weights = [
-        sum(f.stat().st_size for f in (run_dir / "feeds" / bureau).glob("*/*")) for bureau in chosen
-    ]
+    weights = [feed_bytes(run_dir, bureau) for bureau in chosen]
     reports = []
     for done, report in enumerate(map_chunks(ingest_job, jobs, workers, weights), start=1):
         reports.append(report)

@@ -150,6 +150,7 @@ def bureau_submission(
     model: BureauModel | None,
     groups: list[str],
     start: dt.date,
+    features: pd.DataFrame | None = None,
 ) -> BureauSubmission:
     """Build a bureau's submission at a snapshot from its credit file.
 
@@ -167,6 +168,9 @@ def bureau_submission(
         The feature groups of the model.
     start
         The first day of month 0.
+    features
+        The model's features at the snapshot, corrections in force applied, if already
+        computed (:func:`~bureau.bureaus.features.snapshot_features`); computed when None.
 
     Returns
     -------
@@ -197,7 +201,7 @@ def bureau_submission(
     )
     tradelines = _tradelines(engine, snapshot, own)
     if model is not None:
-        X = snapshot_features(engine, snapshot, groups, start)
+        X = snapshot_features(engine, snapshot, groups, start) if features is None else features
         scored = model.score(X)
         # In default in the bureau's own view: an account whose latest report, as it stood
         # at the snapshot, is 90+ days past due or written off.

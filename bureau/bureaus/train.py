@@ -9,6 +9,7 @@ sees the truth; measuring against the truth is the analysis' job.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -27,15 +28,11 @@ from bureau.bureaus.models.scale import scale_for
 from bureau.bureaus.models.scorecard import WOEScorecard
 from bureau.config.loader import scenario_to_toml
 from bureau.config.scenario import Scenario
-from bureau.errors import BureauError
+from bureau.errors import TrainingError
 from bureau.formats.schema import month_labels
 from bureau.rng import stage_key
 
 HORIZON = 12
-
-
-class TrainingError(BureauError):
-    """A bureau cannot train: too few consumers, or no defaults among them."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +51,15 @@ class TrainingResult:
     scores
         Every consumer on file at the evaluation snapshot: ``consumer_id``, ``pd``,
         ``score``, ``reason_1`` .. ``reason_4``, the observed ``bad`` and ``in_default``.
+    tables
+        The :func:`modelling_table` of the development and the evaluation snapshot.
     """
 
     bureau: str
     model: BureauModel
     metrics: dict[str, dict[str, float]]
     scores: pd.DataFrame
+    tables: dict[int, pd.DataFrame]
 
 
 def estimator_for(
@@ -107,21 +107,51 @@ def training_seed(scn: Scenario, bureau: str) -> int:
     return (scn.seed + stage_key(f"train:{bureau}")) % 2**31
 
 
-def development_sample(
-    engine: Engine, scn: Scenario, bureau: str, groups: list[str]
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """What a bureau's model learns from: features and observed labels at the development snapshot.
+#: The outcome columns of a modelling table, after its features.
+OUTCOME_COLUMNS = ("bad", "in_default")
+
+
+def modelling_table(
+    engine: Engine, snapshot: int, groups: list[str], start: dt.date
+) -> pd.DataFrame:
+    """Every consumer's features at a snapshot and what the bureau saw happen after it.
+
+    The files are read as furnished: what a model learns and how it is judged do not depend
+    on whether the disputes of the run have been settled yet.
 
     Parameters
     ----------
     engine
         The bureau's database.
-    scn
-        The scenario.
-    bureau
-        The bureau.
+    snapshot
+        The month of the snapshot.
     groups
         The feature groups.
+    start
+        The first day of month 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``consumer_id``: the features (:func:`snapshot_features`), then ``bad``
+        and ``in_default`` (:func:`~bureau.bureaus.labels.observed_outcomes`).
+    """
+    X = snapshot_features(engine, snapshot, groups, start, corrected=False)
+    outcome = observed_outcomes(engine, snapshot, HORIZON).reindex(X.index)
+    return X.assign(**{c: outcome[c].to_numpy(dtype=bool) for c in OUTCOME_COLUMNS})
+
+
+def development_sample(
+    table: pd.DataFrame, bureau: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """What a bureau's model learns from: its modelling table at the development snapshot.
+
+    Parameters
+    ----------
+    table
+        The :func:`modelling_table` at the development snapshot.
+    bureau
+        The bureau (for the error message).
 
     Returns
     -------
@@ -134,13 +164,9 @@ def development_sample(
     TrainingError
         If the sample has no defaults or no non-defaults.
     """
-    development = scn.scoring.development_snapshot
-    # The files as furnished: what a model learns and how it is judged do not depend on
-    # whether the disputes of the run have been settled yet.
-    X = snapshot_features(engine, development, groups, scn.start_date, corrected=False)
-    outcome = observed_outcomes(engine, development, HORIZON).reindex(X.index)
-    sample = ~outcome["in_default"].to_numpy()
-    y = outcome["bad"].to_numpy()[sample]
+    X = table.drop(columns=list(OUTCOME_COLUMNS))
+    sample = ~table["in_default"].to_numpy(dtype=bool)
+    y = table["bad"].to_numpy(dtype=bool)[sample]
     if y.sum() == 0 or y.sum() == len(y):
         raise TrainingError(
             f"{bureau}: the development sample has {int(y.sum())} defaults among {len(y)} "
@@ -202,9 +228,16 @@ def train_bureau(
     development = scn.scoring.development_snapshot
     evaluation = scn.scoring.evaluation_snapshot
 
-    X, sample, y = development_sample(engine, scn, bureau, groups)
+    tables = {
+        snapshot: modelling_table(engine, snapshot, groups, scn.start_date)
+        for snapshot in (development, evaluation)
+    }
+    X, sample, y = development_sample(tables[development], bureau)
     estimator = estimator_for(family, features, training_seed(scn, bureau))
-    estimator.fit(X[sample], y)
+    try:
+        estimator.fit(X[sample], y)
+    except TrainingError as exc:
+        raise TrainingError(f"{bureau}: {exc.message}") from None
 
     in_time_pd = estimator.predict_proba(X[sample])[:, 1]
     scale = scale_for(
@@ -240,12 +273,11 @@ def train_bureau(
     }
     model = BureauModel(family, estimator, features, scale, card)
 
-    X_eval = snapshot_features(engine, evaluation, groups, scn.start_date, corrected=False)
-    observed = observed_outcomes(engine, evaluation, HORIZON).reindex(X_eval.index)
-    scores = model.score(X_eval)
-    scores.insert(0, "consumer_id", X_eval.index.to_numpy())
-    scores["bad"] = observed["bad"].to_numpy()
-    scores["in_default"] = observed["in_default"].to_numpy()
+    observed = tables[evaluation]
+    scores = model.score(observed.drop(columns=list(OUTCOME_COLUMNS)))
+    scores.insert(0, "consumer_id", observed.index.to_numpy())
+    for column in OUTCOME_COLUMNS:
+        scores[column] = observed[column].to_numpy()
     scores = scores.reset_index(drop=True)
     judged = scores[~scores["in_default"]]
     metrics = {
@@ -253,4 +285,4 @@ def train_bureau(
         "out_of_time": rounded(discrimination(judged["bad"].to_numpy(), judged["pd"].to_numpy())),
     }
     card["metrics"] = metrics
-    return TrainingResult(bureau, model, metrics, scores)
+    return TrainingResult(bureau, model, metrics, scores, tables)

@@ -131,7 +131,6 @@ def progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
         TextColumn("[bold]{task.description:<10}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("chunks"),
         TimeElapsedColumn(),
         console=console,
         disable=not enabled,

@@ -24,23 +24,30 @@ from sqlalchemy import Engine
 from bureau import __version__
 from bureau.aggregator.stage import reconcile_all
 from bureau.aggregator.submission import receive
-from bureau.analysis import assess_files
 from bureau.analysis.aggregation import assess_aggregation, world_truth
 from bureau.analysis.compare import compare
 from bureau.analysis.disputes import dispute_statistics
+from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, assess_bureau, world_inputs
 from bureau.analysis.file_errors import item_errors
 from bureau.analysis.html_report import write_html_report
 from bureau.analysis.metrics import discrimination, rounded
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
 from bureau.analysis.privacy import ledger_with_value, privacy_ledger
+from bureau.analysis.rescoring import RESCORING_COLUMNS, rescore_corrected
 from bureau.bureaus.ablation import NOTHING_REMOVED, ablation_scores
-from bureau.bureaus.disputes import record_disputes, score_changes
-from bureau.bureaus.ingest import bureau_engine, ingest_all
+from bureau.bureaus.disputes import (
+    corrected_consumers,
+    items_corrected,
+    record_disputes,
+    score_changes,
+)
+from bureau.bureaus.features import file_features, read_file
+from bureau.bureaus.ingest import bureau_engine, feed_bytes, ingest_all
 from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
 from bureau.bureaus.submission import BureauSubmission, bureau_submission
 from bureau.bureaus.train import TrainingError, train_bureau
 from bureau.config.scenario import Scenario
-from bureau.engine import map_chunks
+from bureau.engine import map_chunks, started
 from bureau.furnish.disputes import file_disputes
 from bureau.furnish.stage import furnish_all
 from bureau.rng import generator
@@ -48,6 +55,7 @@ from bureau.rundir import (
     write_text_atomic,
 )
 from bureau.store.aggregator import AggregatorBase
+from bureau.store.corrections import InForce, corrections_as_of
 from bureau.store.engines import database_engine
 from bureau.store.parquet import write_table
 from bureau.world import write_world
@@ -156,18 +164,6 @@ def write_report(
             write_text_atomic(report / f"{name}.json", records_json(frame))
 
 
-def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
-    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in ctx.scenario.active_bureaus}
-    try:
-        table, by_rule = assess_files(ctx.root, engines)
-    finally:
-        for engine in engines.values():
-            engine.dispose()
-    write_report(ctx.root, {"file_accuracy": table, "rejects_by_rule": by_rule})
-    ctx.details["accuracy"] = table
-    return {"bureaus": len(table), "rules": len(by_rule)}
-
-
 @dataclass(frozen=True)
 class BureauJob:
     """One bureau's work in a worker process.
@@ -182,11 +178,114 @@ class BureauJob:
     family: str | None = None
 
 
+def modelling_table_path(root: Path, bureau: str, snapshot: int) -> Path:
+    """Where training keeps a bureau's modelling table at a snapshot.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+    bureau
+        The bureau.
+    snapshot
+        The development or the evaluation snapshot.
+
+    Returns
+    -------
+    pathlib.Path
+        ``RUN/features/<bureau>/<snapshot>.parquet``: ``consumer_id``, every feature of the
+        bureau's model, and the ``bad`` and ``in_default`` outcome the bureau observed.
+    """
+    return root / "features" / bureau / f"{snapshot}.parquet"
+
+
+def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
+    """Measure one bureau's files against the truth (a worker-process entry point).
+
+    Parameters
+    ----------
+    job
+        The bureau and its run.
+
+    Returns
+    -------
+    tuple
+        :func:`~bureau.analysis.file_accuracy.assess_bureau` of the bureau.
+    """
+    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    try:
+        return assess_bureau(job.bureau, engine, job.root / "truth", *world_inputs(job.root))
+    finally:
+        engine.dispose()
+
+
+def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
+    rows, rules = [], []
+    for _, (row, by_rule) in _each_bureau(
+        ctx, "accuracy", accuracy_job, sorted(ctx.scenario.active_bureaus)
+    ):
+        rows.append(row)
+        rules.append(by_rule)
+    table = pd.DataFrame(rows, columns=list(ACCURACY_COLUMNS))
+    by_rule = pd.concat(rules, ignore_index=True)
+    write_report(ctx.root, {"file_accuracy": table, "rejects_by_rule": by_rule})
+    ctx.details["accuracy"] = table
+    return {"bureaus": len(table), "rules": len(by_rule)}
+
+
+def reported_features_path(root: Path, bureau: str, snapshot: int, in_force: InForce) -> Path:
+    """Where the disputes stage keeps a bureau's features of its files as corrected at a snapshot.
+
+    The name carries the corrections' fingerprint, so the file stands only for the very
+    corrections it was computed with.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+    bureau
+        The bureau.
+    snapshot
+        The snapshot.
+    in_force
+        The corrections in force at the snapshot.
+
+    Returns
+    -------
+    pathlib.Path
+        ``RUN/features/<bureau>/<snapshot>-corrected-<fingerprint>.parquet``.
+    """
+    return root / "features" / bureau / f"{snapshot}-corrected-{in_force.fingerprint()}.parquet"
+
+
+def _reported_features(
+    job: BureauJob, engine: Engine, snapshot: int, features: list[str]
+) -> pd.DataFrame | None:
+    """The features of a bureau's files as it reports them at a snapshot, if already computed.
+
+    With no correction in force they are the modelling table's (the files as furnished);
+    otherwise the disputes stage's, for the same corrections. None when neither holds them.
+    """
+    with engine.connect() as conn:
+        in_force = corrections_as_of(conn, snapshot)
+    if in_force.fingerprint() == InForce.nothing().fingerprint():
+        path = modelling_table_path(job.root, job.bureau, snapshot)
+    else:
+        path = reported_features_path(job.root, job.bureau, snapshot, in_force)
+    if not path.exists():
+        return None
+    table = pd.read_parquet(path).set_index("consumer_id")
+    if not set(features) <= set(table.columns):
+        return None
+    return table[features]
+
+
 def train_job(job: BureauJob) -> dict[str, Any]:
     """Train a bureau, score its consumers, and set the scores against the truth.
 
-    Writes ``models/<bureau>/`` (model and card) and ``scores/<bureau>.parquet`` (every
-    consumer at the evaluation snapshot). A worker-process entry point.
+    Writes ``models/<bureau>/`` (model and card), ``scores/<bureau>.parquet`` (every
+    consumer at the evaluation snapshot) and the modelling tables it learnt from and was judged
+    on (:func:`modelling_table_path`). A worker-process entry point.
 
     Parameters
     ----------
@@ -216,6 +315,8 @@ def train_job(job: BureauJob) -> dict[str, Any]:
     result.model.card["metrics"]["out_of_time_truth"] = truth
     result.model.card["package_version"] = __version__
     save_model(result.model, job.root / "models" / job.bureau)
+    for snapshot, table in result.tables.items():
+        write_table(table.reset_index(), modelling_table_path(job.root, job.bureau, snapshot))
     write_table(
         result.scores.assign(snapshot=snapshot), job.root / "scores" / f"{job.bureau}.parquet"
     )
@@ -238,7 +339,8 @@ def _each_bureau(
     jobs = [BureauJob(ctx.scenario, ctx.root, b, ctx.db_url) for b in bureaus]
     progress = ctx.report(stage)
     progress(0, len(jobs))
-    results = map_chunks(job, jobs, workers=ctx.workers)
+    weights = [feed_bytes(ctx.root, b) for b in bureaus]
+    results = map_chunks(job, jobs, workers=ctx.workers, weights=weights)
     for done, (bureau, result) in enumerate(zip(bureaus, results, strict=True), start=1):
         yield bureau, result
         progress(done, len(jobs))
@@ -305,7 +407,13 @@ def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
     try:
         return {
             snapshot: bureau_submission(
-                engine, snapshot, list(profile.sources), model, groups, scn.start_date
+                engine,
+                snapshot,
+                list(profile.sources),
+                model,
+                groups,
+                scn.start_date,
+                _reported_features(job, engine, snapshot, model.features) if model else None,
             )
             for snapshot in scn.snapshots
         }
@@ -313,12 +421,13 @@ def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
         engine.dispose()
 
 
-def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
+def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[str, object] | None]:
     """File, investigate and measure one bureau's disputes (a worker-process entry point).
 
     Consumers dispute the errors on their files at the development snapshot; the bureau
     records the outcomes and corrections; the errors still on file and the score changes are
-    measured at the evaluation snapshot.
+    measured at the evaluation snapshot, where every file is also rescored with all the errors
+    still on it corrected.
 
     Parameters
     ----------
@@ -328,7 +437,8 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
     Returns
     -------
     tuple
-        :func:`~bureau.analysis.disputes.dispute_statistics` of the bureau.
+        :func:`~bureau.analysis.disputes.dispute_statistics` of the bureau, and its
+        :func:`~bureau.analysis.rescoring.rescore_corrected` row (None without a model).
     """
     scn = job.scenario
     development, evaluation = scn.snapshots
@@ -343,24 +453,44 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
         later = item_errors(engine, truth, job.bureau, account_months, wrongful, evaluation)
         model = _trained_model(job.root, job.bureau)
         changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
+        rescored = None
         if model is not None:
             groups = list(model.card["feature_groups"])
-            changes = score_changes(engine, model, groups, evaluation, scn.start_date)
+            data, in_force = read_file(engine, evaluation)
+            fixed = in_force.plus(items_corrected(engine, later))
+            furnished, reported, corrected = (
+                file_features(data, evaluation, groups, scn.start_date, fixes)
+                for fixes in (None, in_force, fixed)
+            )
+            write_table(
+                reported.reset_index(),
+                reported_features_path(job.root, job.bureau, evaluation, in_force),
+            )
+            who = corrected_consumers(engine, evaluation)
+            changes = score_changes(model, who, furnished, reported)
+            before, after = (
+                model.score(features).assign(consumer_id=features.index.to_numpy())
+                for features in (reported, corrected.loc[reported.index])
+            )
+            rescored = rescore_corrected(job.bureau, evaluation, before, after, later)
     finally:
         engine.dispose()
-    return dispute_statistics(job.bureau, errors, filed, later, changes)
+    return (*dispute_statistics(job.bureau, errors, filed, later, changes), rescored)
 
 
 def _disputes_stage(ctx: StageContext) -> dict[str, int]:
-    rows, by_severity = [], []
-    for _, (row, severity) in _each_bureau(
+    rows, by_severity, rescored = [], [], []
+    for _, (row, severity, rescoring) in _each_bureau(
         ctx, "disputes", dispute_job, ctx.scenario.active_bureaus
     ):
         rows.append(row)
         by_severity.append(severity)
+        if rescoring is not None:
+            rescored.append(rescoring)
     tables = {
         "disputes": pd.DataFrame(rows).round(6),
         "disputes_by_severity": pd.concat(by_severity, ignore_index=True).round(6),
+        "correction_rescoring": pd.DataFrame(rescored, columns=list(RESCORING_COLUMNS)).round(6),
     }
     write_report(ctx.root, tables)
     ctx.details["disputes"] = tables["disputes"]
@@ -450,14 +580,19 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
         bureau too small to train.
     """
     scn = job.scenario
-    evaluation = scn.scoring.evaluation_snapshot
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    development, evaluation = scn.scoring.development_snapshot, scn.scoring.evaluation_snapshot
+    paths = [modelling_table_path(job.root, job.bureau, s) for s in (development, evaluation)]
+    if not all(path.exists() for path in paths):
+        return []  # a bureau too small to train has no model and nothing to ablate
+    tables = [pd.read_parquet(path).set_index("consumer_id") for path in paths]
     try:
-        scored = ablation_scores(engine, scn, job.bureau)
-        owners = file_owners(engine, job.root / "truth", job.bureau)
+        scored = ablation_scores(scn, job.bureau, *tables)
     except TrainingError as exc:
         logger.warning("%s", exc.message)
         return []
+    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    try:
+        owners = file_owners(engine, job.root / "truth", job.bureau)
     finally:
         engine.dispose()
     outcomes = true_outcomes(job.root / "world", evaluation)
@@ -481,13 +616,10 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
     return table.to_dict("records")
 
 
-def _ablation_tables(ctx: StageContext, engines: dict[str, Engine]) -> dict[str, pd.DataFrame]:
+def _ablation_tables(
+    rows: list[dict[str, Any]], engines: dict[str, Engine]
+) -> dict[str, pd.DataFrame]:
     """The data-source ablation, and the privacy ledger set beside it."""
-    rows = [
-        row
-        for _, found in _each_bureau(ctx, "compare", ablation_job, ctx.scenario.active_bureaus)
-        for row in found
-    ]
     columns = ["bureau", "removed", "observed_auc", "truth_auc"]
     columns += ["observed_auc_gain", "truth_auc_gain"]
     ablation = pd.DataFrame(rows, columns=columns)
@@ -496,17 +628,27 @@ def _ablation_tables(ctx: StageContext, engines: dict[str, Engine]) -> dict[str,
 
 
 def _compare_stage(ctx: StageContext) -> dict[str, int]:
-    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in ctx.scenario.active_bureaus}
+    bureaus = ctx.scenario.active_bureaus
+    jobs = [BureauJob(ctx.scenario, ctx.root, b, ctx.db_url) for b in bureaus]
+    weights = [feed_bytes(ctx.root, b) for b in bureaus]
+    progress = ctx.report("compare")
+    progress(0, 2)
+    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in bureaus}
     engine = aggregator_engine(ctx.root, ctx.db_url)
     try:
-        tables = compare(ctx.root, bureaus=engines, aggregator=engine, workers=ctx.workers)
-        tables.update({k: v.round(6) for k, v in _ablation_tables(ctx, engines).items()})
+        # The ablation retrains every bureau in worker processes while this one compares.
+        with started(ablation_job, jobs, ctx.workers, weights) as ablation:
+            tables = compare(ctx.root, bureaus=engines, aggregator=engine, workers=ctx.workers)
+            progress(1, 2)
+            rows = [row for found in ablation() for row in found]
+        tables.update({k: v.round(6) for k, v in _ablation_tables(rows, engines).items()})
     finally:
         engine.dispose()
         for bureau_db in engines.values():
             bureau_db.dispose()
     write_report(ctx.root, tables, as_json=True)
     write_html_report(ctx.root, tables)
+    progress(2, 2)
     ctx.details["compare"] = tables
     return {name: len(frame) for name, frame in tables.items()}
 

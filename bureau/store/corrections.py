@@ -9,6 +9,7 @@ measures of accuracy all read through :func:`corrections_as_of`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,51 @@ class InForce:
     statuses: pd.DataFrame
     removed_tradelines: np.ndarray
     removed_records: np.ndarray
+
+    @classmethod
+    def nothing(cls) -> InForce:
+        """No corrections at all."""
+        empty = np.array([], dtype=np.int64)
+        statuses = pd.DataFrame(
+            {"tradeline_id": empty, "month": empty, "status": empty.astype(str)}
+        )
+        return cls(statuses, empty, empty)
+
+    def fingerprint(self) -> str:
+        """A digest of these corrections: equal for the same corrections, whatever their order.
+
+        Returns
+        -------
+        str
+            16 hexadecimal digits.
+        """
+        statuses = self.statuses.sort_values(["tradeline_id", "month"])
+        digest = hashlib.sha256()
+        digest.update(statuses.to_csv(index=False).encode("utf-8"))
+        for ids in (self.removed_tradelines, self.removed_records):
+            digest.update(b"|" + np.unique(ids).astype(np.int64).tobytes())
+        return digest.hexdigest()[:16]
+
+    def plus(self, other: InForce) -> InForce:
+        """These corrections and another set together; where both replace a status, ``other``'s.
+
+        Parameters
+        ----------
+        other
+            The corrections added.
+
+        Returns
+        -------
+        InForce
+            Both sets.
+        """
+        return InForce(
+            statuses=pd.concat([self.statuses, other.statuses], ignore_index=True).drop_duplicates(
+                ["tradeline_id", "month"], keep="last"
+            ),
+            removed_tradelines=np.union1d(self.removed_tradelines, other.removed_tradelines),
+            removed_records=np.union1d(self.removed_records, other.removed_records),
+        )
 
     def months(self, months: pd.DataFrame) -> pd.DataFrame:
         """Monthly reports as corrected: replaced statuses, removed accounts left out.
@@ -92,12 +138,7 @@ def corrections_as_of(conn: Connection, month: int) -> InForce:
         ).where(Correction.effective <= month),
     )
     if rows.empty:
-        empty = np.array([], dtype=np.int64)
-        return InForce(
-            pd.DataFrame({"tradeline_id": empty, "month": empty, "status": empty.astype(str)}),
-            empty,
-            empty,
-        )
+        return InForce.nothing()
     status = rows[rows["action"] == "status"]
     removed = rows[rows["action"] == "remove"]
     return InForce(

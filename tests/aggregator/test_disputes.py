@@ -103,3 +103,22 @@ def test_disputes_command_prints_the_statistics(small_run) -> None:
     assert payload["skipped"] and len(payload["bureaus"]) == len(small_run.scenario.active_bureaus)
     readable = runner.invoke(app, ["disputes", str(small_run.path)])
     assert readable.exit_code == 0 and "by severity" in readable.stdout
+
+
+def test_rescoring_with_every_error_corrected_moves_only_files_with_errors(small_run) -> None:
+    table = pd.read_parquet(small_run.path / "report" / "correction_rescoring.parquet")
+    models = pd.read_parquet(small_run.path / "report" / "model_performance.parquet")
+    trained = set(models.loc[models["status"] == "trained", "bureau"])
+    assert set(table["bureau"]) == trained
+    assert (table["snapshot"] == small_run.scenario.scoring.evaluation_snapshot).all()
+    # A score can change only on a file with an error, and a tier only with the score.
+    assert (table["score_changed"] <= table["with_errors"]).all()
+    assert (table["tier_changed"] <= table["score_changed"]).all()
+    assert (table["with_errors"] <= table["scored"]).all()
+    assert table["score_changed"].sum() > 0
+    shares = table["score_changed"] / table["scored"]
+    assert (shares - table["score_changed_share"]).abs().max() < 1e-6
+    comparison = pd.read_parquet(small_run.path / "report" / "comparison.parquet")
+    row = comparison.set_index("bureau").loc[sorted(trained)[0]]
+    mine = table.set_index("bureau").loc[sorted(trained)[0]]
+    assert row["corrected_tier_changed_share"] == mine["tier_changed_share"]

@@ -14,6 +14,7 @@ from bureau.bureaus.models.artifacts import BureauModel, ModelError, load_model,
 from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import common_scale, scale_for, to_pd, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
+from bureau.errors import BureauError, TrainingError
 
 
 def synthetic(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -110,6 +111,26 @@ def test_scorecard_keeps_informative_features_monotone(card: WOEScorecard) -> No
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(y, card.predict_proba(X)[:, 1]) > 0.75
+
+
+def test_a_scorecard_on_reused_bins_is_the_scorecard_fitted_afresh() -> None:
+    X, y = synthetic()
+    bins = WOEScorecard(directions=DIRECTIONS).bin_features(X, y)
+    subset = ["risk", "noise", "count"]
+    reused = WOEScorecard(directions=[1, 0, 1]).fit_bins(
+        [b for b in bins if b.name in subset], subset, y
+    )
+    afresh = WOEScorecard(directions=[1, 0, 1]).fit(X[subset], y)
+    assert reused.to_dict() == afresh.to_dict()
+    assert "safety" not in reused.tables_.features
+
+
+def test_a_scorecard_with_nothing_to_learn_is_a_training_error() -> None:
+    _, y = synthetic(400)
+    flat = pd.DataFrame({"same": np.ones(400), "empty": np.full(400, np.nan)})
+    with pytest.raises(TrainingError, match="no feature carries enough information"):
+        WOEScorecard().fit(flat, y)
+    assert isinstance(TrainingError("x"), BureauError)
 
 
 def test_scorecard_json_round_trip(card: WOEScorecard) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,43 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable
+from bureau.errors import TrainingError
 
 logger = logging.getLogger(__name__)
 
 _TREND = {1: "ascending", -1: "descending", 0: "auto"}
+
+
+@dataclass(frozen=True)
+class Bins:
+    """One feature binned: its cut points, each bin's weight of evidence, and every row's.
+
+    Attributes
+    ----------
+    name
+        The feature.
+    splits
+        The cut points (a value equal to one falls in the bin above).
+    bin_woe
+        Weight of evidence of each bin, ``len(splits) + 1`` of them.
+    missing
+        Weight of evidence of a missing value.
+    woe
+        Every training row's weight of evidence.
+    """
+
+    name: str
+    splits: np.ndarray
+    bin_woe: np.ndarray
+    missing: float
+    woe: np.ndarray
+
+
+def _labels(X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+    labels = np.asarray(y).astype(int)
+    if len(X) != len(labels) or len(np.unique(labels)) != 2:
+        raise ValueError("training needs as many labels as rows, with both classes present")
+    return labels
 
 
 class WOEScorecard(ClassifierMixin, BaseEstimator):
@@ -75,68 +109,116 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         WOEScorecard
             self.
         """
+        return self.fit_bins(self.bin_features(X, y), [str(c) for c in X.columns], y)
+
+    def bin_features(self, X: pd.DataFrame, y: np.ndarray) -> list[Bins]:
+        """Bin every feature on its own, and keep those informative enough to enter the card.
+
+        A feature's bins depend only on that feature and the labels, so a card fitted on some
+        of the features can reuse them (:meth:`fit_bins`), as the data-source ablation does.
+
+        Parameters
+        ----------
+        X
+            Features, one column each.
+        y
+            Labels (1 = bad).
+
+        Returns
+        -------
+        list of Bins
+            The informative features' bins, in column order.
+
+        Raises
+        ------
+        ValueError
+            If the labels do not match the rows or lack a class, or there is one direction
+            too many or too few.
+        """
         from optbinning import OptimalBinning  # slow to import; only fitting needs it
 
-        with warnings.catch_warnings():
-            # optbinning's own pandas usage warns on newer pandas; nothing the caller can act on.
-            warnings.filterwarnings("ignore", module="optbinning")
-            return self._fit(OptimalBinning, X, y)
-
-    def _fit(self, binning_class: type, X: pd.DataFrame, y: np.ndarray) -> WOEScorecard:
-
-        labels = np.asarray(y).astype(int)
-        if len(X) != len(labels) or len(np.unique(labels)) != 2:
-            raise ValueError("training needs as many labels as rows, with both classes present")
+        labels = _labels(X, y)
         features = [str(c) for c in X.columns]
         directions = self.directions or [0] * len(features)
         if len(directions) != len(features):
             raise ValueError("directions must give one entry per feature")
-        kept: list[tuple[str, np.ndarray, np.ndarray, float]] = []
-        woe_columns = []
-        for name, direction in zip(features, directions, strict=True):
-            x = X[name].to_numpy(dtype=np.float64)
-            present = x[~np.isnan(x)]
-            if present.size == 0 or present.min() == present.max():
-                continue  # nothing to bin: the feature says the same of everyone
-            binning = binning_class(
-                name=name,
-                dtype="numerical",
-                solver="cp",
-                max_n_bins=self.max_bins,
-                min_bin_size=self.min_bin_size,
-                monotonic_trend=_TREND[int(np.sign(direction))],
-            )
-            binning.fit(x, labels)
-            table = binning.binning_table
-            built = table.build()
-            if table.iv < self.min_iv:
-                continue
-            splits = np.asarray(binning.splits, dtype=np.float64)
-            # The binning table lists the bins, then "Special", then "Missing".
-            woe = np.asarray(built["WoE"].iloc[:-1], dtype=np.float64)
-            values, missing = woe[: len(splits) + 1], float(woe[len(splits) + 2])
-            kept.append((name, splits, values, missing))
-            side = np.searchsorted(splits, x, side="right")
-            woe_columns.append(np.where(np.isnan(x), missing, values[side]))
+        kept: list[Bins] = []
+        with warnings.catch_warnings():
+            # optbinning's own pandas usage warns on newer pandas; nothing the caller can act on.
+            warnings.filterwarnings("ignore", module="optbinning")
+            for name, direction in zip(features, directions, strict=True):
+                x = X[name].to_numpy(dtype=np.float64)
+                present = x[~np.isnan(x)]
+                if present.size == 0 or present.min() == present.max():
+                    continue  # nothing to bin: the feature says the same of everyone
+                binning = OptimalBinning(
+                    name=name,
+                    dtype="numerical",
+                    solver="cp",
+                    max_n_bins=self.max_bins,
+                    min_bin_size=self.min_bin_size,
+                    monotonic_trend=_TREND[int(np.sign(direction))],
+                )
+                binning.fit(x, labels)
+                table = binning.binning_table
+                built = table.build()
+                if table.iv < self.min_iv:
+                    continue
+                splits = np.asarray(binning.splits, dtype=np.float64)
+                # The binning table lists the bins, then "Special", then "Missing".
+                woe = np.asarray(built["WoE"].iloc[:-1], dtype=np.float64)
+                values, missing = woe[: len(splits) + 1], float(woe[len(splits) + 2])
+                side = np.searchsorted(splits, x, side="right")
+                column = np.where(np.isnan(x), missing, values[side])
+                kept.append(Bins(name, splits, values, missing, column))
+        return kept
+
+    def fit_bins(self, bins: list[Bins], features: list[str], y: np.ndarray) -> WOEScorecard:
+        """Fit the regression on binned features (:meth:`bin_features`).
+
+        Parameters
+        ----------
+        bins
+            The binned features that may enter the card, in order.
+        features
+            Every input feature of the card (those left out for want of information too).
+        y
+            Labels (1 = bad), one per binned row.
+
+        Returns
+        -------
+        WOEScorecard
+            self.
+
+        Raises
+        ------
+        bureau.errors.TrainingError
+            If no feature carries enough information to build a card.
+        """
+        kept = list(bins)
         if not kept:
-            raise ValueError("no feature carries enough information to build a scorecard")
-        regression = LogisticRegression(C=self.C, max_iter=1000)
+            raise TrainingError("no feature carries enough information to build a scorecard")
+        labels = np.asarray(y).astype(int)
+        # Newton steps on the Cholesky factor converge in a few iterations on a dense matrix
+        # of a few dozen columns, several times faster here than L-BFGS, to a tighter optimum.
+        regression = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky")
         # A bin's weight of evidence is the log of its good-to-bad odds, so every coefficient
         # on it must be negative. Correlated features (the worst status in 12 months and
         # ever, say) can push one of them positive, turning its bins upside down: the
         # feature with the most positive coefficient goes, and the rest are refitted.
         while True:
-            regression.fit(np.column_stack(woe_columns), labels)
+            regression.fit(np.column_stack([b.woe for b in kept]), labels)
             coef = regression.coef_[0]
             if coef.max() <= 0 or len(kept) == 1:
                 break
-            worst = int(np.argmax(coef))
-            del kept[worst], woe_columns[worst]
+            del kept[int(np.argmax(coef))]
         self.tables_ = AdditiveModel(
             float(regression.intercept_[0]),
             tuple(
-                FeatureTable(name, splits, coef[i] * values, float(coef[i] * missing), "left")
-                for i, (name, splits, values, missing) in enumerate(kept)
+                FeatureTable(
+                    b.name, b.splits, coef[i] * b.bin_woe, float(coef[i] * b.missing), "left"
+                )
+                for i, b in enumerate(kept)
             ),
         )
         self.feature_names_in_ = np.array(features, dtype=object)
