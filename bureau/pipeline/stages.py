@@ -21,41 +21,30 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from bureau import __version__
 from bureau.aggregator.stage import reconcile_all
 from bureau.aggregator.submission import receive
-from bureau.analysis.aggregation import assess_aggregation, world_truth
+from bureau.analysis.aggregation import assess_aggregation
 from bureau.analysis.compare import compare
-from bureau.analysis.disputes import dispute_statistics
-from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, assess_bureau, world_inputs
-from bureau.analysis.file_errors import item_errors
+from bureau.analysis.file_accuracy import ACCURACY_COLUMNS
 from bureau.analysis.html_report import write_html_report
-from bureau.analysis.metrics import discrimination, rounded
-from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
 from bureau.analysis.privacy import ledger_with_value, privacy_ledger
-from bureau.analysis.rescoring import RESCORING_COLUMNS, rescore_corrected
-from bureau.bureaus.ablation import NOTHING_REMOVED, ablation_scores
-from bureau.bureaus.disputes import (
-    corrected_consumers,
-    items_corrected,
-    record_disputes,
-    score_changes,
-)
-from bureau.bureaus.features import file_features, read_file
+from bureau.analysis.rescoring import RESCORING_COLUMNS
 from bureau.bureaus.ingest import bureau_engine, feed_bytes, ingest_all
-from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
-from bureau.bureaus.submission import BureauSubmission, bureau_submission
-from bureau.bureaus.train import TrainingError, train_bureau
 from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks, started
-from bureau.furnish.disputes import file_disputes
 from bureau.furnish.stage import furnish_all
-from bureau.rng import generator
+from bureau.pipeline.jobs import (
+    BureauJob,
+    ablation_job,
+    accuracy_job,
+    dispute_job,
+    submit_job,
+    train_job,
+)
 from bureau.rundir import (
     write_text_atomic,
 )
 from bureau.store.aggregator import AggregatorBase
-from bureau.store.corrections import InForce, corrections_as_of
 from bureau.store.engines import database_engine
 from bureau.store.parquet import write_table
 from bureau.world import write_world
@@ -164,61 +153,6 @@ def write_report(
             write_text_atomic(report / f"{name}.json", records_json(frame))
 
 
-@dataclass(frozen=True)
-class BureauJob:
-    """One bureau's work in a worker process.
-
-    Its run, its database, and for training the model family (the profile's when None).
-    """
-
-    scenario: Scenario
-    root: Path
-    bureau: str
-    db_url: str | None
-    family: str | None = None
-
-
-def modelling_table_path(root: Path, bureau: str, snapshot: int) -> Path:
-    """Where training keeps a bureau's modelling table at a snapshot.
-
-    Parameters
-    ----------
-    root
-        The run directory.
-    bureau
-        The bureau.
-    snapshot
-        The development or the evaluation snapshot.
-
-    Returns
-    -------
-    pathlib.Path
-        ``RUN/features/<bureau>/<snapshot>.parquet``: ``consumer_id``, every feature of the
-        bureau's model, and the ``bad`` and ``in_default`` outcome the bureau observed.
-    """
-    return root / "features" / bureau / f"{snapshot}.parquet"
-
-
-def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
-    """Measure one bureau's files against the truth (a worker-process entry point).
-
-    Parameters
-    ----------
-    job
-        The bureau and its run.
-
-    Returns
-    -------
-    tuple
-        :func:`~bureau.analysis.file_accuracy.assess_bureau` of the bureau.
-    """
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
-        return assess_bureau(job.bureau, engine, job.root / "truth", *world_inputs(job.root))
-    finally:
-        engine.dispose()
-
-
 def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
     rows, rules = [], []
     for _, (row, by_rule) in _each_bureau(
@@ -233,105 +167,6 @@ def _accuracy_stage(ctx: StageContext) -> dict[str, int]:
     return {"bureaus": len(table), "rules": len(by_rule)}
 
 
-def reported_features_path(root: Path, bureau: str, snapshot: int, in_force: InForce) -> Path:
-    """Where the disputes stage keeps a bureau's features of its files as corrected at a snapshot.
-
-    The name carries the corrections' fingerprint, so the file stands only for the very
-    corrections it was computed with.
-
-    Parameters
-    ----------
-    root
-        The run directory.
-    bureau
-        The bureau.
-    snapshot
-        The snapshot.
-    in_force
-        The corrections in force at the snapshot.
-
-    Returns
-    -------
-    pathlib.Path
-        ``RUN/features/<bureau>/<snapshot>-corrected-<fingerprint>.parquet``.
-    """
-    return root / "features" / bureau / f"{snapshot}-corrected-{in_force.fingerprint()}.parquet"
-
-
-def _reported_features(
-    job: BureauJob, engine: Engine, snapshot: int, features: list[str]
-) -> pd.DataFrame | None:
-    """The features of a bureau's files as it reports them at a snapshot, if already computed.
-
-    With no correction in force they are the modelling table's (the files as furnished);
-    otherwise the disputes stage's, for the same corrections. None when neither holds them.
-    """
-    with engine.connect() as conn:
-        in_force = corrections_as_of(conn, snapshot)
-    if in_force.fingerprint() == InForce.nothing().fingerprint():
-        path = modelling_table_path(job.root, job.bureau, snapshot)
-    else:
-        path = reported_features_path(job.root, job.bureau, snapshot, in_force)
-    if not path.exists():
-        return None
-    table = pd.read_parquet(path).set_index("consumer_id")
-    if not set(features) <= set(table.columns):
-        return None
-    return table[features]
-
-
-def train_job(job: BureauJob) -> dict[str, Any]:
-    """Train a bureau, score its consumers, and set the scores against the truth.
-
-    Writes ``models/<bureau>/`` (model and card), ``scores/<bureau>.parquet`` (every
-    consumer at the evaluation snapshot) and the modelling tables it learnt from and was judged
-    on (:func:`modelling_table_path`). A worker-process entry point.
-
-    Parameters
-    ----------
-    job
-        The bureau and its run.
-
-    Returns
-    -------
-    dict
-        The bureau, its model family, and its metrics in time, out of time, and out of time
-        against the true outcomes.
-    """
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
-        result = train_bureau(engine, job.scenario, job.bureau, job.family)
-        owners = file_owners(engine, job.root / "truth", job.bureau)
-    except TrainingError as exc:
-        # A bureau too small to have seen a default has no model; the others go on.
-        logger.warning("%s", exc.message)
-        family = job.family or job.scenario.bureaus[job.bureau].model
-        return {"bureau": job.bureau, "model": family, "status": exc.message}
-    finally:
-        engine.dispose()
-    snapshot = job.scenario.scoring.evaluation_snapshot
-    truth = truth_performance(result.scores, owners, true_outcomes(job.root / "world", snapshot))
-    truth = rounded(truth)
-    result.model.card["metrics"]["out_of_time_truth"] = truth
-    result.model.card["package_version"] = __version__
-    save_model(result.model, job.root / "models" / job.bureau)
-    for snapshot, table in result.tables.items():
-        write_table(table.reset_index(), modelling_table_path(job.root, job.bureau, snapshot))
-    write_table(
-        result.scores.assign(snapshot=snapshot), job.root / "scores" / f"{job.bureau}.parquet"
-    )
-    return {
-        "bureau": job.bureau,
-        "model": result.model.family,
-        "status": "trained",
-        **{
-            f"{window}_{metric}": result.model.card["metrics"][window][metric]
-            for window in ("development", "out_of_time", "out_of_time_truth")
-            for metric in ("rows", "bad_rate", "auc", "gini", "ks")
-        },
-    }
-
-
 def _each_bureau(
     ctx: StageContext, stage: str, job: Callable[[BureauJob], Any], bureaus: list[str]
 ) -> Iterator[tuple[str, Any]]:
@@ -344,12 +179,6 @@ def _each_bureau(
     for done, (bureau, result) in enumerate(zip(bureaus, results, strict=True), start=1):
         yield bureau, result
         progress(done, len(jobs))
-
-
-def _trained_model(root: Path, bureau: str) -> BureauModel | None:
-    """A bureau's model in a run, or None if it has none (too few defaults to train)."""
-    directory = root / "models" / bureau
-    return load_model(directory) if (directory / "model_card.json").exists() else None
 
 
 def _train_stage(ctx: StageContext) -> dict[str, int]:
@@ -384,98 +213,6 @@ def aggregator_engine(root: str | Path, db_url: str | None = None) -> Engine:
         An engine whose tables exist.
     """
     return database_engine(root, "aggregator", AggregatorBase, db_url)
-
-
-def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
-    """Build one bureau's submission at every snapshot (a worker-process entry point).
-
-    Parameters
-    ----------
-    job
-        The bureau and its run.
-
-    Returns
-    -------
-    dict
-        The submission of each snapshot.
-    """
-    scn = job.scenario
-    profile = scn.bureaus[job.bureau]
-    model = _trained_model(job.root, job.bureau)
-    groups = list(model.card["feature_groups"]) if model else list(profile.feature_groups)
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
-        return {
-            snapshot: bureau_submission(
-                engine,
-                snapshot,
-                list(profile.sources),
-                model,
-                groups,
-                scn.start_date,
-                _reported_features(job, engine, snapshot, model.features) if model else None,
-            )
-            for snapshot in scn.snapshots
-        }
-    finally:
-        engine.dispose()
-
-
-def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[str, object] | None]:
-    """File, investigate and measure one bureau's disputes (a worker-process entry point).
-
-    Consumers dispute the errors on their files at the development snapshot; the bureau
-    records the outcomes and corrections; the errors still on file and the score changes are
-    measured at the evaluation snapshot, where every file is also rescored with all the errors
-    still on it corrected.
-
-    Parameters
-    ----------
-    job
-        The bureau and its run.
-
-    Returns
-    -------
-    tuple
-        :func:`~bureau.analysis.disputes.dispute_statistics` of the bureau, and its
-        :func:`~bureau.analysis.rescoring.rescore_corrected` row (None without a model).
-    """
-    scn = job.scenario
-    development, evaluation = scn.snapshots
-    _, account_months, wrongful = world_truth(job.root)
-    truth = job.root / "truth"
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
-        errors = item_errors(engine, truth, job.bureau, account_months, wrongful, development)
-        rng = generator(scn.seed, f"disputes:{job.bureau}", 0)
-        filed = file_disputes(job.bureau, errors, scn.aggregator.disputes, rng, development)
-        record_disputes(engine, filed)
-        later = item_errors(engine, truth, job.bureau, account_months, wrongful, evaluation)
-        model = _trained_model(job.root, job.bureau)
-        changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
-        rescored = None
-        if model is not None:
-            groups = list(model.card["feature_groups"])
-            data, in_force = read_file(engine, evaluation)
-            fixed = in_force.plus(items_corrected(engine, later))
-            furnished, reported, corrected = (
-                file_features(data, evaluation, groups, scn.start_date, fixes)
-                for fixes in (None, in_force, fixed)
-            )
-            write_table(
-                reported.reset_index(),
-                reported_features_path(job.root, job.bureau, evaluation, in_force),
-            )
-            who = corrected_consumers(engine, evaluation)
-            changes = score_changes(model, who, furnished, reported)
-            before, after = (
-                model.score(features).assign(consumer_id=features.index.to_numpy())
-                for features in (reported, corrected.loc[reported.index])
-            )
-            rescored = rescore_corrected(job.bureau, evaluation, before, after, later)
-    finally:
-        engine.dispose()
-    return (*dispute_statistics(job.bureau, errors, filed, later, changes), rescored)
 
 
 def _disputes_stage(ctx: StageContext) -> dict[str, int]:
@@ -562,58 +299,6 @@ def _reconcile_stage(ctx: StageContext) -> dict[str, int]:
         rows[f"{snapshot}.discrepancies"] = summary.discrepancies[snapshot]
     rows["missing_submissions"] = len(summary.missing)
     return rows
-
-
-def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
-    """Train a bureau without each of its feature groups in turn (a worker-process entry point).
-
-    Parameters
-    ----------
-    job
-        The bureau and its run.
-
-    Returns
-    -------
-    list of dict
-        Per group removed (``none`` for the full model): features left, the out-of-time AUC
-        against the observed and the true outcome, and the AUC the group adds. Empty for a
-        bureau too small to train.
-    """
-    scn = job.scenario
-    development, evaluation = scn.scoring.development_snapshot, scn.scoring.evaluation_snapshot
-    paths = [modelling_table_path(job.root, job.bureau, s) for s in (development, evaluation)]
-    if not all(path.exists() for path in paths):
-        return []  # a bureau too small to train has no model and nothing to ablate
-    tables = [pd.read_parquet(path).set_index("consumer_id") for path in paths]
-    try:
-        scored = ablation_scores(scn, job.bureau, *tables)
-    except TrainingError as exc:
-        logger.warning("%s", exc.message)
-        return []
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
-        owners = file_owners(engine, job.root / "truth", job.bureau)
-    finally:
-        engine.dispose()
-    outcomes = true_outcomes(job.root / "world", evaluation)
-    rows = []
-    for removed, scores in scored.items():
-        judged = scores[~scores["in_default"].to_numpy(dtype=bool)]
-        observed = discrimination(judged["bad"].to_numpy(), judged["pd"].to_numpy())
-        truth = truth_performance(scores, owners, outcomes)
-        rows.append(
-            {
-                "bureau": job.bureau,
-                "removed": removed,
-                "observed_auc": observed["auc"],
-                "truth_auc": truth["auc"],
-            }
-        )
-    table = pd.DataFrame(rows)
-    full = table.loc[table["removed"] == NOTHING_REMOVED, ["observed_auc", "truth_auc"]].iloc[0]
-    table["observed_auc_gain"] = full["observed_auc"] - table["observed_auc"]
-    table["truth_auc_gain"] = full["truth_auc"] - table["truth_auc"]
-    return table.to_dict("records")
 
 
 def _ablation_tables(
