@@ -135,7 +135,7 @@ def _reported_features(
     """
     with engine.connect() as conn:
         in_force = corrections_as_of(conn, snapshot)
-    if in_force.fingerprint() == InForce.nothing().fingerprint():
+    if in_force.empty:
         path = modelling_table_path(job.root, job.bureau, snapshot)
     else:
         path = reported_features_path(job.root, job.bureau, snapshot, in_force)

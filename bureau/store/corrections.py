@@ -45,6 +45,15 @@ class InForce:
         )
         return cls(statuses, empty, empty)
 
+    @property
+    def empty(self) -> bool:
+        """Whether there is no correction at all."""
+        return (
+            self.statuses.empty
+            and self.removed_tradelines.size == 0
+            and self.removed_records.size == 0
+        )
+
     def fingerprint(self) -> str:
         """A digest of these corrections: equal for the same corrections, whatever their order.
 
