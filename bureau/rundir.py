@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -242,15 +243,18 @@ def content_hashes(root: Path) -> dict[str, str]:
     dict of str to str
         Relative POSIX path to SHA-256, sorted by path.
     """
-    hashes = {}
+    paths = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if not path.is_file() or path.name == MANIFEST or rel.parts[0] == "db":
             continue
         if any(part.startswith(".") for part in rel.parts):
             continue
-        hashes[rel.as_posix()] = file_digest(path)
-    return hashes
+        paths.append(path)
+    # hashlib lets go of the interpreter while it hashes: threads use every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        digests = pool.map(file_digest, paths)
+        return {p.relative_to(root).as_posix(): d for p, d in zip(paths, digests, strict=True)}
 
 
 def write_manifest(root: Path, header: dict[str, Any], stages: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ see :mod:`bureau.analysis.file_accuracy`). From there:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,51 @@ def item_truth(engine: Engine, truth_dir: Path, bureau: str) -> tuple[pd.DataFra
         }
     )
     return accounts, held
+
+
+@dataclass(frozen=True)
+class BureauTruth:
+    """Whose each of a bureau's files is, and the world row behind each item it holds.
+
+    Attributes
+    ----------
+    owners
+        ``bureau``, ``consumer_id``, ``person_id`` (see
+        :func:`~bureau.analysis.model_performance.file_owners`).
+    accounts, records
+        The accounts and public records it holds, as :func:`item_truth` returns them.
+    """
+
+    owners: pd.DataFrame
+    accounts: pd.DataFrame
+    records: pd.DataFrame
+
+
+def bureau_truth(engine: Engine, truth_dir: Path, bureau: str) -> BureauTruth:
+    """Trace one bureau's files and items to the truth (its part of the aggregator's measure).
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    truth_dir
+        The run's ``truth/`` directory.
+    bureau
+        The bureau.
+
+    Returns
+    -------
+    BureauTruth
+        Its files' owners and its items' world rows.
+    """
+    owners = (
+        file_owners(engine, truth_dir, bureau)
+        .rename_axis("consumer_id")
+        .reset_index()
+        .assign(bureau=bureau)[["bureau", "consumer_id", "person_id"]]
+    )
+    accounts, records = item_truth(engine, truth_dir, bureau)
+    return BureauTruth(owners, accounts, records)
 
 
 def _view_errors(
@@ -365,6 +411,7 @@ def assess_aggregation(
     bureaus: dict[str, Engine],
     method: str,
     snapshots: list[int],
+    traced: dict[str, BureauTruth] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Measure the aggregator and each bureau alone against the truth.
 
@@ -380,6 +427,9 @@ def assess_aggregation(
         The linkage method the consolidated tables were built with.
     snapshots
         The development and evaluation snapshots.
+    traced
+        Each bureau's :func:`bureau_truth`, when already found (e.g. in worker processes
+        while reconciliation ran); found here otherwise.
 
     Returns
     -------
@@ -391,16 +441,10 @@ def assess_aggregation(
         snapshot, item, field, kind and rule).
     """
     development, evaluation = snapshots[0], snapshots[-1]
-    owners = pd.concat(
-        [
-            file_owners(engine, run_dir / "truth", bureau)
-            .rename_axis("consumer_id")
-            .reset_index()
-            .assign(bureau=bureau)
-            for bureau, engine in sorted(bureaus.items())
-        ],
-        ignore_index=True,
-    )[["bureau", "consumer_id", "person_id"]]
+    if traced is None:
+        traced = {b: bureau_truth(engine, run_dir / "truth", b) for b, engine in bureaus.items()}
+    truths = [traced[b] for b in sorted(bureaus)]
+    owners = pd.concat([t.owners for t in truths], ignore_index=True)
     with aggregator.connect() as conn:
         links = read_frame(conn, select(PersonLink.__table__))
     linkage = pd.DataFrame(
@@ -411,9 +455,10 @@ def assess_aggregation(
     )
 
     adults, account_months, wrongful_world = world_truth(run_dir)
-    truths = [item_truth(engine, run_dir / "truth", b) for b, engine in sorted(bureaus.items())]
-    accounts = pd.concat([t[0] for t in truths]).drop_duplicates(["furnisher", "account_ref"])
-    record_truth = pd.concat([t[1] for t in truths]).drop_duplicates(["furnisher", "record_ref"])
+    accounts = pd.concat([t.accounts for t in truths]).drop_duplicates(["furnisher", "account_ref"])
+    record_truth = pd.concat([t.records for t in truths]).drop_duplicates(
+        ["furnisher", "record_ref"]
+    )
     outcomes = true_outcomes(run_dir / "world", development)
     defaulters = outcomes.index[
         outcomes["default_12m"].to_numpy(dtype=bool) & ~outcomes["in_default"].to_numpy(dtype=bool)

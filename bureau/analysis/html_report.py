@@ -35,6 +35,7 @@ from bureau.analysis.fairness import APPROVAL_PD, RESAMPLES
 from bureau.analysis.views import AGGREGATOR
 from bureau.config import load_scenario
 from bureau.config.scenario import Scenario
+from bureau.engine import map_chunks
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.rundir import RESOLVED_SCENARIO, write_bytes_atomic, write_text_atomic
 
@@ -165,6 +166,8 @@ class _Page:
     #: :mod:`bureau.analysis.figures`.
     figures: ModuleType
     written: list[str] = field(default_factory=list)
+    #: Figures drawn and not rendered yet, with their captions, by name.
+    pending: dict[str, tuple[Figure, str]] = field(default_factory=dict)
 
     @property
     def report(self) -> Path:
@@ -202,21 +205,37 @@ class _Page:
         )
 
     def figure(self, name: str, drawn: Figure, caption: str) -> str:
-        """Write a figure's PNG into ``figures/`` and return its embedded HTML."""
-        data = self.figures.png_bytes(drawn)
+        """Keep a figure for :meth:`render`; return the place its embedded HTML will take."""
+        self.pending[name] = (drawn, caption)
+        return _placeholder(name)
+
+    def render(self, text: str, workers: int) -> str:
+        """Render the figures kept, write their PNG files, and put them in place in ``text``.
+
+        Rendering is most of the time the page takes: the figures render in worker
+        processes, each the same bytes wherever it is rendered.
+        """
+        drawn = [figure for figure, _ in self.pending.values()]
+        # The figures with the most panels take longest: they start first.
+        panels = [len(figure.axes) for figure in drawn]
+        rendered = map_chunks(self.figures.png_bytes, drawn, workers, weights=panels)
         directory = self.report / FIGURES
         directory.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(directory / f"{name}.png", data)
-        self.written.append(f"{name}.png")
-        width, height = (round(v * self.figures.DPI) for v in drawn.get_size_inches())
-        return _FIGURE.substitute(
-            data=base64.b64encode(data).decode("ascii"),
-            width=width,
-            height=height,
-            alt=_esc(caption),
-            caption=_esc(caption),
-            href=_esc(f"{FIGURES}/{name}.png"),
-        )
+        for (name, (figure, caption)), data in zip(self.pending.items(), rendered, strict=True):
+            write_bytes_atomic(directory / f"{name}.png", data)
+            self.written.append(f"{name}.png")
+            width, height = (round(v * self.figures.DPI) for v in figure.get_size_inches())
+            embedded = _FIGURE.substitute(
+                data=base64.b64encode(data).decode("ascii"),
+                width=width,
+                height=height,
+                alt=_esc(caption),
+                caption=_esc(caption),
+                href=_esc(f"{FIGURES}/{name}.png"),
+            )
+            text = text.replace(_placeholder(name), embedded, 1)
+        self.pending.clear()
+        return text
 
     def block(
         self, needs: dict[str, Sequence[str]], draw: Callable[[], str], heading: str = ""
@@ -227,6 +246,11 @@ class _Page:
         if gap is not None:
             return f'{title}<p class="missing">{_esc(gap)}</p>'
         return title + draw()
+
+
+def _placeholder(name: str) -> str:
+    # A comment cannot come out of the escaped text around it: no caption or cell holds one.
+    return f"<!-- figure {name} -->"
 
 
 def _month(start: dt.date, month: int) -> str:
@@ -682,7 +706,9 @@ _SECTIONS: tuple[tuple[str, str, Callable[[_Page], str]], ...] = (
 )
 
 
-def write_html_report(run_dir: Path, tables: dict[str, pd.DataFrame] | None = None) -> Path:
+def write_html_report(
+    run_dir: Path, tables: dict[str, pd.DataFrame] | None = None, workers: int = 1
+) -> Path:
     """Write a run's report as one self-contained HTML page, with its figures as PNG files.
 
     Parameters
@@ -692,6 +718,8 @@ def write_html_report(run_dir: Path, tables: dict[str, pd.DataFrame] | None = No
     tables
         Report tables by name (e.g. what :func:`~bureau.analysis.compare.compare` returns);
         the others are read from ``RUN/report/<name>.parquet``.
+    workers
+        Worker processes to render the figures in; the page is the same for any number.
 
     Returns
     -------
@@ -730,6 +758,7 @@ def write_html_report(run_dir: Path, tables: dict[str, pd.DataFrame] | None = No
         contents=contents,
         sections="\n".join(sections),
     )
+    text = page.render(text, workers)
     out = page.report / INDEX
     write_text_atomic(out, text)
     directory = page.report / FIGURES

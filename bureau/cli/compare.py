@@ -62,7 +62,7 @@ def compare(
     page = run / "report" / INDEX
     if not page.exists():
         # Compared by a version that wrote no HTML report: make it from the tables.
-        page = write_html_report(run)
+        page = write_html_report(run, workers=workers)
     if as_json:
         print_json(
             {

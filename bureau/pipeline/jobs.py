@@ -9,6 +9,8 @@ of the files as corrected, so that later jobs score them without reading the fil
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from bureau import __version__
-from bureau.analysis.aggregation import world_truth
+from bureau.analysis.aggregation import BureauTruth, bureau_truth, world_truth
 from bureau.analysis.disputes import dispute_statistics
 from bureau.analysis.file_accuracy import assess_bureau, world_inputs
 from bureau.analysis.file_errors import item_errors
@@ -59,6 +61,16 @@ class BureauJob:
     family: str | None = None
 
 
+@contextmanager
+def _database(job: BureauJob) -> Iterator[Engine]:
+    """The job's bureau's database, disposed of when the job is done with it."""
+    engine = bureau_engine(job.root, job.bureau, job.db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def modelling_table_path(root: Path, bureau: str, snapshot: int) -> Path:
     """Where training keeps a bureau's modelling table at a snapshot.
 
@@ -93,11 +105,25 @@ def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
     tuple
         :func:`~bureau.analysis.file_accuracy.assess_bureau` of the bureau.
     """
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
+    with _database(job) as engine:
         return assess_bureau(job.bureau, engine, job.root / "truth", *world_inputs(job.root))
-    finally:
-        engine.dispose()
+
+
+def truth_job(job: BureauJob) -> BureauTruth:
+    """Trace one bureau's files and items to the truth (a worker-process entry point).
+
+    Parameters
+    ----------
+    job
+        The bureau and its run.
+
+    Returns
+    -------
+    BureauTruth
+        :func:`~bureau.analysis.aggregation.bureau_truth` of the bureau.
+    """
+    with _database(job) as engine:
+        return bureau_truth(engine, job.root / "truth", job.bureau)
 
 
 def reported_features_path(root: Path, bureau: str, snapshot: int, in_force: InForce) -> Path:
@@ -165,17 +191,15 @@ def train_job(job: BureauJob) -> dict[str, Any]:
         The bureau, its model family, and its metrics in time, out of time, and out of time
         against the true outcomes.
     """
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
     try:
-        result = train_bureau(engine, job.scenario, job.bureau, job.family)
-        owners = file_owners(engine, job.root / "truth", job.bureau)
+        with _database(job) as engine:
+            result = train_bureau(engine, job.scenario, job.bureau, job.family)
+            owners = file_owners(engine, job.root / "truth", job.bureau)
     except TrainingError as exc:
         # A bureau too small to have seen a default has no model; the others go on.
         logger.warning("%s", exc.message)
         family = job.family or job.scenario.bureaus[job.bureau].model
         return {"bureau": job.bureau, "model": family, "status": exc.message}
-    finally:
-        engine.dispose()
     snapshot = job.scenario.scoring.evaluation_snapshot
     truth = truth_performance(result.scores, owners, true_outcomes(job.root / "world", snapshot))
     truth = rounded(truth)
@@ -222,8 +246,7 @@ def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
     profile = scn.bureaus[job.bureau]
     model = _trained_model(job.root, job.bureau)
     groups = list(model.card["feature_groups"]) if model else list(profile.feature_groups)
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
+    with _database(job) as engine:
         return {
             snapshot: bureau_submission(
                 engine,
@@ -236,8 +259,6 @@ def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
             )
             for snapshot in scn.snapshots
         }
-    finally:
-        engine.dispose()
 
 
 def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[str, object] | None]:
@@ -263,8 +284,7 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
     development, evaluation = scn.snapshots
     _, account_months, wrongful = world_truth(job.root)
     truth = job.root / "truth"
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
+    with _database(job) as engine:
         errors = item_errors(engine, truth, job.bureau, account_months, wrongful, development)
         rng = generator(scn.seed, f"disputes:{job.bureau}", 0)
         filed = file_disputes(job.bureau, errors, scn.aggregator.disputes, rng, development)
@@ -292,8 +312,6 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
                 for features in (reported, corrected.loc[reported.index])
             )
             rescored = rescore_corrected(job.bureau, evaluation, before, after, later)
-    finally:
-        engine.dispose()
     return (*dispute_statistics(job.bureau, errors, filed, later, changes), rescored)
 
 
@@ -323,11 +341,8 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
     except TrainingError as exc:
         logger.warning("%s", exc.message)
         return []
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
+    with _database(job) as engine:
         owners = file_owners(engine, job.root / "truth", job.bureau)
-    finally:
-        engine.dispose()
     outcomes = true_outcomes(job.root / "world", evaluation)
     rows = []
     for removed, scores in scored.items():

@@ -40,6 +40,7 @@ from bureau.pipeline.jobs import (
     dispute_job,
     submit_job,
     train_job,
+    truth_job,
 )
 from bureau.rundir import (
     write_text_atomic,
@@ -262,18 +263,25 @@ def _reconcile_stage(ctx: StageContext) -> dict[str, int]:
     scn = ctx.scenario
     method = ctx.method or scn.aggregator.linkage
     engine = aggregator_engine(ctx.root, ctx.db_url)
-    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in scn.active_bureaus}
+    bureaus = scn.active_bureaus
+    engines = {b: bureau_engine(ctx.root, b, ctx.db_url) for b in bureaus}
+    jobs = [BureauJob(scn, ctx.root, b, ctx.db_url) for b in bureaus]
+    weights = [feed_bytes(ctx.root, b) for b in bureaus]
     try:
-        summary = reconcile_all(
-            engine,
-            method=method,
-            threshold=scn.aggregator.match_threshold,
-            rules=list(scn.aggregator.rules),
-            bureaus=scn.active_bureaus,
-            snapshots=scn.snapshots,
-            progress=ctx.report("reconcile"),
-        )
-        tables = assess_aggregation(ctx.root, engine, engines, method, scn.snapshots)
+        # Tracing each bureau's files to the truth needs no reconciliation: it goes on in
+        # worker processes while this one links and reconciles.
+        with started(truth_job, jobs, ctx.workers, weights) as traced:
+            summary = reconcile_all(
+                engine,
+                method=method,
+                threshold=scn.aggregator.match_threshold,
+                rules=list(scn.aggregator.rules),
+                bureaus=bureaus,
+                snapshots=scn.snapshots,
+                progress=ctx.report("reconcile"),
+            )
+            truths = dict(zip(bureaus, traced(), strict=True))
+        tables = assess_aggregation(ctx.root, engine, engines, method, scn.snapshots, truths)
     finally:
         engine.dispose()
         for bureau_db in engines.values():
@@ -332,7 +340,7 @@ def _compare_stage(ctx: StageContext) -> dict[str, int]:
         for bureau_db in engines.values():
             bureau_db.dispose()
     write_report(ctx.root, tables, as_json=True)
-    write_html_report(ctx.root, tables)
+    write_html_report(ctx.root, tables, workers=ctx.workers)
     progress(2, 2)
     ctx.details["compare"] = tables
     return {name: len(frame) for name, frame in tables.items()}
