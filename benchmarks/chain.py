@@ -6,7 +6,8 @@ Runs every stage (world to compare) into a fresh temporary run directory, as `ma
 and prints each stage's wall time from the run's manifest, the total, and the peak memory of
 the whole process tree (the worker processes included), sampled every 50 ms: as proportional
 set size, the physical memory taken, and as summed RSS, which counts pages a forked worker
-shares with its parent once per process.
+shares with its parent once per process. Each stage's peak PSS is counted from its first
+progress report to the next stage's.
 Targets for `baseline.toml` on a 2-core machine: at most 3 minutes and at most 4 GiB.
 """
 
@@ -38,11 +39,17 @@ def main() -> None:
     try:
         with PeakMemory() as memory:
             started = time.perf_counter()
-            result = execute(scn, work / "run", workers=args.workers)
+            result = execute(
+                scn,
+                work / "run",
+                workers=args.workers,
+                progress=lambda stage, done, total: setattr(memory, "phase", stage),
+            )
             wall = time.perf_counter() - started
         print(f"\n{args.scenario}: {scn.population.persons:,} persons, {args.workers} workers")
         for stage in result.stages:
-            print(f"  {stage.name:<10} {stage.seconds:8.1f} s")
+            peak = memory.phase_pss.get(stage.name, 0) / GIB
+            print(f"  {stage.name:<10} {stage.seconds:8.1f} s   peak PSS {peak:.2f} GiB")
         print(f"  {'total':<10} {wall:8.1f} s   (target 180 s)")
         pss = memory.peak_pss / GIB
         print(f"  peak memory of the process tree (PSS) {pss:.2f} GiB (target 4 GiB)")

@@ -54,12 +54,18 @@ def tree_pss(root: int | None = None) -> int:
 
 
 class PeakMemory:
-    """Context manager recording the peaks of :func:`tree_rss` and :func:`tree_pss` while open."""
+    """Context manager recording the peaks of :func:`tree_rss` and :func:`tree_pss` while open.
+
+    Set :attr:`phase` to name what runs (a stage of the chain, say): :attr:`phase_pss` keeps
+    the peak PSS measured under each name.
+    """
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.peak = 0
         self.peak_pss = 0
+        self.phase = ""
+        self.phase_pss: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -74,7 +80,10 @@ class PeakMemory:
     def _measure(self, pss: bool = True) -> None:
         self.peak = max(self.peak, tree_rss())
         if pss:
-            self.peak_pss = max(self.peak_pss, tree_pss())
+            now = tree_pss()
+            self.peak_pss = max(self.peak_pss, now)
+            phase = self.phase
+            self.phase_pss[phase] = max(self.phase_pss.get(phase, 0), now)
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from bureau.analysis.file_accuracy import STATUS_CODES, trace
+from bureau.analysis.file_accuracy import STATUS_CODES, read_truth, trace
 from bureau.analysis.metrics import discrimination
 from bureau.analysis.model_performance import file_owners, true_outcomes
 from bureau.formats.history import history_defaulted
@@ -142,7 +142,7 @@ def item_truth(engine: Engine, truth_dir: Path, bureau: str) -> tuple[pd.DataFra
         records: ``furnisher``, ``record_ref``, ``record_id``, ``record_person``, ``wrongful``
         (filed against someone it is not about).
     """
-    truth = pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet")
+    truth = read_truth(truth_dir, bureau)
     with engine.connect() as conn:
         lines = read_frame(
             conn,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from bureau.store.bulk import read_frame
 from bureau.store.credit_file import (
     Consumer,
     Inquiry,
@@ -54,39 +55,52 @@ ACCURACY_COLUMNS = (
 
 
 def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
+    statements = {
+        "consumers": select(Consumer.consumer_id, Consumer.source_file, Consumer.source_line),
+        "tradelines": select(
+            Tradeline.tradeline_id,
+            Tradeline.consumer_id,
+            Tradeline.status,
+            Tradeline.last_month,
+            Tradeline.source_file,
+            Tradeline.source_line,
+        ),
+        "tradeline_months": select(
+            TradelineMonth.tradeline_id, TradelineMonth.month, TradelineMonth.status
+        ),
+        "inquiries": select(Inquiry.consumer_id, Inquiry.source_file, Inquiry.source_line),
+        "public_records": select(
+            PublicRecord.consumer_id, PublicRecord.source_file, PublicRecord.source_line
+        ),
+        "rejects": select(Reject.rule_id, Reject.action, Reject.file, Reject.line),
+    }
     with engine.connect() as conn:
-        return {
-            "consumers": pd.read_sql(
-                select(Consumer.consumer_id, Consumer.source_file, Consumer.source_line), conn
-            ),
-            "tradelines": pd.read_sql(
-                select(
-                    Tradeline.tradeline_id,
-                    Tradeline.consumer_id,
-                    Tradeline.status,
-                    Tradeline.last_month,
-                    Tradeline.source_file,
-                    Tradeline.source_line,
-                ),
-                conn,
-            ),
-            "tradeline_months": pd.read_sql(
-                select(TradelineMonth.tradeline_id, TradelineMonth.month, TradelineMonth.status),
-                conn,
-            ),
-            "inquiries": pd.read_sql(
-                select(Inquiry.consumer_id, Inquiry.source_file, Inquiry.source_line), conn
-            ),
-            "public_records": pd.read_sql(
-                select(
-                    PublicRecord.consumer_id, PublicRecord.source_file, PublicRecord.source_line
-                ),
-                conn,
-            ),
-            "rejects": pd.read_sql(
-                select(Reject.rule_id, Reject.action, Reject.file, Reject.line), conn
-            ),
-        }
+        return {name: read_frame(conn, statement) for name, statement in statements.items()}
+
+
+#: What :func:`trace` attaches to each loaded record.
+TRACED = ("person_id", "truth_key", "defect", "identity_of")
+
+
+def read_truth(truth_dir: Path, bureau: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read the truth about a bureau's furnished records, as much as :func:`trace` needs.
+
+    Parameters
+    ----------
+    truth_dir
+        The run's ``truth/`` directory.
+    bureau
+        The bureau.
+    extra
+        Further columns of ``truth/furnished/<bureau>.parquet`` to read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file``, ``line``, the :data:`TRACED` columns and ``extra``.
+    """
+    columns = ["file", "line", *TRACED, *extra]
+    return pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet", columns=columns)
 
 
 def trace(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +111,7 @@ def trace(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     frame
         Loaded rows with their provenance (``source_file``, ``source_line``).
     truth
-        The bureau's ``truth/furnished`` table.
+        The bureau's ``truth/furnished`` table (:func:`read_truth`).
 
     Returns
     -------
@@ -105,7 +119,7 @@ def trace(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
         ``frame`` with ``person_id``, ``truth_key``, ``defect`` and ``identity_of``.
     """
     return frame.merge(
-        truth[["file", "line", "person_id", "truth_key", "defect", "identity_of"]],
+        truth[["file", "line", *TRACED]],
         left_on=["source_file", "source_line"],
         right_on=["file", "line"],
         how="left",
@@ -143,7 +157,7 @@ def assess_bureau(
         One row of :data:`ACCURACY_COLUMNS` as a dict, and the rejected records by rule
         (``bureau``, ``rule_id``, ``action``, ``records``).
     """
-    truth = pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet")
+    truth = read_truth(truth_dir, bureau, ("record_type",))
     held = _provenance(engine)
     tradelines = trace(held["tradelines"], truth)
     links = pd.concat(

@@ -15,14 +15,11 @@ better than they are).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
 from bureau.analysis.file_accuracy import STATUS_CODES, trace
-from bureau.analysis.model_performance import file_owners
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import corrections_as_of
 from bureau.store.credit_file import PublicRecord, Tradeline, TradelineMonth
@@ -47,8 +44,8 @@ def _severity_of_level(level: np.ndarray) -> np.ndarray:
 
 def item_errors(
     engine: Engine,
-    truth_dir: Path,
-    bureau: str,
+    truth: pd.DataFrame,
+    owner: pd.Series,
     account_months: pd.Series,
     wrongful_world: set[int],
     snapshot: int,
@@ -59,10 +56,12 @@ def item_errors(
     ----------
     engine
         The bureau's database.
-    truth_dir
-        The run's ``truth/`` directory.
-    bureau
-        The bureau.
+    truth
+        The bureau's ``truth/furnished`` table
+        (:func:`~bureau.analysis.file_accuracy.read_truth`).
+    owner
+        The person behind each of its files
+        (:func:`~bureau.analysis.model_performance.file_owners`).
     account_months
         The world's status code per ``(account_id, month)``.
     wrongful_world
@@ -78,7 +77,6 @@ def item_errors(
         status; -1 otherwise), what the file shows and what is true, the severity, and the
         month the wrong row arrived. Sorted by file, item, number and month.
     """
-    truth = pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet")
     months_table = TradelineMonth.__table__
     with engine.connect() as conn:
         lines = read_frame(
@@ -119,7 +117,6 @@ def item_errors(
             ).where(PublicRecord.arrival <= snapshot, PublicRecord.filed <= snapshot),
         )
         fixes = corrections_as_of(conn, snapshot)
-    owner = file_owners(engine, truth_dir, bureau)
     months = fixes.months(months)
     lines = trace(lines[~lines["tradeline_id"].isin(fixes.removed_tradelines)], truth)
     lines["owner"] = owner.reindex(lines["consumer_id"].to_numpy()).fillna(-1).to_numpy(np.int64)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from bureau import __version__
 from bureau.analysis.aggregation import BureauTruth, bureau_truth, world_truth
 from bureau.analysis.disputes import dispute_statistics
-from bureau.analysis.file_accuracy import assess_bureau, world_inputs
+from bureau.analysis.file_accuracy import assess_bureau, read_truth, world_inputs
 from bureau.analysis.file_errors import item_errors
 from bureau.analysis.metrics import discrimination, rounded
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
@@ -283,13 +283,14 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
     scn = job.scenario
     development, evaluation = scn.snapshots
     _, account_months, wrongful = world_truth(job.root)
-    truth = job.root / "truth"
+    truth = read_truth(job.root / "truth", job.bureau)
     with _database(job) as engine:
-        errors = item_errors(engine, truth, job.bureau, account_months, wrongful, development)
+        owner = file_owners(engine, job.root / "truth", job.bureau, truth)
+        errors = item_errors(engine, truth, owner, account_months, wrongful, development)
         rng = generator(scn.seed, f"disputes:{job.bureau}", 0)
         filed = file_disputes(job.bureau, errors, scn.aggregator.disputes, rng, development)
         record_disputes(engine, filed)
-        later = item_errors(engine, truth, job.bureau, account_months, wrongful, evaluation)
+        later = item_errors(engine, truth, owner, account_months, wrongful, evaluation)
         model = _trained_model(job.root, job.bureau)
         changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
         rescored = None

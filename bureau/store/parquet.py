@@ -51,8 +51,9 @@ def write_table(frame: pd.DataFrame, path: Path) -> int:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    # Written aside and renamed: a reader never sees half a file, even after a crash.
-    temporary = path.with_name(f".{path.name}.tmp")
+    # Written aside and renamed: a reader never sees half a file, even after a crash, and
+    # two processes writing the same table do not write into one temporary file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, temporary, **WRITE_OPTIONS)
     os.replace(temporary, path)
     return table.num_rows

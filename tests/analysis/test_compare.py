@@ -201,3 +201,43 @@ def test_cli_summary_json_and_errors(small_run, tmp_path: Path) -> None:
     shutil.copy(small_run.path / "scenario.resolved.toml", run)
     early = runner.invoke(app, ["compare", str(run)])
     assert early.exit_code == 2 and "reconcile" in early.output
+
+
+def test_file_owners_are_kept_until_files_are_added(small_run, tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from bureau.analysis.model_performance import file_owners
+    from bureau.bureaus.ingest import bureau_engine
+    from bureau.store.credit_file import Consumer
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run.path, run)
+    truth, bureau = run / "truth", "sesame"
+    shutil.rmtree(truth / "owners", ignore_errors=True)
+    engine = bureau_engine(run, bureau)
+    try:
+        first = file_owners(engine, truth, bureau)
+        (kept,) = (truth / "owners").glob(f"{bureau}-*.parquet")
+        assert (first >= 0).mean() > 0.9
+        pd.testing.assert_series_equal(file_owners(engine, truth, bureau), first)
+        assert kept.stat().st_size > 0
+
+        furnished = pd.read_parquet(truth / "furnished" / f"{bureau}.parquet")
+        row = furnished[furnished["line"] > 0].iloc[0]
+        new_id = int(first.index.max()) + 1
+        with engine.begin() as conn:
+            conn.execute(
+                insert(Consumer).values(
+                    consumer_id=new_id,
+                    first_seen=0,
+                    source_file=row["file"],
+                    source_line=int(row["line"]),
+                )
+            )
+        after = file_owners(engine, truth, bureau)
+        assert after.loc[new_id] == row["identity_of"]
+        pd.testing.assert_series_equal(after.drop(new_id), first)
+        (now,) = (truth / "owners").glob(f"{bureau}-*.parquet")
+        assert now != kept
+    finally:
+        engine.dispose()
