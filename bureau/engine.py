@@ -64,6 +64,7 @@ def started(
     items: Iterable[T],
     workers: int = 1,
     weights: Sequence[float] | None = None,
+    spare: bool = False,
 ) -> Iterator[Callable[[], list[R]]]:
     """Start ``fn`` on every item in worker processes now, and collect the results later.
 
@@ -81,6 +82,10 @@ def started(
         1 runs in this process; more starts that many worker processes.
     weights
         Expected cost of each item (the heaviest start first).
+    spare
+        Leave one of the ``workers`` to the caller, for a caller that keeps a core busy
+        itself: the items run in ``workers - 1`` worker processes (one with two workers;
+        with one worker, in this process when their results are asked for).
 
     Yields
     ------
@@ -88,7 +93,12 @@ def started(
         Called without arguments, waits for every result and returns them in input order.
     """
     items = list(items)
-    if min(workers, len(items)) <= 1:
+    if spare and workers > 1:
+        # One process beside the caller is still work done meanwhile.
+        workers, alone = workers - 1, False
+    else:
+        alone = min(workers, len(items)) <= 1
+    if alone or not items:
         yield lambda: list(map(fn, items))
         return
     with _pool(min(workers, len(items)), fresh=False) as pool:

@@ -246,6 +246,8 @@ def reconcile_all(
         )
     steps = len(METHODS) + len(snapshots) + 1
     done = 0
+    if progress:
+        progress(0, steps)
 
     def step() -> None:
         nonlocal done

@@ -406,6 +406,8 @@ def ingest_all(
     jobs = [IngestJob(scn, run_dir, bureau, db_url) for bureau in chosen]
     weights = [feed_bytes(run_dir, bureau) for bureau in chosen]
     reports = []
+    if progress:
+        progress(0, len(jobs))
     for done, report in enumerate(map_chunks(ingest_job, jobs, workers, weights), start=1):
         reports.append(report)
         if progress:

@@ -266,6 +266,8 @@ def furnish_all(
         ]
         totals: dict[str, int] = {}
         weights = workload(scn, run_dir / "world") if workers > 1 else None
+        if progress:
+            progress(0, len(jobs))
         done_jobs = map_chunks(furnish_bureau, jobs, workers, weights)
         for done, counts in enumerate(done_jobs, start=1):
             for key, value in counts.items():

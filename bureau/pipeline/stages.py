@@ -268,9 +268,9 @@ def _reconcile_stage(ctx: StageContext) -> dict[str, int]:
     jobs = [BureauJob(scn, ctx.root, b, ctx.db_url) for b in bureaus]
     weights = [feed_bytes(ctx.root, b) for b in bureaus]
     try:
-        # Tracing each bureau's files to the truth needs no reconciliation: it goes on in
-        # worker processes while this one links and reconciles.
-        with started(truth_job, jobs, ctx.workers, weights) as traced:
+        # Tracing each bureau's files to the truth needs no reconciliation: it goes on in a
+        # worker process while this one links and reconciles.
+        with started(truth_job, jobs, ctx.workers, weights, spare=True) as traced:
             summary = reconcile_all(
                 engine,
                 method=method,
