@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from bureau.analysis.file_accuracy import STATUS_CODES, read_truth, trace
+from bureau.analysis.file_accuracy import STATUS_CODES, read_truth, trace, world_inputs
 from bureau.analysis.metrics import discrimination
 from bureau.analysis.model_performance import file_owners, true_outcomes
 from bureau.formats.history import history_defaulted
@@ -40,7 +40,6 @@ from bureau.store.aggregator import (
 )
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import PublicRecord, Tradeline
-from bureau.store.parquet import read_table
 
 
 def pair_counts(sizes: np.ndarray) -> int:
@@ -390,9 +389,7 @@ def world_truth(run_dir: Path) -> tuple[int, pd.Series, set[int]]:
         The number of adults, the status code per ``(account_id, month)``, and the wrongful
         world public records.
     """
-    persons = read_table(run_dir / "world" / "persons", ["person_id"])
-    months = read_table(run_dir / "world" / "account_months", ["account_id", "month", "status"])
-    records = read_table(run_dir / "world" / "public_records", ["record_id", "wrongful"])
+    persons, months, records = world_inputs(run_dir)
     status = months.set_index(["account_id", "month"])["status"]
     return len(persons), status, set(records.loc[records["wrongful"], "record_id"])
 
