@@ -13,6 +13,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
+from threadpoolctl import threadpool_limits
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -52,7 +54,7 @@ def map_chunks(
     if min(workers, len(items)) <= 1:
         yield from map(fn, items)
         return
-    with _pool(min(workers, len(items)), fresh) as pool:
+    with _pool(min(workers, len(items)), fresh) as pool, one_thread():
         futures = _submit(pool, fn, items, weights)
         for future in futures:
             yield future.result()
@@ -101,7 +103,7 @@ def started(
     if alone or not items:
         yield lambda: list(map(fn, items))
         return
-    with _pool(min(workers, len(items)), fresh=False) as pool:
+    with _pool(min(workers, len(items)), fresh=False) as pool, one_thread():
         futures = _submit(pool, fn, items, weights)
         yield lambda: [future.result() for future in futures]
 
@@ -114,7 +116,32 @@ def _pool(workers: int, fresh: bool) -> ProcessPoolExecutor:
     # So the stages load models only inside their jobs, never in the process that forks.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and not fresh else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread)
+
+
+def _one_thread() -> None:
+    # For the life of the worker: see one_thread.
+    threadpool_limits(limits=1)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Keep this process's BLAS and OpenMP to one thread inside the block.
+
+    Two reasons. The same bytes: a logistic regression fitted with a threaded BLAS differs in
+    its last digits with the number of threads, and so with the machine and with how many
+    worker processes share it; fitted on one thread, it does not. And speed: the worker
+    processes already fill the cores, and a BLAS thread pool in each of them (and in the
+    process that started them) only oversubscribes the machine, its threads spinning while
+    they wait for work; on two cores a third of the comparison's CPU time went to that.
+    Worker processes are always kept to one thread; the stages run inside this block.
+
+    Yields
+    ------
+    None
+    """
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _submit(

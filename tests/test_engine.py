@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 
-from bureau.engine import map_chunks, started
+from threadpoolctl import threadpool_info
+
+from bureau.engine import map_chunks, one_thread, started
 
 
 def _where(item: int) -> tuple[int, int]:
@@ -34,3 +36,22 @@ def test_started_runs_beside_the_caller_and_can_spare_a_worker() -> None:
 
     with started(_where, range(4), workers=1, spare=True) as collect:
         assert {pid for _, pid in collect()} == {here}
+
+
+def _blas_threads(_: int) -> int:
+    return max(
+        (pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"),
+        default=1,
+    )
+
+
+def test_worker_processes_and_their_caller_keep_to_one_blas_thread() -> None:
+    before = _blas_threads(0)
+    assert list(map_chunks(_blas_threads, range(2), workers=2)) == [1, 1]
+    with started(_blas_threads, range(2), workers=2) as collect:
+        assert _blas_threads(0) == 1
+        assert collect() == [1, 1]
+    with one_thread():
+        assert _blas_threads(0) == 1
+    # Outside, the libraries keep their own threads.
+    assert _blas_threads(0) == before

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bureau.engine import one_thread
 from bureau.errors import BureauError
 from bureau.formats.history import history_defaulted
 
@@ -271,7 +272,9 @@ def fit_consensus(features: pd.DataFrame, bad: np.ndarray) -> ConsensusModel:
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=1.0, max_iter=2000)
-    model.fit((x - mean) / scale, y)
+    # On one BLAS thread the coefficients are the same bytes on every machine.
+    with one_thread():
+        model.fit((x - mean) / scale, y)
     return ConsensusModel(
         features=names,
         mean=[float(v) for v in mean],

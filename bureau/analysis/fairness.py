@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
 
 from bureau.analysis.agreement import TIER_BANDS
-from bureau.engine import map_chunks
+from bureau.engine import map_chunks, one_thread
 from bureau.rng import generator
 
 #: The persons' attributes compared, as the world holds them; ``age_band`` is derived from the
@@ -312,7 +311,7 @@ def view_fairness(job: FairnessJob) -> pd.DataFrame:
     draws: list[list[np.ndarray]] = [[] for _ in GROUP_ATTRIBUTES]
     # One thread for the matrix products: the resamples are many small products, and a
     # threaded BLAS spinning for a busy core costs more than it gives.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_thread():
         for start in range(0, resamples, _BLOCK):
             weights = _resample_weights(rng, len(frame), min(_BLOCK, resamples - start))
             for found, drawn in zip(draws, bootstrap.statistics(weights), strict=True):

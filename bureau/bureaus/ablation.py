@@ -22,10 +22,16 @@ from bureau.config.scenario import Scenario
 
 #: The ``removed`` value of the model trained on every group.
 NOTHING_REMOVED = "none"
+#: The columns of each model's scores.
+SCORE_COLUMNS = ("consumer_id", "pd", "bad", "in_default")
 
 
 def ablation_scores(
-    scn: Scenario, bureau: str, development: pd.DataFrame, evaluation: pd.DataFrame
+    scn: Scenario,
+    bureau: str,
+    development: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    full: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Scores at the evaluation snapshot of the bureau's model with and without each group.
 
@@ -38,6 +44,10 @@ def ablation_scores(
     development, evaluation
         Its :func:`~bureau.bureaus.train.modelling_table` at the development and the
         evaluation snapshot, as training saved them.
+    full
+        The scores of the model on every group, when training has already made them with the
+        profile's family and groups (its ``scores/<bureau>.parquet``): that model is then not
+        fitted again. Fitted with the same sample and seed, it would give the same PDs.
 
     Returns
     -------
@@ -59,9 +69,11 @@ def ablation_scores(
     everything = feature_names(groups)
     fit = _fitter(profile.model, everything, X, y, seed)
     scores = {}
+    if full is not None:
+        scores[NOTHING_REMOVED] = full[list(SCORE_COLUMNS)].reset_index(drop=True)
     for removed in [NOTHING_REMOVED, *groups]:
         features = feature_names([g for g in groups if g != removed])
-        if not features:
+        if not features or removed in scores:
             continue
         scores[removed] = pd.DataFrame(
             {

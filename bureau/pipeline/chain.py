@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from bureau import __version__
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
+from bureau.engine import one_thread
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.pipeline.stages import REQUIRES, STAGES, StageContext, StageProgress
 from bureau.rundir import (
@@ -177,7 +178,8 @@ def execute(
                 continue
             started = time.perf_counter()
             ctx = StageContext(scenario, root, workers, progress, db_url)
-            rows = STAGES[name](ctx)
+            with one_thread():
+                rows = STAGES[name](ctx)
             seconds = round(time.perf_counter() - started, 3)
             report = StageReport(name, seconds, rows, detail=ctx.details.get(name))
             reports.append(report)
@@ -325,7 +327,8 @@ def run_stage(
         )
     started = time.perf_counter()
     ctx = StageContext(scenario, root, workers, progress, db_url, bureaus, method)
-    rows = STAGES[stage](ctx)
+    with one_thread():
+        rows = STAGES[stage](ctx)
     report = StageReport(
         stage, round(time.perf_counter() - started, 3), rows, detail=ctx.details.get(stage)
     )

@@ -8,6 +8,7 @@ of the files as corrected, so that later jobs score them without reading the fil
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from bureau.analysis.file_errors import item_errors
 from bureau.analysis.metrics import discrimination, rounded
 from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
 from bureau.analysis.rescoring import rescore_corrected
-from bureau.bureaus.ablation import NOTHING_REMOVED, ablation_scores
+from bureau.bureaus.ablation import NOTHING_REMOVED, SCORE_COLUMNS, ablation_scores
 from bureau.bureaus.disputes import (
     corrected_consumers,
     items_corrected,
@@ -316,6 +317,22 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
     return (*dispute_statistics(job.bureau, errors, filed, later, changes), rescored)
 
 
+def _full_model_scores(job: BureauJob) -> pd.DataFrame | None:
+    """The scores training made, if its model is the profile's (the ablation's full model)."""
+    card_path = job.root / "models" / job.bureau / "model_card.json"
+    scores_path = job.root / "scores" / f"{job.bureau}.parquet"
+    if not (card_path.is_file() and scores_path.is_file()):
+        return None
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    profile = job.scenario.bureaus[job.bureau]
+    # `bureau train --family` may have trained another family than the profile's.
+    if card.get("model_family") != profile.model:
+        return None
+    if card.get("feature_groups") != list(profile.feature_groups):
+        return None
+    return pd.read_parquet(scores_path, columns=list(SCORE_COLUMNS))
+
+
 def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
     """Train a bureau without each of its feature groups in turn (a worker-process entry point).
 
@@ -338,7 +355,7 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
         return []  # a bureau too small to train has no model and nothing to ablate
     tables = [pd.read_parquet(path).set_index("consumer_id") for path in paths]
     try:
-        scored = ablation_scores(scn, job.bureau, *tables)
+        scored = ablation_scores(scn, job.bureau, *tables, full=_full_model_scores(job))
     except TrainingError as exc:
         logger.warning("%s", exc.message)
         return []

@@ -7,7 +7,9 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from bureau.analysis.privacy import CATEGORIES, FEATURE_GROUP
+from bureau.bureaus.ablation import NOTHING_REMOVED, SCORE_COLUMNS, ablation_scores
 from bureau.bureaus.ingest import bureau_engine
+from bureau.pipeline.jobs import BureauJob, _full_model_scores, modelling_table_path
 from bureau.store.credit_file import Contact, PublicRecord
 
 
@@ -77,3 +79,34 @@ def test_the_ledger_sits_beside_the_value_of_each_group(small_run) -> None:
     for _, row in ledger.dropna(subset=["truth_auc_gain"]).iterrows():
         expected = ablation.loc[(row["bureau"], row["feature_group"]), "truth_auc_gain"]
         assert np.isclose(row["truth_auc_gain"], expected)
+
+
+def test_training_scores_are_the_full_model_the_ablation_would_fit(small_run) -> None:
+    scn = small_run.scenario
+    snapshots = (scn.scoring.development_snapshot, scn.scoring.evaluation_snapshot)
+    checked = 0
+    for bureau in scn.active_bureaus:
+        paths = [modelling_table_path(small_run.path, bureau, s) for s in snapshots]
+        if not all(path.exists() for path in paths):
+            continue
+        tables = [pd.read_parquet(path).set_index("consumer_id") for path in paths]
+        refitted = ablation_scores(scn, bureau, *tables)[NOTHING_REMOVED]
+        trained = pd.read_parquet(small_run.path / "scores" / f"{bureau}.parquet")
+        pd.testing.assert_frame_equal(refitted, trained[list(SCORE_COLUMNS)])
+        checked += 1
+    assert checked
+
+
+def test_a_model_of_another_family_is_not_taken_for_the_full_model(small_run) -> None:
+    scn = small_run.scenario
+    trained = [
+        b for b in scn.active_bureaus if (small_run.path / "scores" / f"{b}.parquet").exists()
+    ]
+    bureau = trained[0]
+    job = BureauJob(scn, small_run.path, bureau, None)
+    assert _full_model_scores(job) is not None
+    profile = scn.bureaus[bureau]
+    other = "lightgbm" if profile.model == "scorecard" else "scorecard"
+    bureaus = {**scn.bureaus, bureau: profile.model_copy(update={"model": other})}
+    changed = scn.model_copy(update={"bureaus": bureaus})
+    assert _full_model_scores(BureauJob(changed, small_run.path, bureau, None)) is None

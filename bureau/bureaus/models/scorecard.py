@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable
+from bureau.engine import one_thread
 from bureau.errors import TrainingError
 
 logger = logging.getLogger(__name__)
@@ -207,7 +208,9 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         # ever, say) can push one of them positive, turning its bins upside down: the
         # feature with the most positive coefficient goes, and the rest are refitted.
         while True:
-            regression.fit(np.column_stack([b.woe for b in kept]), labels)
+            # On one BLAS thread the coefficients are the same bytes on every machine.
+            with one_thread():
+                regression.fit(np.column_stack([b.woe for b in kept]), labels)
             coef = regression.coef_[0]
             if coef.max() <= 0 or len(kept) == 1:
                 break
