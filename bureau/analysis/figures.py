@@ -722,3 +722,66 @@ def disputes_figure(disputes: pd.DataFrame, by_severity: pd.DataFrame) -> Figure
     for ax in (axes[0], axes[2]):
         ax.grid(axis="y", visible=False)
     return figure
+
+
+@_styled
+def privacy_figure(ledger: pd.DataFrame) -> Figure:
+    """What each bureau holds about its consumers, beside what each kind of data predicts.
+
+    Parameters
+    ----------
+    ledger
+        The ``privacy_ledger`` table: ``bureau``, ``category``, ``held``, ``per_consumer``,
+        ``truth_auc_gain``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two heatmaps of bureaus by category: the data points held per consumer (a log colour
+        scale; blank where the bureau holds none), and the out-of-time AUC against the truth
+        that the category's feature group adds to the bureau's model (blank where it was not
+        measured: not held, or no model).
+    """
+    if ledger.empty:
+        return _empty(_new(11.0, 4.0), "no bureau has a privacy ledger")
+    names = _in_order(ledger["bureau"])
+    categories = list(dict.fromkeys(str(c) for c in ledger["category"]))
+    figure = _new(13.0, 0.4 * len(names) + 3.0)
+    left, right = figure.subplots(1, 2, sharey=True)
+    held = ledger.pivot_table(
+        index="bureau", columns="category", values="per_consumer", aggfunc="first", dropna=False
+    )
+    held = held.reindex(index=names, columns=categories).to_numpy(dtype=np.float64, copy=True)
+    held[held <= 0] = np.nan
+    # A few values per consumer (public records) to hundreds (platform signals): log scale.
+    logged = np.log10(held)
+    known = np.isfinite(logged).any()
+    top = float(np.nanmax(logged)) if known else 1.0
+    low = min(0.0, float(np.nanmin(logged))) if known else 0.0
+    image = left.imshow(logged, vmin=low, vmax=top)
+    gain = ledger.pivot_table(
+        index="bureau", columns="category", values="truth_auc_gain", aggfunc="first", dropna=False
+    )
+    gain = gain.reindex(index=names, columns=categories).to_numpy(dtype=np.float64)
+    bound = max(0.05, float(np.nanmax(np.abs(gain)))) if np.isfinite(gain).any() else 0.05
+    shown = right.imshow(gain, vmin=-bound, vmax=bound, cmap="RdBu")
+    # Light text on the dark ends of the colour maps.
+    dark = (logged < (low + top) / 2, np.abs(gain) > 0.6 * bound)
+    for ax, values, form, on_dark in (
+        (left, held, "{:.1f}", dark[0]),
+        (right, gain, "{:+.3f}", dark[1]),
+    ):
+        ax.set_xticks(range(len(categories)), categories, rotation=45, ha="right")
+        ax.grid(False)
+        for (i, j), value in np.ndenumerate(values):
+            if not np.isnan(value):
+                colour = "#ffffff" if on_dark[i, j] else "#000000"
+                ax.text(
+                    j, i, form.format(value), ha="center", va="center", fontsize=7, color=colour
+                )
+    left.set_yticks(range(len(names)), names)
+    figure.colorbar(image, ax=left, shrink=0.8, label="log10 data points per consumer")
+    figure.colorbar(shown, ax=right, shrink=0.8, label="AUC added")
+    left.set_title("data points held per consumer")
+    right.set_title("AUC against the truth the category adds")
+    return figure

@@ -672,6 +672,72 @@ def _errors_section(page: _Page) -> str:
     )
 
 
+def _privacy_section(page: _Page) -> str:
+    def ledger() -> str:
+        drawn = page.figures.privacy_figure(page.tables["privacy_ledger"])
+        return page.figure(
+            "privacy",
+            drawn,
+            "The personal data each bureau holds, by category (data points per consumer with "
+            "a file), beside the out-of-time AUC against the truth that the category's "
+            "feature group adds to the bureau's model.",
+        )
+
+    def ablation() -> str:
+        table = _html_table(
+            page.tables["ablation"],
+            [
+                ("bureau", "bureau", "text"),
+                ("removed", "feature group withheld", "text"),
+                ("truth_auc", "AUC (truth)", "f3"),
+                ("truth_auc_gain", "AUC the group adds (truth)", "f3"),
+                ("observed_auc", "AUC (observed)", "f3"),
+                ("observed_auc_gain", "AUC the group adds (observed)", "f3"),
+            ],
+        )
+        return (
+            _paragraph(
+                "Each bureau's model trained again without one feature group at a time "
+                "(none: every group), on the same sample with the same seed; the AUC a group "
+                "adds is what the model loses without it."
+            )
+            + "\n"
+            + table
+        )
+
+    return "\n".join(
+        [
+            page.block(
+                {
+                    "privacy_ledger": (
+                        "bureau",
+                        "category",
+                        "held",
+                        "per_consumer",
+                        "truth_auc_gain",
+                    )
+                },
+                ledger,
+                "Privacy ledger",
+            ),
+            page.block(
+                {
+                    "ablation": (
+                        "bureau",
+                        "removed",
+                        "truth_auc",
+                        "truth_auc_gain",
+                        "observed_auc",
+                        "observed_auc_gain",
+                    )
+                },
+                ablation,
+                "Data-source ablation",
+            ),
+        ]
+    )
+
+
 def _tables_section(page: _Page) -> str:
     formats = {}
     for path in sorted(page.report.iterdir()):
@@ -702,6 +768,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[_Page], str]], ...] = (
     ("fairness", "Fairness", _fairness_section),
     ("aggregator", "Linkage and the aggregator", _aggregator_section),
     ("errors", "File errors and disputes", _errors_section),
+    ("privacy", "Data sources: value and exposure", _privacy_section),
     ("tables", "Tables", _tables_section),
 )
 

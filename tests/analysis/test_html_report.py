@@ -29,6 +29,7 @@ FIGURE_NAMES = {
     "aggregator",
     "file_errors",
     "disputes",
+    "privacy",
 }
 EMBEDDED = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 HREF = re.compile(r'href="([^"]+)"')
@@ -109,6 +110,19 @@ def test_the_same_run_gives_the_same_bytes(small_run, tmp_path: Path) -> None:
     assert first.read_bytes() == (small_run.path / "report" / INDEX).read_bytes()
     for name, data in once.items():
         assert data == (small_run.path / "report" / FIGURES / name).read_bytes(), name
+
+
+def test_the_page_sets_the_privacy_ledger_beside_the_ablation(small_run, page) -> None:
+    assert "<h2>Data sources: value and exposure</h2>" in page
+    assert page.index("<h3>Privacy ledger</h3>") < page.index("<h3>Data-source ablation</h3>")
+    ablation = pd.read_parquet(small_run.path / "report" / "ablation.parquet")
+    section = page[page.index("<h3>Data-source ablation</h3>") : page.index("<h2>Tables</h2>")]
+    # One row per model trained, each with its AUC against the truth as the table holds it.
+    assert section.count("<tr>") == len(ablation) + 1
+    for row in ablation.itertuples():
+        assert f'<td class="text">{row.removed}</td>' in section
+        if not pd.isna(row.truth_auc):
+            assert f"<td>{row.truth_auc:.3f}</td>" in section
 
 
 def test_a_missing_table_is_a_note_not_an_error(small_run, tmp_path: Path) -> None:
