@@ -192,9 +192,13 @@ class _Bootstrap:
             defaults or non-defaults (for the AUC), in a resample.
         """
         totals = self.sums @ weights
-        # Counts are small whole numbers: their cumulative sums are exact in single precision,
-        # which halves the memory the largest arrays take.
-        counts = weights.astype(np.float32)
+        # Each resample's draws sum to the persons: below 2**23 of them, every running sum,
+        # difference and half of one below is exact in single precision, which halves the
+        # memory of the largest arrays and the time to sum them. Column-major, each
+        # resample's running sum walks contiguous memory, several times faster than across
+        # rows.
+        exact = np.float32 if weights.shape[0] < 2**23 else np.float64
+        counts = weights.astype(exact)
         positive_weights = weights[self.positives]
         out, row = [], 0
         for groups, at in zip(self.sizes, self.ranks, strict=True):
@@ -202,8 +206,8 @@ class _Bootstrap:
                 totals[row + i * groups : row + (i + 1) * groups] for i in range(4)
             )
             row += 4 * groups
-            cumulative = np.zeros((len(at["negatives"]) + 1, weights.shape[1]))
-            cumulative[1:] = np.cumsum(counts[at["negatives"]], axis=0)
+            cumulative = np.zeros((len(at["negatives"]) + 1, weights.shape[1]), exact, "F")
+            np.cumsum(np.asfortranarray(counts[at["negatives"]]), axis=0, out=cumulative[1:])
             lower = cumulative[at["below"]] - cumulative[at["start"]]
             tied = cumulative[at["up_to"]] - cumulative[at["below"]]
             concordant = at["onehot"] @ (positive_weights * (lower + 0.5 * tied))
