@@ -36,7 +36,7 @@ from bureau import __version__, load_scenario
 from bureau.aggregator.linkage import link, prepared_identities, splink_linker
 from bureau.aggregator.stage import latest_identities, reconcile_all
 from bureau.analysis.aggregation import linkage_quality
-from bureau.analysis.model_performance import file_owners
+from bureau.analysis.provenance import file_owners
 from bureau.bureaus.ingest import bureau_engine
 from bureau.pipeline import aggregator_engine, execute
 from bureau.rundir import RESOLVED_SCENARIO

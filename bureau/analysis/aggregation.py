@@ -2,7 +2,7 @@
 
 Every submitted consumer file traces back to the person whose identity created it, and every
 submitted account and public record to its world row (through the provenance each bureau keeps,
-see :mod:`bureau.analysis.file_accuracy`). From there:
+see :mod:`bureau.analysis.provenance`). From there:
 
 - linkage quality: pairwise precision, recall and F1 of the person keys against the true
   persons, and persons split over several keys or keys merging several persons;
@@ -17,16 +17,16 @@ see :mod:`bureau.analysis.file_accuracy`). From there:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from bureau.analysis.file_accuracy import STATUS_CODES, read_truth, trace, world_inputs
+from bureau.analysis.file_accuracy import STATUS_CODES, world_inputs
 from bureau.analysis.metrics import discrimination
-from bureau.analysis.model_performance import file_owners, true_outcomes
+from bureau.analysis.model_performance import true_outcomes
+from bureau.analysis.provenance import BureauTruth, bureau_truth
 from bureau.formats.history import history_defaulted
 from bureau.store.aggregator import (
     ConsensusScore,
@@ -39,7 +39,6 @@ from bureau.store.aggregator import (
     SubmittedTradeline,
 )
 from bureau.store.bulk import read_frame
-from bureau.store.credit_file import PublicRecord, Tradeline
 
 
 def pair_counts(sizes: np.ndarray) -> int:
@@ -122,112 +121,6 @@ def key_owners(keys: pd.DataFrame, owners: pd.DataFrame) -> pd.Series:
     return counts.drop_duplicates("person_key").set_index("person_key")["person_id"]
 
 
-def item_truth(engine: Engine, truth_dir: Path, bureau: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The world row behind each account and public record a bureau holds.
-
-    Parameters
-    ----------
-    engine
-        The bureau's database.
-    truth_dir
-        The run's ``truth/`` directory.
-    bureau
-        The bureau.
-
-    Returns
-    -------
-    tuple of pandas.DataFrame
-        Accounts: ``furnisher``, ``account_ref``, ``account_id``, ``account_person``;
-        records: ``furnisher``, ``record_ref``, ``record_id``, ``record_person``, ``wrongful``
-        (filed against someone it is not about).
-    """
-    truth = read_truth(truth_dir, bureau)
-    with engine.connect() as conn:
-        lines = read_frame(
-            conn,
-            select(
-                Tradeline.furnisher,
-                Tradeline.account_ref,
-                Tradeline.source_file,
-                Tradeline.source_line,
-            ),
-        )
-        records = read_frame(
-            conn,
-            select(
-                PublicRecord.furnisher,
-                PublicRecord.record_ref,
-                PublicRecord.source_file,
-                PublicRecord.source_line,
-            ),
-        )
-    lines = trace(lines, truth)
-    records = trace(records, truth)
-    accounts = pd.DataFrame(
-        {
-            "furnisher": lines["furnisher"].astype(str).to_numpy(),
-            "account_ref": lines["account_ref"].astype(str).to_numpy(),
-            "account_id": lines["truth_key"].fillna(-1).to_numpy(dtype=np.int64),
-            "account_person": lines["person_id"].fillna(-1).to_numpy(dtype=np.int64),
-        }
-    )
-    held = pd.DataFrame(
-        {
-            "furnisher": records["furnisher"].astype(str).to_numpy(),
-            "record_ref": records["record_ref"].astype(str).to_numpy(),
-            "record_id": records["truth_key"].fillna(-1).to_numpy(dtype=np.int64),
-            "record_person": records["identity_of"].fillna(-1).to_numpy(dtype=np.int64),
-            "wrongful": (records["defect"] == "wrongful_record").to_numpy(),
-        }
-    )
-    return accounts, held
-
-
-@dataclass(frozen=True)
-class BureauTruth:
-    """Whose each of a bureau's files is, and the world row behind each item it holds.
-
-    Attributes
-    ----------
-    owners
-        ``bureau``, ``consumer_id``, ``person_id`` (see
-        :func:`~bureau.analysis.model_performance.file_owners`).
-    accounts, records
-        The accounts and public records it holds, as :func:`item_truth` returns them.
-    """
-
-    owners: pd.DataFrame
-    accounts: pd.DataFrame
-    records: pd.DataFrame
-
-
-def bureau_truth(engine: Engine, truth_dir: Path, bureau: str) -> BureauTruth:
-    """Trace one bureau's files and items to the truth (its part of the aggregator's measure).
-
-    Parameters
-    ----------
-    engine
-        The bureau's database.
-    truth_dir
-        The run's ``truth/`` directory.
-    bureau
-        The bureau.
-
-    Returns
-    -------
-    BureauTruth
-        Its files' owners and its items' world rows.
-    """
-    owners = (
-        file_owners(engine, truth_dir, bureau)
-        .rename_axis("consumer_id")
-        .reset_index()
-        .assign(bureau=bureau)[["bureau", "consumer_id", "person_id"]]
-    )
-    accounts, records = item_truth(engine, truth_dir, bureau)
-    return BureauTruth(owners, accounts, records)
-
-
 def _view_errors(
     tradelines: pd.DataFrame,
     records: pd.DataFrame,
@@ -290,7 +183,7 @@ def view_accuracy(
     visible
         The persons the view has a file about.
     accounts, record_truth
-        :func:`item_truth`, over all bureaus.
+        :func:`~bureau.analysis.provenance.item_truth`, over all bureaus.
     account_months
         The world's status code per ``(account_id, month)``.
     wrongful_world
@@ -425,8 +318,8 @@ def assess_aggregation(
     snapshots
         The development and evaluation snapshots.
     traced
-        Each bureau's :func:`bureau_truth`, when already found (e.g. in worker processes
-        while reconciliation ran); found here otherwise.
+        Each bureau's :func:`~bureau.analysis.provenance.bureau_truth`, when already found
+        (e.g. in worker processes while reconciliation ran); found here otherwise.
 
     Returns
     -------

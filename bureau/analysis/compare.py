@@ -44,7 +44,8 @@ from bureau.analysis.agreement import pairwise_agreement, score_spread
 from bureau.analysis.curves import roc_table, score_distribution
 from bureau.analysis.fairness import RESAMPLES, group_fairness, person_groups
 from bureau.analysis.metrics import discrimination
-from bureau.analysis.model_performance import file_owners, true_outcomes
+from bureau.analysis.model_performance import true_outcomes
+from bureau.analysis.provenance import file_owners
 from bureau.analysis.views import (
     AGGREGATOR,
     ComparisonError,

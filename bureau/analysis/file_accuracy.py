@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from bureau.analysis.provenance import read_truth, trace
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import (
     Consumer,
@@ -76,54 +77,6 @@ def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
     }
     with engine.connect() as conn:
         return {name: read_frame(conn, statement) for name, statement in statements.items()}
-
-
-#: What :func:`trace` attaches to each loaded record.
-TRACED = ("person_id", "truth_key", "defect", "identity_of")
-
-
-def read_truth(truth_dir: Path, bureau: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read the truth about a bureau's furnished records, as much as :func:`trace` needs.
-
-    Parameters
-    ----------
-    truth_dir
-        The run's ``truth/`` directory.
-    bureau
-        The bureau.
-    extra
-        Further columns of ``truth/furnished/<bureau>.parquet`` to read.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``file``, ``line``, the :data:`TRACED` columns and ``extra``.
-    """
-    columns = ["file", "line", *TRACED, *extra]
-    return pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet", columns=columns)
-
-
-def trace(frame: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Attach the true person, world key and record-level defect to loaded records.
-
-    Parameters
-    ----------
-    frame
-        Loaded rows with their provenance (``source_file``, ``source_line``).
-    truth
-        The bureau's ``truth/furnished`` table (:func:`read_truth`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``frame`` with ``person_id``, ``truth_key``, ``defect`` and ``identity_of``.
-    """
-    return frame.merge(
-        truth[["file", "line", *TRACED]],
-        left_on=["source_file", "source_line"],
-        right_on=["file", "line"],
-        how="left",
-    ).drop(columns=["file", "line"])
 
 
 def assess_bureau(

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from bureau.analysis.file_accuracy import STATUS_CODES, trace
+from bureau.analysis.file_accuracy import STATUS_CODES
+from bureau.analysis.provenance import trace
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import corrections_as_of
 from bureau.store.credit_file import PublicRecord, Tradeline, TradelineMonth
@@ -58,10 +59,10 @@ def item_errors(
         The bureau's database.
     truth
         The bureau's ``truth/furnished`` table
-        (:func:`~bureau.analysis.file_accuracy.read_truth`).
+        (:func:`~bureau.analysis.provenance.read_truth`).
     owner
         The person behind each of its files
-        (:func:`~bureau.analysis.model_performance.file_owners`).
+        (:func:`~bureau.analysis.provenance.file_owners`).
     account_months
         The world's status code per ``(account_id, month)``.
     wrongful_world

@@ -2,7 +2,7 @@
 
 A bureau's view is its scored consumer files (``RUN/scores/<bureau>.parquet``); the
 aggregator's is its consensus over person keys. Each file is traced to the person behind it
-(:func:`~bureau.analysis.model_performance.file_owners`; a person key to the person most of its
+(:func:`~bureau.analysis.provenance.file_owners`; a person key to the person most of its
 files belong to, :func:`~bureau.analysis.aggregation.key_owners`), with the outcome the view
 observed and the tradelines it held at the snapshot.
 """
@@ -154,7 +154,7 @@ def bureau_view(
     scores
         :func:`read_scores`.
     owners
-        :func:`~bureau.analysis.model_performance.file_owners` of the bureau.
+        :func:`~bureau.analysis.provenance.file_owners` of the bureau.
     tradelines
         :func:`tradelines_on_file` at the evaluation snapshot.
 

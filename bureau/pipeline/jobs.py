@@ -20,12 +20,13 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from bureau import __version__
-from bureau.analysis.aggregation import BureauTruth, bureau_truth, world_truth
+from bureau.analysis.aggregation import world_truth
 from bureau.analysis.disputes import dispute_statistics
-from bureau.analysis.file_accuracy import assess_bureau, read_truth, world_inputs
+from bureau.analysis.file_accuracy import assess_bureau, world_inputs
 from bureau.analysis.file_errors import item_errors
 from bureau.analysis.metrics import discrimination, rounded
-from bureau.analysis.model_performance import file_owners, true_outcomes, truth_performance
+from bureau.analysis.model_performance import true_outcomes, truth_performance
+from bureau.analysis.provenance import BureauTruth, bureau_truth, file_owners, read_truth
 from bureau.analysis.rescoring import rescore_corrected
 from bureau.bureaus.ablation import NOTHING_REMOVED, SCORE_COLUMNS, ablation_scores
 from bureau.bureaus.disputes import (
@@ -121,7 +122,7 @@ def truth_job(job: BureauJob) -> BureauTruth:
     Returns
     -------
     BureauTruth
-        :func:`~bureau.analysis.aggregation.bureau_truth` of the bureau.
+        :func:`~bureau.analysis.provenance.bureau_truth` of the bureau.
     """
     with _database(job) as engine:
         return bureau_truth(engine, job.root / "truth", job.bureau)

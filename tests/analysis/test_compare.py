@@ -206,7 +206,7 @@ def test_cli_summary_json_and_errors(small_run, tmp_path: Path) -> None:
 def test_file_owners_are_kept_until_files_are_added(small_run, tmp_path: Path) -> None:
     from sqlalchemy import insert
 
-    from bureau.analysis.model_performance import file_owners
+    from bureau.analysis.provenance import file_owners
     from bureau.bureaus.ingest import bureau_engine
     from bureau.store.credit_file import Consumer
 
