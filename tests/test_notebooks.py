@@ -13,12 +13,14 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
-# Two bureaus of 500 persons and two seeds per regime: every stage still has something to work
-# on, and the four notebooks (six runs of the sweep among them) fit in a few minutes.
+# Two bureaus of 500 persons, two regimes and two seeds each: every stage and every cell of the
+# notebooks still has something to work on, and the four (four runs of the sweep among them)
+# fit in a few minutes.
 ENVIRONMENT = {
     "BUREAU_NOTEBOOK_PERSONS": "500",
     "BUREAU_NOTEBOOK_BUREAUS": "sesame,qianhai",
     "BUREAU_NOTEBOOK_SEEDS": "2",
+    "BUREAU_NOTEBOOK_REGIMES": "siloed,shared",
     "BUREAU_NOTEBOOK_WORKERS": "2",
 }
 CELL_TIMEOUT = 600
