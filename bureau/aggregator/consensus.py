@@ -18,7 +18,7 @@ import pandas as pd
 
 from bureau.engine import one_thread
 from bureau.errors import BureauError
-from bureau.formats.history import history_defaulted
+from bureau.formats.history import history_defaulted, status_levels
 
 #: Consolidated features beside the bureaus' log-odds.
 CONSOLIDATED = (
@@ -29,7 +29,6 @@ CONSOLIDATED = (
     "active_public_records",
     "bureaus_with_file",
 )
-LEVEL = {"N": 0, "1": 1, "2": 2, "3": 3, "4": 4, "W": 5, "C": 0, "-": 0}
 
 
 class ConsensusError(BureauError):
@@ -86,7 +85,7 @@ def consensus_features(
         columns[f"logit_{bureau}"] = mean.fillna(fill).to_numpy()
         columns[f"has_{bureau}"] = has.astype(float)
     owner = tradelines["person_key"].to_numpy()
-    level = tradelines["status"].map(LEVEL).fillna(0).to_numpy(dtype=float)
+    level = status_levels(tradelines["status"])
     is_open = (tradelines["status"] != "C").to_numpy()
     count = pd.Series(1.0, index=owner).groupby(level=0)
     columns["tradelines"] = count.sum().reindex(persons, fill_value=0).to_numpy()

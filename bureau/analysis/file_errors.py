@@ -21,11 +21,11 @@ from sqlalchemy import Engine, select
 
 from bureau.analysis.file_accuracy import STATUS_CODES
 from bureau.analysis.provenance import trace
+from bureau.formats.history import status_levels
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import corrections_as_of
 from bureau.store.credit_file import PublicRecord, Tradeline, TradelineMonth
 
-LEVEL = {"N": 0, "1": 1, "2": 2, "3": 3, "4": 4, "W": 5, "C": 0}
 ERROR_COLUMNS = (
     "consumer_id",
     "item",
@@ -127,7 +127,7 @@ def item_errors(
         ].assign(owner=lines["owner"].to_numpy()),
         on="tradeline_id",
     )
-    shown["level"] = shown["status"].astype(str).map(LEVEL).fillna(0).to_numpy(dtype=float)
+    shown["level"] = status_levels(shown["status"])
 
     # Another person's account: the file's owner disputes the account itself.
     foreign = (shown["person_id"].fillna(-1) >= 0) & (shown["person_id"] != shown["owner"])
@@ -164,7 +164,7 @@ def item_errors(
     true_status[known] = STATUS_CODES[truth_code[known].astype(int)]
     wrong = known & (true_status != own["status"].astype(str).to_numpy())
     bad = own[wrong]
-    true_level = pd.Series(true_status[wrong]).map(LEVEL).to_numpy(dtype=float)
+    true_level = status_levels(true_status[wrong])
     worse = bad["level"].to_numpy() > true_level
     status_errors = pd.DataFrame(
         {

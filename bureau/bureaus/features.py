@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, select
 
 from bureau.bureaus.feature_catalog import feature_names
 from bureau.config.scenario import PRODUCTS
+from bureau.formats.history import status_levels
 from bureau.reference import reference
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import InForce, corrections_as_of
@@ -33,8 +34,6 @@ from bureau.store.credit_file import (
     TradelineMonth,
 )
 
-# Furnished status codes as numbers: months past due, 5 for charged off; closed counts as 0.
-STATUS_LEVEL = {"N": 0, "1": 1, "2": 2, "3": 3, "4": 4, "W": 5, "C": 0}
 REVOLVING = ("credit_card", "credit_line")
 #: "Months since" an event that never happened. A number beyond any real one rather than a
 #: missing value: models constrained to find risk falling with the months since a delinquency
@@ -168,8 +167,7 @@ def _credit(data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index) -> di
     months = months[months["tradeline_id"].isin(owner.index)]
     consumer = owner.reindex(months["tradeline_id"].to_numpy()).to_numpy()
     month = months["month"].to_numpy(dtype=np.int64)
-    status = months["status"].astype(str)
-    level = status.map(STATUS_LEVEL).fillna(0).to_numpy(dtype=float)
+    level = status_levels(months["status"])
     late = level >= 1
 
     # The latest report of each account is its state at the snapshot.
@@ -198,8 +196,7 @@ def _credit(data: dict[str, pd.DataFrame], snapshot: int, index: pd.Index) -> di
             _by(np.where(is_open & ~revolving, balance_yuan, 0.0), holder, index, "sum")
         ),
         "current_worst_status": _by(
-            pd.Series(last_status).map(STATUS_LEVEL).fillna(0).to_numpy(dtype=float)
-            * (last_month > snapshot - 3),
+            status_levels(last_status) * (last_month > snapshot - 3),
             holder,
             index,
             "max",

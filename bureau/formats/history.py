@@ -15,6 +15,30 @@ import pandas as pd
 HISTORY_MONTHS = 24
 #: Codes of a default: 90+ days past due, or written off.
 DEFAULT_CODES = ("4", "W")
+#: How delinquent each status code is: months past due, 5 for written off, 0 for current or
+#: closed.
+STATUS_LEVELS = {"N": 0, "1": 1, "2": 2, "3": 3, "4": 4, "W": 5, "C": 0}
+
+
+def status_levels(status: pd.Series | np.ndarray) -> np.ndarray:
+    """The delinquency level of each status code.
+
+    Parameters
+    ----------
+    status
+        One-character status codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 :data:`STATUS_LEVELS` of each code; 0 for ``-`` (no report), a missing value
+        or any other text.
+    """
+    # Factorised first, not Series.map: mapping arrow-backed strings goes value by value.
+    codes, values = pd.factorize(status)
+    # Code -1, a missing value, takes the last entry.
+    levels = np.array([*(STATUS_LEVELS.get(v, 0) for v in values), 0], dtype=np.float64)
+    return levels[codes]
 
 
 def history_strings(
