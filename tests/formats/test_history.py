@@ -21,8 +21,13 @@ from bureau.formats.history import (
         np.array(["N", "1", "2", "3", "4", "W", "C", "-", "nan", "x"]),
         pd.Series(["N", "1", "2", "3", "4", "W", "C", "-", None, "x"], dtype="string[pyarrow]"),
         pd.Series(["N", "1", "2", "3", "4", "W", "C", "-", np.nan, "x"], dtype=object),
+        pd.Series(
+            ["N", "1", "2", "3", "4", "W", "C", "-", None, "x"],
+            index=range(100, 110),
+            dtype="category",
+        ),
     ],
-    ids=["numpy", "arrow", "object"],
+    ids=["numpy", "arrow", "object", "category"],
 )
 def test_status_levels_of_every_code_and_anything_else(status) -> None:
     levels = status_levels(status)
