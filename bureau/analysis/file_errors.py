@@ -15,13 +15,16 @@ better than they are).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
 from bureau.analysis.file_accuracy import STATUS_CODES
 from bureau.analysis.provenance import trace
-from bureau.formats.history import status_levels
+from bureau.formats.history import HISTORY_MONTHS, status_levels
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import corrections_as_of
 from bureau.store.credit_file import PublicRecord, Tradeline, TradelineMonth
@@ -43,15 +46,26 @@ def _severity_of_level(level: np.ndarray) -> np.ndarray:
     return np.where(level >= 4, "severe", np.where(level >= 1, "moderate", "mild"))
 
 
-def item_errors(
-    engine: Engine,
-    truth: pd.DataFrame,
-    owner: pd.Series,
-    account_months: pd.Series,
-    wrongful_world: set[int],
-    snapshot: int,
-) -> pd.DataFrame:
-    """Every wrong item on a bureau's files as they read at a snapshot (corrections applied).
+@dataclass(frozen=True)
+class FileItems:
+    """A bureau's accounts, their monthly reports and its public records, traced to the truth.
+
+    Read once for every snapshot :func:`item_errors` is asked about (:func:`read_items`),
+    as they had arrived by the last.
+    """
+
+    #: Every tradeline, with its true account and person and ``owner``, the file's person.
+    lines: pd.DataFrame
+    #: Monthly reports in the window of any of the snapshots.
+    months: pd.DataFrame
+    #: Public records filed and arrived by the last snapshot, traced, with ``owner``.
+    records: pd.DataFrame
+
+
+def read_items(
+    engine: Engine, truth: pd.DataFrame, owner: pd.Series, snapshots: Sequence[int]
+) -> FileItems:
+    """Read and trace what a bureau's files held, for the errors at each of some snapshots.
 
     Parameters
     ----------
@@ -63,21 +77,16 @@ def item_errors(
     owner
         The person behind each of its files
         (:func:`~bureau.analysis.provenance.file_owners`).
-    account_months
-        The world's status code per ``(account_id, month)``.
-    wrongful_world
-        World public record ids that are wrongful.
-    snapshot
-        The month the files are read as of.
+    snapshots
+        The months the files will be read as of.
 
     Returns
     -------
-    pandas.DataFrame
-        :data:`ERROR_COLUMNS`: the file, the item (``status``, ``account``,
-        ``public_record``), its furnisher and account or record number, the month (for a
-        status; -1 otherwise), what the file shows and what is true, the severity, and the
-        month the wrong row arrived. Sorted by file, item, number and month.
+    FileItems
+        The rows every one of those snapshots shows, as furnished (corrections are applied
+        per snapshot by :func:`item_errors`).
     """
+    first, last = min(snapshots), max(snapshots)
     months_table = TradelineMonth.__table__
     with engine.connect() as conn:
         lines = read_frame(
@@ -99,9 +108,9 @@ def item_errors(
                 months_table.c.status,
                 months_table.c.arrival,
             ).where(
-                months_table.c.arrival <= snapshot,
-                months_table.c.month <= snapshot,
-                months_table.c.month > snapshot - 24,
+                months_table.c.arrival <= last,
+                months_table.c.month <= last,
+                months_table.c.month > first - HISTORY_MONTHS,
             ),
         )
         records = read_frame(
@@ -113,18 +122,70 @@ def item_errors(
                 PublicRecord.record_ref,
                 PublicRecord.ended,
                 PublicRecord.arrival,
+                PublicRecord.filed,
                 PublicRecord.source_file,
                 PublicRecord.source_line,
-            ).where(PublicRecord.arrival <= snapshot, PublicRecord.filed <= snapshot),
+            ).where(PublicRecord.arrival <= last, PublicRecord.filed <= last),
         )
-        fixes = corrections_as_of(conn, snapshot)
-    months = fixes.months(months)
-    lines = trace(lines[~lines["tradeline_id"].isin(fixes.removed_tradelines)], truth)
+    lines = trace(lines, truth)
     lines["owner"] = owner.reindex(lines["consumer_id"].to_numpy()).fillna(-1).to_numpy(np.int64)
+    records = trace(records, truth)
+    records["owner"] = owner.reindex(records["consumer_id"].to_numpy()).fillna(-1).to_numpy()
+    return FileItems(lines, months, records)
+
+
+def item_errors(
+    engine: Engine,
+    items: FileItems,
+    account_months: pd.Series,
+    wrongful_world: set[int],
+    snapshot: int,
+) -> pd.DataFrame:
+    """Every wrong item on a bureau's files as they read at a snapshot (corrections applied).
+
+    Parameters
+    ----------
+    engine
+        The bureau's database, for the corrections in force at the snapshot.
+    items
+        Its files' items (:func:`read_items`, with this snapshot among those asked for).
+    account_months
+        The world's status code per ``(account_id, month)``.
+    wrongful_world
+        World public record ids that are wrongful.
+    snapshot
+        The month the files are read as of.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ERROR_COLUMNS`: the file, the item (``status``, ``account``,
+        ``public_record``), its furnisher and account or record number, the month (for a
+        status; -1 otherwise), what the file shows and what is true, the severity, and the
+        month the wrong row arrived. Sorted by file, item, number and month.
+    """
+    with engine.connect() as conn:
+        fixes = corrections_as_of(conn, snapshot)
+    months = items.months
+    months = months[
+        (months["arrival"].to_numpy() <= snapshot)
+        & (months["month"].to_numpy() <= snapshot)
+        & (months["month"].to_numpy() > snapshot - HISTORY_MONTHS)
+    ]
+    months = fixes.months(months)
+    lines = items.lines[~items.lines["tradeline_id"].isin(fixes.removed_tradelines)]
     shown = months.merge(
         lines[
-            ["tradeline_id", "consumer_id", "furnisher", "account_ref", "truth_key", "person_id"]
-        ].assign(owner=lines["owner"].to_numpy()),
+            [
+                "tradeline_id",
+                "consumer_id",
+                "furnisher",
+                "account_ref",
+                "truth_key",
+                "person_id",
+                "owner",
+            ]
+        ],
         on="tradeline_id",
     )
     shown["level"] = status_levels(shown["status"])
@@ -182,8 +243,12 @@ def item_errors(
         }
     )
 
-    records = trace(records[~records["public_record_id"].isin(fixes.removed_records)], truth)
-    records["owner"] = owner.reindex(records["consumer_id"].to_numpy()).fillna(-1).to_numpy()
+    records = items.records
+    records = records[
+        (records["arrival"].to_numpy() <= snapshot)
+        & (records["filed"].to_numpy() <= snapshot)
+        & ~records["public_record_id"].isin(fixes.removed_records).to_numpy()
+    ]
     ended = pd.to_numeric(records["ended"], errors="coerce").to_numpy(dtype=float)
     in_force = ~(ended <= snapshot)
     wrongful = (

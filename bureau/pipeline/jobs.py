@@ -23,7 +23,7 @@ from bureau import __version__
 from bureau.analysis.aggregation import world_truth
 from bureau.analysis.disputes import dispute_statistics
 from bureau.analysis.file_accuracy import assess_bureau, world_inputs
-from bureau.analysis.file_errors import item_errors
+from bureau.analysis.file_errors import item_errors, read_items
 from bureau.analysis.metrics import discrimination, rounded
 from bureau.analysis.model_performance import true_outcomes, truth_performance
 from bureau.analysis.provenance import BureauTruth, bureau_truth, file_owners, read_truth
@@ -288,11 +288,12 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
     truth = read_truth(job.root / "truth", job.bureau)
     with _database(job) as engine:
         owner = file_owners(engine, job.root / "truth", job.bureau, truth)
-        errors = item_errors(engine, truth, owner, account_months, wrongful, development)
+        items = read_items(engine, truth, owner, scn.snapshots)
+        errors = item_errors(engine, items, account_months, wrongful, development)
         rng = generator(scn.seed, f"disputes:{job.bureau}", 0)
         filed = file_disputes(job.bureau, errors, scn.aggregator.disputes, rng, development)
         record_disputes(engine, filed)
-        later = item_errors(engine, truth, owner, account_months, wrongful, evaluation)
+        later = item_errors(engine, items, account_months, wrongful, evaluation)
         model = _trained_model(job.root, job.bureau)
         changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
         rescored = None
