@@ -8,6 +8,9 @@ order whatever order the workers finish in.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -108,7 +111,14 @@ def started(
         yield lambda: [future.result() for future in futures]
 
 
-def _pool(workers: int, fresh: bool) -> ProcessPoolExecutor:
+@contextmanager
+def _pool(workers: int, fresh: bool) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers end with this process, and at once when the block fails.
+
+    Leaving the block normally waits for the work submitted; leaving it on an error or an
+    interruption (Ctrl-C, SIGTERM) cancels what has not started and ends the workers that
+    are running, instead of waiting for every queued job to finish.
+    """
     # Fork where the platform has it: workers need no re-import of the caller's main module,
     # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
     # numpy, pandas and pyarrow thread pools survive a fork; GNU OpenMP (under LightGBM) does
@@ -116,12 +126,53 @@ def _pool(workers: int, fresh: bool) -> ProcessPoolExecutor:
     # So the stages load models only inside their jobs, never in the process that forks.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and not fresh else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    )
+    try:
+        yield pool
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
-def _one_thread() -> None:
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End a pool's workers now: cancel what is queued, terminate what runs."""
+    # The executor offers no way to stop a running job; its processes are the only handle.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + 5.0
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+
+
+#: How often a worker looks whether the process that started it is still there, in seconds.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _start_worker(parent: int) -> None:
     # For the life of the worker: see one_thread.
     threadpool_limits(limits=1)
+    # A parent killed outright (SIGKILL, the out-of-memory killer) cannot end its workers;
+    # left alone they would go on loading, holding memory and the run's lock for ever.
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker process as soon as the process that started it is gone."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 @contextmanager

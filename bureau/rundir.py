@@ -11,6 +11,8 @@ and a SHA-256 of every file.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -29,6 +31,105 @@ RESOLVED_SCENARIO = "scenario.resolved.toml"
 INPUTS = ".inputs"
 #: In a staging directory: the stages finished so far, with their records.
 FINISHED = ".finished.json"
+
+
+#: Locks this process holds, by run directory: a lock is taken again by nested stages.
+_HELD: dict[Path, list[int]] = {}
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file of a run directory: beside it, so that it exists before the run does.
+
+    Parameters
+    ----------
+    out
+        The run directory.
+
+    Returns
+    -------
+    pathlib.Path
+        ``.<name>.lock`` in the run directory's parent.
+    """
+    out = Path(out).absolute()
+    return out.parent / f".{out.name}.lock"
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold the run directory ``out`` for writing, for the duration of the block.
+
+    One command writes a run at a time: a second command that would write the same run
+    directory (a second ``bureau run`` into it, two ``bureau ingest`` of it) stops at once
+    instead of replacing or mixing what the first writes. The lock is an ``flock`` on a file
+    beside the run, so it is let go when its process ends, however it ends.
+
+    Parameters
+    ----------
+    out
+        The run directory (it need not exist yet).
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    RunDirectoryError
+        If another process writes the run, or the lock cannot be taken.
+    """
+    path = lock_path(out)
+    held = _HELD.get(path)
+    if held is not None:
+        held[1] += 1
+        try:
+            yield
+        finally:
+            held[1] -= 1
+        return
+    fd = _take_lock(path, out)
+    _HELD[path] = [fd, 1]
+    try:
+        yield
+    finally:
+        del _HELD[path]
+        # Removed while still held, so that no other process can take a lock on a file
+        # that is no longer the lock file; one that opened it meanwhile sees it is gone.
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)
+
+
+def _take_lock(path: Path, out: Path) -> int:
+    """Open and lock the lock file; return its descriptor."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunDirectoryError(f"cannot write here: {exc.strerror}", path=out) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RunDirectoryError(
+                    f"cannot lock the run directory: {exc.strerror}", path=out
+                ) from None
+            by = f" (process {holder})" if holder.isdigit() else ""
+            raise RunDirectoryError(
+                f"another command is writing this run directory{by}; wait until it ends",
+                path=out,
+            ) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+            return fd
+        # The holder let go and removed the file between our open and our lock: try again.
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -141,6 +242,38 @@ def _remove_abandoned(out: Path, keep: str | None = None) -> Path | None:
     return kept
 
 
+#: What the stages write under temporary names before renaming it into place.
+TEMPORARY_PATTERNS = (".*.tmp", ".furnish.*")
+
+
+def remove_temporaries(root: Path) -> int:
+    """Delete what a stage killed mid-way left under temporary names in a run directory.
+
+    A stage writes every file aside and renames it into place; a process killed outright
+    cannot remove what it had written aside. The run is held while this runs, so nothing
+    deleted is still being written.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+
+    Returns
+    -------
+    int
+        Entries deleted.
+    """
+    removed = 0
+    for pattern in TEMPORARY_PATTERNS:
+        for path in sorted(root.rglob(pattern)):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def finished_stages(staging: Path) -> dict[str, Any]:
     """The stages a staging directory records as finished, with what each recorded.
 
@@ -190,9 +323,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     text
         Its content (UTF-8).
     """
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    _replace_with(path, text.encode("utf-8"))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -205,9 +336,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     data
         Its content.
     """
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    _replace_with(path, data)
+
+
+def _replace_with(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except BaseException:
+        # A full disk or an interruption leaves no half-written file behind.
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def file_digest(path: Path) -> str:

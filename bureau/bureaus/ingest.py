@@ -334,7 +334,9 @@ def ingest_job(job: IngestJob) -> IngestReport:
         engine.dispose()
 
 
-def bureau_engine(run_dir: str | Path, bureau: str, db_url: str | None = None) -> Engine:
+def bureau_engine(
+    run_dir: str | Path, bureau: str, db_url: str | None = None, create: bool = True
+) -> Engine:
     """Open a bureau's own database, creating its tables if needed.
 
     Parameters
@@ -345,13 +347,15 @@ def bureau_engine(run_dir: str | Path, bureau: str, db_url: str | None = None) -
         The bureau, which is also its schema on a database server.
     db_url
         A server URL, or None for the SQLite default.
+    create
+        Create the database if there is none; a reader passes False.
 
     Returns
     -------
     sqlalchemy.Engine
         The engine; no other bureau's tables are reachable through it.
     """
-    return database_engine(run_dir, bureau, CreditFileBase, db_url)
+    return database_engine(run_dir, bureau, CreditFileBase, db_url, create=create)
 
 
 def feed_bytes(run_dir: Path, bureau: str) -> int:

@@ -24,8 +24,9 @@ from bureau.cli.common import (
 )
 from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg
 from bureau.config.loader import load_scenario
+from bureau.errors import RunDirectoryError
 from bureau.formats.schema import month_labels
-from bureau.pipeline import aggregator_engine, month_of, run_stage
+from bureau.pipeline import aggregator_engine, check_database, month_of, run_stage
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest
 
 MethodOption = Annotated[
@@ -179,10 +180,15 @@ def report(
     as_json: AsJson = False,
 ) -> None:
     """Print a person's consolidated report, with the bureau and rule behind every field."""
-    read_manifest(run)
+    manifest = read_manifest(run)
     scenario = load_scenario(run / RESOLVED_SCENARIO)
     month = None if snapshot is None else month_of(scenario, snapshot)
-    engine = aggregator_engine(run, db)
+    if "submit" not in manifest.get("stages", {}):
+        raise RunDirectoryError(
+            "nothing submitted to the aggregator yet: run bureau submit", path=run
+        )
+    check_database(run, manifest, db)
+    engine = aggregator_engine(run, db, create=False)
     try:
         result = consolidated_report(engine, national_id.strip().upper(), month)
     finally:

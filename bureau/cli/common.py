@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
 import os
+import re
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -49,9 +55,11 @@ Settings = Annotated[
 def handle_errors(command: F) -> F:
     """Turn library errors into one line on stderr and an exit status.
 
-    Bad input (a :class:`BureauError`) exits with 2; an interruption with 130; anything else
-    is a bug, reported in one line with exit status 1 (the traceback goes to the log at debug
-    level).
+    Bad input or a fault of the environment (a :class:`BureauError`; a file that cannot be
+    written: no permission, a read-only or full disk) exits with 2; an interruption with 130;
+    anything else is a bug, reported in one line with exit status 1 and the path of a log
+    file holding its traceback. No line shows a statement's parameters or a file's content:
+    those are consumers' names, ID numbers and phones.
 
     Parameters
     ----------
@@ -69,24 +77,119 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except BureauError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            _error_line(f"error: {_render(exc)}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", markup=False)
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
             raise
+        except OSError as exc:
+            if exc.errno not in ENVIRONMENT_ERRORS:
+                _internal(exc)
+            where = f"{public_text(str(exc.filename))}: " if exc.filename else ""
+            _error_line(f"error: {where}{exc.strerror or type(exc).__name__}")
+            raise typer.Exit(2) from None
         except Exception as exc:
-            logger.debug("unexpected error", exc_info=True)
-            err_console.print(
-                f"internal error: {type(exc).__name__}: {exc}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
+            _internal(exc)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: Errors of the machine rather than of the code: no permission, no space, a read-only disk.
+ENVIRONMENT_ERRORS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.ENAMETOOLONG,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.ENOTDIR,
+        errno.EISDIR,
+    }
+)
+
+
+def _error_line(line: str) -> None:
+    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _internal(exc: BaseException) -> None:
+    """Report a bug in one line, its traceback in a log file; exit with status 1."""
+    log = _write_log(exc)
+    where = f"; details in {log}" if log is not None else ""
+    _error_line(f"internal error: {type(exc).__name__} (a bug in bureau{where})")
+    raise typer.Exit(1) from None
+
+
+def _write_log(exc: BaseException) -> Path | None:
+    """Write an internal error's traceback to a private log file, and return its path."""
+    logger.debug("unexpected error", exc_info=exc)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    name = f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    text = "".join(traceback.format_exception(exc))
+    for folder in (Path(base) / "bureau" / "logs", Path(tempfile.gettempdir()) / "bureau-logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            # The traceback may quote a consumer's data: readable by its owner only.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+#: A run's hidden staging directory (``.NAME.PID.XXXX.partial``), shown as the run's name.
+_STAGING = re.compile(r"\.([^/\s]+?)\.\d+\.[A-Za-z0-9_]+\.partial")
+#: A numpy scalar's repr, shown as its value.
+_NUMPY = re.compile(r"np\.(?:u?int|float|bool|str)_?\d*\(([^()]*)\)")
+
+
+def public_text(text: str) -> str:
+    """A message as a user should read it: no staging paths, no numpy reprs.
+
+    Parameters
+    ----------
+    text
+        The message.
+
+    Returns
+    -------
+    str
+        The message with every staging directory named as the run it becomes, and every
+        numpy scalar written as its value.
+    """
+    return _NUMPY.sub(r"\1", _STAGING.sub(r"\1", text))
+
+
+def _render(exc: BureauError) -> str:
+    """A library error in the words of the command that met it.
+
+    The library names the arguments of its functions (``field="db"``); on the command line
+    they are options (``--db``).
+    """
+    field = exc.field
+    if field is not None:
+        field = _option_name(field)
+    shown = BureauError(exc.message, path=exc.path, row=exc.row, field=field)
+    return public_text(str(shown))
+
+
+def _option_name(field: str) -> str:
+    """The command's option for an argument's name, or the name as it is."""
+    context = click.get_current_context(silent=True)
+    if context is None or field.startswith("-"):
+        return field
+    for param in context.command.params:
+        if param.name == field and isinstance(param, click.Option):
+            return max(param.opts, key=len)
+    return field
 
 
 def scenario_from_cli(source: str, seed: int | None, settings: list[str] | None) -> Scenario:

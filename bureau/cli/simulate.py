@@ -24,6 +24,7 @@ from bureau.cli.common import (
     relative,
     scenario_from_cli,
 )
+from bureau.cli.stages import DbOption
 from bureau.pipeline import RunResult, execute
 
 DEFAULT_WORKERS = default_workers()
@@ -112,11 +113,12 @@ def run(
     workers: Workers = DEFAULT_WORKERS,
     settings: Settings = None,
     force: Force = False,
+    db: DbOption = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
     """Run the whole chain of a scenario into a run directory."""
-    _build(scenario, out, seed, workers, settings, force, quiet, as_json, stages=None)
+    _build(scenario, out, seed, workers, settings, force, quiet, as_json, stages=None, db=db)
 
 
 @handle_errors
@@ -130,11 +132,12 @@ def _build(
     quiet: bool,
     as_json: bool,
     stages: list[str] | None,
+    db: str | None = None,
 ) -> None:
     scn = scenario_from_cli(source, seed, settings)
     target = out if out is not None else Path("runs") / scn.name
     with progress_bars(quiet or as_json) as progress:
         result = execute(
-            scn, target, stages=stages, workers=workers, force=force, progress=progress
+            scn, target, stages=stages, workers=workers, force=force, progress=progress, db_url=db
         )
     _render(result, as_json, quiet)

@@ -98,13 +98,18 @@ def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ScenarioError(f"{part!r} is not a table", field=dotted)
+                raise ScenarioError(f"{part!r} is not a table", field=f"--set {dotted}")
             node = child
         node[parts[-1]] = value
     return data
 
 
-def _validate(data: dict[str, Any], path: Path | None, overrides: Mapping[str, Any]) -> Scenario:
+def _validate(
+    data: dict[str, Any],
+    path: Path | None,
+    overrides: Mapping[str, Any],
+    base: dict[str, Any] | None = None,
+) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -115,16 +120,29 @@ def _validate(data: dict[str, Any], path: Path | None, overrides: Mapping[str, A
             message = "unknown key"
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] == "finite_number":
+            message = "must be a finite number, not inf or nan"
         more = exc.error_count() - 1
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
         # A problem with a value given on the command line is not the file's fault.
-        from_override = key is not None and any(
-            key == k or key.startswith(f"{k}.") for k in overrides
-        )
-        if from_override:
-            raise ScenarioError(message, field=f"--set {key}") from None
+        given = [k for k in overrides if key is not None and (key == k or key.startswith(f"{k}."))]
+        if not given and overrides and base is not None and _valid(base):
+            # A rule across keys (a snapshot beyond the months, say) broken only once the
+            # overrides are applied: they are the culprits, not the file.
+            given = [k for k in overrides if key is None or k.startswith(f"{key}.") or k == key]
+            given = given or list(overrides)
+        if given:
+            raise ScenarioError(message, field=f"--set {', '.join(given)}") from None
         raise ScenarioError(message, path=path, field=key) from None
+
+
+def _valid(data: dict[str, Any]) -> bool:
+    try:
+        Scenario.model_validate(data)
+    except ValidationError:
+        return False
+    return True
 
 
 def load_scenario(
@@ -160,9 +178,10 @@ def load_scenario(
         path = scenario_path(source)
         data = _resolve_extends(path)
     data = _merge({"bureaus": _read_toml(data_dir() / "bureaus.toml")["bureaus"]}, data)
+    base = data
     if overrides:
         data = _apply_overrides(data, overrides)
-    return _validate(data, path, overrides or {})
+    return _validate(data, path, overrides or {}, base)
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:

@@ -9,7 +9,7 @@ change one lender without restating the others.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -269,6 +269,10 @@ class Aggregator(Model):
         return value
 
 
+#: Names a bureau may not take: the aggregator's database and the views set beside the bureaus'.
+RESERVED_IDS = frozenset({"aggregator", "consensus", "truth", "world", "all"})
+
+
 class Scenario(Model):
     """One simulated world: its size, its clock, its people, lenders, platforms and shocks."""
 
@@ -290,6 +294,18 @@ class Scenario(Model):
     bureaus: dict[Identifier, BureauProfile] = Field(min_length=1)
     scoring: Scoring = Field(default_factory=Scoring)
     aggregator: Aggregator = Field(default_factory=Aggregator)
+
+    @field_validator("bureaus", mode="before")
+    @classmethod
+    def _free_names(cls, value: Any) -> Any:
+        # Before the profiles are checked: a reserved name is the first thing to say.
+        taken = sorted(set(value) & RESERVED_IDS) if isinstance(value, dict) else []
+        if taken:
+            raise ValueError(
+                f"{taken[0]!r} cannot name a bureau: it is reserved for the run's own "
+                f"databases and views ({', '.join(sorted(RESERVED_IDS))})"
+            )
+        return value
 
     @field_validator("start")
     @classmethod

@@ -5,7 +5,14 @@ whole run, or one stage on an existing run), :mod:`bureau.pipeline.scoring` scor
 applicants with a bureau of a run.
 """
 
-from bureau.pipeline.chain import RunResult, StageReport, execute, run, run_stage
+from bureau.pipeline.chain import (
+    RunResult,
+    StageReport,
+    check_database,
+    execute,
+    run,
+    run_stage,
+)
 from bureau.pipeline.scoring import month_of, score_file
 from bureau.pipeline.stages import (
     REQUIRES,
@@ -29,6 +36,7 @@ __all__ = [
     "StageProgress",
     "StageReport",
     "aggregator_engine",
+    "check_database",
     "dispute_job",
     "execute",
     "month_of",

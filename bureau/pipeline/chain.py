@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bureau import __version__
 from bureau.config.loader import load_scenario, scenario_to_toml
@@ -31,9 +32,12 @@ from bureau.rundir import (
     finished_stages,
     read_manifest,
     record_finished,
+    remove_temporaries,
+    run_lock,
     staged_directory,
     write_manifest,
 )
+from bureau.store.engines import NOT_A_URL, DatabaseError
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,35 @@ def execute(
     """
     out = Path(out)
     chosen = list(STAGES) if stages is None else [s for s in STAGES if s in stages]
+    unknown = sorted(set(stages or ()) - set(STAGES))
+    if unknown:
+        raise BureauError(
+            f"no stage {', '.join(unknown)} (stages: {', '.join(STAGES)})", field="stages"
+        )
     resolved = scenario_to_toml(scenario)
     inputs = run_inputs(resolved, db_url)
+    try:
+        out.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirectoryError(
+            f"cannot create a run directory here: {exc.strerror}", path=out
+        ) from None
+    with run_lock(out):
+        return _execute(scenario, out, chosen, resolved, inputs, workers, force, progress, db_url)
+
+
+def _execute(
+    scenario: Scenario,
+    out: Path,
+    chosen: list[str],
+    resolved: str,
+    inputs: str,
+    workers: int,
+    force: bool,
+    progress: StageProgress | None,
+    db_url: str | None,
+) -> RunResult:
+    """:func:`execute`, with the run directory held."""
     if (out / MANIFEST).is_file():
         finished = _finished_run(out, inputs, chosen, scenario)
         if finished is not None:
@@ -178,6 +209,8 @@ def execute(
                 continue
             started = time.perf_counter()
             ctx = StageContext(scenario, root, workers, progress, db_url)
+            # What a killed earlier run of this stage left aside is not part of the run.
+            remove_temporaries(root)
             with one_thread():
                 rows = STAGES[name](ctx)
             seconds = round(time.perf_counter() - started, 3)
@@ -246,7 +279,10 @@ def _safe_url(url: str | None) -> str:
     """A database URL fit to write down: no password."""
     if url is None:
         return "sqlite"
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise DatabaseError(NOT_A_URL, field="db") from None
 
 
 def run_stage(
@@ -295,6 +331,24 @@ def run_stage(
         If the directory is not a run, or the stage this one needs has not run.
     """
     root = Path(run_dir)
+    if stage not in STAGES:
+        raise BureauError(f"no stage {stage} (stages: {', '.join(STAGES)})", field="stage")
+    read_manifest(root)
+    with run_lock(root):
+        # Read again once held: the command that held it before may have changed it.
+        return _run_stage(root, stage, workers, progress, db_url, bureaus, method)
+
+
+def _run_stage(
+    root: Path,
+    stage: str,
+    workers: int,
+    progress: StageProgress | None,
+    db_url: str | None,
+    bureaus: list[str] | None,
+    method: str | None,
+) -> StageReport:
+    """:func:`run_stage`, with the run directory held."""
     manifest = read_manifest(root)
     scenario = load_scenario(root / RESOLVED_SCENARIO)
     needed = REQUIRES[stage]
@@ -304,8 +358,9 @@ def run_stage(
     if unknown:
         known = ", ".join(scenario.active_bureaus)
         raise BureauError(
-            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="--bureau"
+            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="bureau"
         )
+    check_database(root, manifest, db_url, loading=stage == "ingest")
     recorded = manifest.get("stages", {}).get(stage)
     if stage == "train" and recorded is not None:
         # Training is per bureau: only the bureaus not trained yet are trained.
@@ -319,14 +374,9 @@ def run_stage(
             return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
     elif stage not in ("ingest", "accuracy") and recorded is not None:
         return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
-    held = manifest.get("database", "sqlite")
-    on_server = ("train", "accuracy", "disputes", "submit", "reconcile", "compare")
-    if stage in on_server and db_url is None and held != "sqlite":
-        raise BureauError(
-            f"this run's credit files are on {held}: pass the same --db URL", field="--db"
-        )
     started = time.perf_counter()
     ctx = StageContext(scenario, root, workers, progress, db_url, bureaus, method)
+    remove_temporaries(root)
     with one_thread():
         rows = STAGES[stage](ctx)
     report = StageReport(
@@ -336,6 +386,14 @@ def run_stage(
     if stage in ("ingest", "train") and stage in stages:
         # Loading or training some bureaus again leaves the others' figures as they were.
         rows = {**stages[stage].get("rows", {}), **rows}
+    changed = stage != "accuracy" and (
+        stage != "ingest" or any(v for k, v in rows.items() if k.endswith(".files_loaded"))
+    )
+    if changed:
+        # What the later stages made was made from what this stage has just replaced: they
+        # are to be done again, not reported as done.
+        later = list(STAGES)[list(STAGES).index(stage) + 1 :]
+        stages = {name: record for name, record in stages.items() if name not in later}
     stages[stage] = {"seconds": report.seconds, "rows": rows}
     if stage == "reconcile":
         stages[stage]["method"] = method or scenario.aggregator.linkage
@@ -345,5 +403,43 @@ def run_stage(
     write_manifest(root, header, stages)
     if stage == "ingest":
         # The accuracy report describes the credit files: keep it in step with them.
-        run_stage(root, "accuracy", workers=workers, db_url=db_url)
+        _run_stage(root, "accuracy", workers, None, db_url, None, None)
     return report
+
+
+def check_database(
+    root: Path, manifest: dict[str, Any], db_url: str | None, loading: bool = False
+) -> None:
+    """Check that ``db_url`` names the database that holds a run's credit files.
+
+    Parameters
+    ----------
+    root
+        The run directory.
+    manifest
+        Its manifest.
+    db_url
+        The database server URL given, or None for the run's SQLite files.
+    loading
+        For ingestion into a run not ingested yet, which may choose any database.
+
+    Raises
+    ------
+    BureauError
+        If the run's credit files are elsewhere.
+    """
+    if loading and "ingest" not in manifest.get("stages", {}):
+        return
+    held = manifest.get("database", "sqlite")
+    given = _safe_url(db_url)
+    if given == held:
+        return
+    if held == "sqlite":
+        raise BureauError(
+            "this run's credit files are SQLite files in its db/ folder; give no database URL",
+            path=root,
+            field="db",
+        )
+    raise BureauError(
+        f"this run's credit files are on {held}: give the same database URL", path=root, field="db"
+    )

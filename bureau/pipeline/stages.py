@@ -198,7 +198,7 @@ def _train_stage(ctx: StageContext) -> dict[str, int]:
     return {f"{r['bureau']}.scored": int(r.get("out_of_time_rows", 0)) for r in rows}
 
 
-def aggregator_engine(root: str | Path, db_url: str | None = None) -> Engine:
+def aggregator_engine(root: str | Path, db_url: str | None = None, create: bool = True) -> Engine:
     """The aggregator's database of a run (a SQLite file, or its schema on a server).
 
     Parameters
@@ -207,13 +207,15 @@ def aggregator_engine(root: str | Path, db_url: str | None = None) -> Engine:
         The run directory.
     db_url
         A database server URL, or None for the run's SQLite file.
+    create
+        Create the database if there is none; a reader passes False.
 
     Returns
     -------
     sqlalchemy.Engine
         An engine whose tables exist.
     """
-    return database_engine(root, "aggregator", AggregatorBase, db_url)
+    return database_engine(root, "aggregator", AggregatorBase, db_url, create=create)
 
 
 def _disputes_stage(ctx: StageContext) -> dict[str, int]:

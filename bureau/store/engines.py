@@ -2,25 +2,82 @@
 
 By default each is a SQLite file in the run directory. With a database URL (any SQLAlchemy URL,
 for example ``postgresql+psycopg://user@host/db``) each gets its own schema in that database,
-named after it, so that no bureau's code can reach another's tables by accident: a bureau's
-code is handed only its own engine.
+named after the run and its owner, so that no bureau's code can reach another's tables by
+accident (a bureau's code is handed only its own engine) and no run another run's. Each such
+schema records the run it belongs to, and refuses any other.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, String, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bureau.errors import BureauError
+
+#: What a malformed URL is told; never the URL itself, which may hold a password.
+NOT_A_URL = "not a database URL (dialect+driver://user@host/database)"
+#: In a run directory: the run's id, which names its schemas on a database server.
+RUN_ID = ".run_id"
 
 
 class DatabaseError(BureauError):
     """A database URL that cannot be used, or a database that cannot be reached."""
+
+
+class OwnerBase(DeclarativeBase):
+    """Declarative base of the table that marks a server schema as a run's own."""
+
+
+class RunOwner(OwnerBase):
+    """The run a server schema belongs to."""
+
+    __tablename__ = "run_owner"
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+def run_id(run_dir: str | Path) -> str:
+    """The id of a run, made the first time a database server is used for it.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+
+    Returns
+    -------
+    str
+        Twelve hexadecimal digits, kept in ``RUN/.run_id``.
+
+    Raises
+    ------
+    DatabaseError
+        If the id cannot be read or written.
+    """
+    path = Path(run_dir) / RUN_ID
+    try:
+        held = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        held = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatabaseError(f"cannot read the run's id: {exc}", path=path) from None
+    if len(held) == 12 and all(c in "0123456789abcdef" for c in held):
+        return held
+    made = secrets.token_hex(6)
+    try:
+        temporary = path.with_name(f"{RUN_ID}.{os.getpid()}.tmp")
+        temporary.write_text(made + "\n", encoding="ascii")
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise DatabaseError(f"cannot write the run's id: {exc.strerror}", path=path) from None
+    return made
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,21 +94,48 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def schema_name(run_dir: str | Path, name: str) -> str:
+    """The schema of one bureau or of the aggregator of a run, on a database server.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    name
+        The database's owner (a bureau id, or ``"aggregator"``).
+
+    Returns
+    -------
+    str
+        ``r<run id>_<name>``: a run's schemas are its own, so two runs pointed at the same
+        server never load into each other's credit files.
+    """
+    return f"r{run_id(run_dir)}_{name}"
+
+
 def database_engine(
-    run_dir: str | Path, name: str, base: type[DeclarativeBase], url: str | None = None
+    run_dir: str | Path,
+    name: str,
+    base: type[DeclarativeBase],
+    url: str | None = None,
+    create: bool = True,
 ) -> Engine:
-    """Open (creating if needed) the database of one bureau or of the aggregator.
+    """Open the database of one bureau or of the aggregator, creating it if asked.
 
     Parameters
     ----------
     run_dir
         The run directory; SQLite files go to ``<run_dir>/db/<name>.db``.
     name
-        The database's owner (a bureau id, or ``"aggregator"``); on a server, the schema.
+        The database's owner (a bureau id, or ``"aggregator"``).
     base
         The declarative base whose tables the database holds.
     url
-        A SQLAlchemy URL of a server database, or None for the SQLite default.
+        A SQLAlchemy URL of a server database, or None for the SQLite default. On a server
+        the database is the schema :func:`schema_name` names, marked as the run's own.
+    create
+        Create the database and its tables when there are none. A command that only reads
+        passes False, so that it never leaves an empty database behind.
 
     Returns
     -------
@@ -61,25 +145,114 @@ def database_engine(
     Raises
     ------
     DatabaseError
-        If the URL is malformed or the database cannot be reached.
+        If the URL is malformed or its driver is not installed, the database cannot be
+        reached, does not exist (with ``create`` False), belongs to another run, or lacks
+        some of its tables (a damaged file).
     """
+    where = name
     try:
         if url is None:
             path = Path(run_dir) / "db" / f"{name}.db"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(f"sqlite:///{path}")
+            where = str(path)
+            if not path.is_file() and not create:
+                raise DatabaseError(f"no database of {name} in this run yet", path=path)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            engine = _engine(f"sqlite:///{path}")
             event.listen(engine, "connect", _sqlite_pragmas)
+            schema = None
         else:
             parsed = make_url(url)
+            # The driver is loaded before anything is written for the run.
+            parsed.get_dialect().import_dbapi()
             if parsed.get_backend_name() == "sqlite":
-                raise DatabaseError("give a server URL, or no --db for SQLite files", field="--db")
-            engine = create_engine(parsed, execution_options={"schema_translate_map": {None: name}})
-            with engine.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
-        base.metadata.create_all(engine)
+                raise DatabaseError(
+                    "give a server URL, or none for the SQLite files in the run", field="db"
+                )
+            schema = schema_name(run_dir, name)
+            where = f"schema {schema}"
+            engine = _engine(parsed, execution_options={"schema_translate_map": {None: schema}})
+        try:
+            _prepare(engine, base, schema, name, run_id(run_dir) if schema else None, create)
+        except BaseException:
+            engine.dispose()
+            raise
         return engine
-    except ArgumentError as exc:
-        raise DatabaseError(f"not a database URL: {exc}", field="--db") from None
+    except (ModuleNotFoundError, NoSuchModuleError) as exc:
+        raise DatabaseError(
+            f"the database driver is not installed ({_first_line(exc)})", field="db"
+        ) from None
+    # After the missing plugin, which is also an ArgumentError.
+    except ArgumentError:
+        raise DatabaseError(NOT_A_URL, field="db") from None
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        raise DatabaseError(f"cannot open the database of {name}: {reason}", field="--db") from None
+        reason = _first_line(exc.orig if getattr(exc, "orig", None) else exc)
+        raise DatabaseError(f"cannot open the database of {name}: {reason}", field="db") from None
+    except OSError as exc:
+        raise DatabaseError(
+            f"cannot open the database of {name}: {exc.strerror}", path=where
+        ) from None
+
+
+def _engine(url: Any, **options: Any) -> Engine:
+    # Statement parameters are consumers' names, ID numbers and phones: an error must never
+    # carry them into a message or a log.
+    return create_engine(url, hide_parameters=True, **options)
+
+
+def _first_line(exc: BaseException) -> str:
+    text_ = str(exc).strip()
+    return text_.splitlines()[0] if text_ else type(exc).__name__
+
+
+def _prepare(
+    engine: Engine,
+    base: type[DeclarativeBase],
+    schema: str | None,
+    name: str,
+    owner: str | None,
+    create: bool,
+) -> None:
+    """Check what the database holds, and create what a new one needs."""
+    with engine.begin() as conn:
+        inspector = inspect(conn)
+        if schema is not None and schema not in inspector.get_schema_names():
+            if not create:
+                raise DatabaseError(
+                    f"no database of {name} in this run yet", path=f"schema {schema}"
+                )
+            conn.execute(
+                text(
+                    f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote(schema)}"
+                )
+            )
+            inspector = inspect(conn)
+        held = set(inspector.get_table_names(schema=schema))
+        wanted = set(base.metadata.tables)
+        if owner is not None:
+            wanted.add(RunOwner.__tablename__)
+        where = f"schema {schema}" if schema else engine.url.database
+        if not held:
+            if not create:
+                raise DatabaseError(f"no database of {name} in this run yet", path=where)
+            base.metadata.create_all(conn)
+            if owner is not None:
+                OwnerBase.metadata.create_all(conn)
+                conn.execute(RunOwner.__table__.insert().values(run_id=owner))
+            return
+        missing = sorted(wanted - held)
+        if missing:
+            raise DatabaseError(
+                f"the database of {name} is damaged or was made by another version: "
+                f"table {missing[0]} is missing",
+                path=where,
+            )
+        if owner is None:
+            return
+        owners = set(conn.execute(select(RunOwner.run_id)).scalars())
+        if owners != {owner}:
+            raise DatabaseError(
+                f"the database of {name} belongs to another run ({', '.join(sorted(owners))}); "
+                "a run never loads into another's",
+                path=where,
+            )

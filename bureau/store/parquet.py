@@ -54,8 +54,13 @@ def write_table(frame: pd.DataFrame, path: Path) -> int:
     # Written aside and renamed: a reader never sees half a file, even after a crash, and
     # two processes writing the same table do not write into one temporary file.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, temporary, **WRITE_OPTIONS)
-    os.replace(temporary, path)
+    try:
+        pq.write_table(table, temporary, **WRITE_OPTIONS)
+        os.replace(temporary, path)
+    except BaseException:
+        # A full disk or an interruption leaves no half-written file behind.
+        temporary.unlink(missing_ok=True)
+        raise
     return table.num_rows
 
 
@@ -83,10 +88,25 @@ def read_table(
     Raises
     ------
     RunDirectoryError
-        If the directory has no Parquet files.
+        If the directory has no Parquet files, or one of them is damaged or truncated.
     """
     files = sorted(table_dir.glob("part-*.parquet"))
     if not files:
         raise RunDirectoryError("no table files here", path=table_dir)
-    dataset = ds.dataset([str(f) for f in files], format="parquet")
-    return dataset.to_table(columns=columns, filter=filter_expression).to_pandas()
+    try:
+        dataset = ds.dataset([str(f) for f in files], format="parquet")
+        return dataset.to_table(columns=columns, filter=filter_expression).to_pandas()
+    except (pa.ArrowException, OSError):
+        raise RunDirectoryError(
+            "damaged or truncated Parquet file: make the run again", path=_damaged(files)
+        ) from None
+
+
+def _damaged(files: list[Path]) -> Path:
+    """The first file of a table whose Parquet footer cannot be read (the table if none)."""
+    for path in files:
+        try:
+            pq.read_metadata(path)
+        except (pa.ArrowException, OSError):
+            return path
+    return files[0].parent

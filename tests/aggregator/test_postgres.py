@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from bureau.pipeline import run_stage
+from bureau.store.engines import schema_name
 
 URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set")
@@ -23,17 +24,20 @@ def test_the_chain_after_ingestion_gives_the_same_results_on_a_server(
     small_run, tmp_path: Path
 ) -> None:
     admin = create_engine(URL)
-    with admin.begin() as conn:
-        for schema in [*small_run.scenario.active_bureaus, "aggregator"]:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     run = tmp_path / "run"
-    shutil.copytree(small_run.path, run, ignore=shutil.ignore_patterns("db", "models", "scores"))
+    shutil.copytree(
+        small_run.path, run, ignore=shutil.ignore_patterns("db", "models", "scores", ".run_id")
+    )
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["stages"] = {k: v for k, v in manifest["stages"].items() if k in ("world", "furnish")}
     (run / "manifest.json").write_text(json.dumps(manifest))
     for stage in ("ingest", "train", "disputes", "submit", "reconcile"):
         run_stage(run, stage, workers=2, db_url=URL)
-    assert "submitted_tradelines" in inspect(admin).get_table_names(schema="aggregator")
+    schemas = [schema_name(run, o) for o in [*small_run.scenario.active_bureaus, "aggregator"]]
+    assert "submitted_tradelines" in inspect(admin).get_table_names(schema=schemas[-1])
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
     for name in ("disputes.csv", "linkage.csv", "coverage_accuracy.csv", "consensus.csv"):
         ours = (run / "report" / name).read_bytes()

@@ -15,6 +15,7 @@ from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.ingest import bureau_engine, ingest_all, ingest_bureau
 from bureau.bureaus.train import train_bureau
+from bureau.store.engines import schema_name
 from bureau.store.parquet import read_table
 from tests.bureaus.test_ingest import counts
 
@@ -24,12 +25,18 @@ BUREAUS = ["kaola", "qianhai"]
 
 
 @pytest.fixture
-def fresh_schemas():
+def fresh_schemas(small_run):
     admin = create_engine(URL)
-    with admin.begin() as conn:
-        for bureau in BUREAUS:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{bureau}" CASCADE'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            for bureau in BUREAUS:
+                name = schema_name(small_run.path, bureau)
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+    drop()
     yield
+    drop()
     admin.dispose()
 
 
@@ -41,7 +48,7 @@ def test_postgres_holds_what_sqlite_holds(small_run, fresh_schemas) -> None:
         on_file = bureau_engine(small_run.path, bureau)
         assert counts(on_server) == counts(on_file)
         # A bureau's engine reaches its own schema only.
-        tables = set(inspect(on_server).get_table_names(schema=bureau))
+        tables = set(inspect(on_server).get_table_names(schema=schema_name(small_run.path, bureau)))
         assert {"consumers", "tradelines", "signals", "loaded_files"} <= tables
         again = ingest_bureau(small_run.scenario, small_run.path / "feeds", bureau, on_server)
         assert again.files_loaded == 0

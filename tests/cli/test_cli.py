@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,13 +141,35 @@ def test_a_failing_stage_leaves_no_run_directory(
     from bureau import pipeline
 
     def explode(*_args, **_kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "world/part-00000.parquet")
 
     monkeypatch.setitem(pipeline.STAGES, "world", explode)
     result = runner.invoke(app, ["run", SMALL, "--out", str(tmp_path / "r"), "-q"])
-    assert result.exit_code == 1
-    assert "disk full" in result.stderr
+    # A full disk is the machine's fault, not a bug: one line naming the file, status 2.
+    assert result.exit_code == 2
+    assert result.stderr == "error: world/part-00000.parquet: No space left on device\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bug_is_one_line_and_a_log_without_personal_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bureau import pipeline
+
+    def explode(*_args, **_kwargs):
+        raise ValueError("Zhang Wei 110101199003071234 13800138000")
+
+    monkeypatch.setitem(pipeline.STAGES, "world", explode)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    result = runner.invoke(app, ["run", SMALL, "--out", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("internal error: ValueError (a bug in bureau; details in ")
+    assert "110101199003071234" not in result.stderr and "Zhang" not in result.stderr
+    [log] = (tmp_path / "cache" / "bureau" / "logs").iterdir()
+    assert str(log) in line and "Traceback" in log.read_text()
+    assert log.stat().st_mode & 0o077 == 0
+    assert not (tmp_path / "r").exists()
 
 
 def _start_long_run(runs: Path, name: str) -> subprocess.Popen[str]:
