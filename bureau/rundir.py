@@ -440,7 +440,9 @@ def read_manifest(root: Path) -> dict[str, Any]:
     path = root / MANIFEST
     try:
         return json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise RunDirectoryError("not a run directory (no manifest.json)", path=root) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunDirectoryError(f"cannot read the manifest: {exc}", path=path) from None
     except json.JSONDecodeError as exc:
         raise RunDirectoryError(f"manifest is not valid JSON: {exc}", path=path) from None

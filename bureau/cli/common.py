@@ -12,12 +12,12 @@ import sys
 import tempfile
 import time
 import traceback
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -77,12 +77,12 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except BureauError as exc:
-            _error_line(f"error: {_render(exc)}")
+            _error_line(f"error: {_render(exc, command)}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", markup=False)
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+        except (typer.Exit, typer.Abort):
             raise
         except OSError as exc:
             if exc.errno not in ENVIRONMENT_ERRORS:
@@ -168,7 +168,7 @@ def public_text(text: str) -> str:
     return _NUMPY.sub(r"\1", _STAGING.sub(r"\1", text))
 
 
-def _render(exc: BureauError) -> str:
+def _render(exc: BureauError, command: Callable[..., Any]) -> str:
     """A library error in the words of the command that met it.
 
     The library names the arguments of its functions (``field="db"``); on the command line
@@ -176,20 +176,26 @@ def _render(exc: BureauError) -> str:
     """
     field = exc.field
     if field is not None:
-        field = _option_name(field)
+        field = _options(command).get(field, field)
     shown = BureauError(exc.message, path=exc.path, row=exc.row, field=field)
     return public_text(str(shown))
 
 
-def _option_name(field: str) -> str:
-    """The command's option for an argument's name, or the name as it is."""
-    context = click.get_current_context(silent=True)
-    if context is None or field.startswith("-"):
-        return field
-    for param in context.command.params:
-        if param.name == field and isinstance(param, click.Option):
-            return max(param.opts, key=len)
-    return field
+def _options(command: Callable[..., Any]) -> dict[str, str]:
+    """A command's options by the name of the argument each sets (``db`` -> ``--db``)."""
+    try:
+        hints = typing.get_type_hints(command, include_extras=True)
+    except Exception:  # an annotation that cannot be resolved only costs the mapping
+        return {}
+    options = {}
+    for name, hint in hints.items():
+        for extra in getattr(hint, "__metadata__", ()):
+            # In Annotated form typer keeps the first declaration where the default would be.
+            given = [getattr(extra, "default", None), *(getattr(extra, "param_decls", ()) or ())]
+            flags = [d for d in given if isinstance(d, str) and d.startswith("--")]
+            if flags:
+                options[name] = max(flags, key=len)
+    return options
 
 
 def scenario_from_cli(source: str, seed: int | None, settings: list[str] | None) -> Scenario:

@@ -89,6 +89,7 @@ def _headline(run: Path) -> str | None:
     )
 
 
+@handle_errors
 def simulate(
     scenario: ScenarioArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="The run directory to create.")],
@@ -103,6 +104,7 @@ def simulate(
     _build(scenario, out, seed, workers, settings, force, quiet, as_json, stages=["world"])
 
 
+@handle_errors
 def run(
     scenario: ScenarioArg,
     out: Annotated[
@@ -121,7 +123,6 @@ def run(
     _build(scenario, out, seed, workers, settings, force, quiet, as_json, stages=None, db=db)
 
 
-@handle_errors
 def _build(
     source: str,
     out: Path | None,

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bureau import __version__
+from bureau.bureaus.ingest import bureau_engine
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
 from bureau.engine import one_thread
@@ -361,6 +362,11 @@ def _run_stage(
             f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="bureau"
         )
     check_database(root, manifest, db_url, loading=stage == "ingest")
+    if list(STAGES).index(stage) > list(STAGES).index("ingest"):
+        # Every credit file is checked before any work: a damaged one stops the stage
+        # before it has written anything for the others.
+        for bureau in bureaus or scenario.active_bureaus:
+            bureau_engine(root, bureau, db_url, create=False).dispose()
     recorded = manifest.get("stages", {}).get(stage)
     if stage == "train" and recorded is not None:
         # Training is per bureau: only the bureaus not trained yet are trained.

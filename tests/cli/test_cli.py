@@ -360,3 +360,26 @@ def test_stage_commands_and_a_credit_report(tmp_path: Path) -> None:
     assert nobody.exit_code == 2 and "no file" in nobody.stderr
     wrong = runner.invoke(app, ["file", str(run), "--bureau", "equifax", "--national-id", someone])
     assert wrong.exit_code == 2 and "no bureau" in wrong.stderr
+
+
+@pytest.mark.slow
+def test_a_stage_whose_inputs_changed_is_done_again(small_run, tmp_path: Path) -> None:
+    import shutil
+
+    from bureau.pipeline import run_stage
+
+    run = tmp_path / "run"
+    shutil.copytree(small_run.path, run)
+    before = (run / "report" / "comparison.csv").read_bytes()
+    assert run_stage(run, "compare").skipped
+    relinked = run_stage(run, "reconcile", method="exact")
+    assert not relinked.skipped
+    manifest = json.loads((run / "manifest.json").read_text())
+    # Reconciled anew: what compare made from the old links is no longer reported as done.
+    assert "compare" not in manifest["stages"]
+    compared = runner.invoke(app, ["compare", str(run), "-q", "-w", "2"])
+    assert compared.exit_code == 0, compared.stderr
+    assert "nothing to do" not in compared.stdout
+    assert (run / "report" / "comparison.csv").read_bytes() != before
+    # Done again with the same inputs, it is a no-op.
+    assert run_stage(run, "compare").skipped
