@@ -282,7 +282,8 @@ def link_splink(
             # Too few records sharing an ID number or a phone to estimate the model from.
             raise LinkageError(
                 f"the {len(records):,} identity records hold too few candidate pairs to "
-                "estimate a Splink model; link them with --method exact"
+                "estimate a Splink model; link them by ID number instead: the method exact "
+                "(bureau reconcile --method exact, or aggregator.linkage = 'exact')"
             ) from None
         pairs = linker.inference.predict(threshold_match_probability=threshold)
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
@@ -339,5 +340,5 @@ def link(
     if method == "splink":
         return link_splink(identities, threshold=threshold, threads=threads)
     raise LinkageError(
-        f"no linkage method {method!r} (methods: {', '.join(METHODS)})", field="--method"
+        f"no linkage method {method!r} (methods: {', '.join(METHODS)})", field="method"
     )

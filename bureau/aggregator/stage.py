@@ -242,7 +242,7 @@ def reconcile_all(
     """
     if method not in METHODS:
         raise LinkageError(
-            f"no linkage method {method!r} (methods: {', '.join(METHODS)})", field="--method"
+            f"no linkage method {method!r} (methods: {', '.join(METHODS)})", field="method"
         )
     steps = len(METHODS) + len(snapshots) + 1
     done = 0

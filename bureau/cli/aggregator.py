@@ -24,7 +24,7 @@ from bureau.cli.common import (
 )
 from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg
 from bureau.config.loader import load_scenario
-from bureau.errors import RunDirectoryError
+from bureau.errors import BureauError, RunDirectoryError
 from bureau.formats.schema import month_labels
 from bureau.pipeline import aggregator_engine, check_database, month_of, run_stage
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest
@@ -183,6 +183,13 @@ def report(
     manifest = read_manifest(run)
     scenario = load_scenario(run / RESOLVED_SCENARIO)
     month = None if snapshot is None else month_of(scenario, snapshot)
+    if month is not None and month not in scenario.snapshots:
+        labels = month_labels(scenario.start_date, np.array(scenario.snapshots))
+        raise BureauError(
+            f"{snapshot} is not a snapshot the bureaus submit at (snapshots: "
+            f"{', '.join(str(label) for label in labels)})",
+            field="snapshot",
+        )
     if "submit" not in manifest.get("stages", {}):
         raise RunDirectoryError(
             "nothing submitted to the aggregator yet: run bureau submit", path=run

@@ -38,7 +38,13 @@ from bureau.rundir import (
     staged_directory,
     write_manifest,
 )
-from bureau.store.engines import NOT_A_URL, DatabaseError
+from bureau.store.engines import (
+    NOT_A_URL,
+    RUN_ID,
+    DatabaseError,
+    drop_run_schemas,
+    run_id,
+)
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,7 @@ def _execute(
                 "without every stage asked for; replace it with --force (force=True)",
                 path=out,
             )
+    replaced = _server_run(out, db_url)
     reports: list[StageReport] = []
     with staged_directory(out, force=force, inputs=inputs) as root:
         (root / RESOLVED_SCENARIO).write_text(resolved, encoding="utf-8")
@@ -231,7 +238,19 @@ def _execute(
         manifest = write_manifest(
             root, header, {r.name: _stage_entry(r, scenario) for r in reports}
         )
+    if replaced is not None and db_url is not None:
+        # The run replaced had its own schemas on this server: nothing uses them any more.
+        drop_run_schemas(db_url, replaced)
     return RunResult(path=out, scenario=scenario, stages=reports, manifest=manifest)
+
+
+def _server_run(out: Path, db_url: str | None) -> str | None:
+    """The id of the run in ``out`` if its credit files are on the server ``db_url``."""
+    if db_url is None or not (out / MANIFEST).is_file() or not (out / RUN_ID).is_file():
+        return None
+    if read_manifest(out).get("database") != _safe_url(db_url):
+        return None
+    return run_id(out)
 
 
 def run(

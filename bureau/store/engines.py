@@ -256,3 +256,47 @@ def _prepare(
                 "a run never loads into another's",
                 path=where,
             )
+
+
+def drop_run_schemas(url: str, run: str) -> list[str]:
+    """Drop every schema of one run on a database server.
+
+    Parameters
+    ----------
+    url
+        The server's SQLAlchemy URL.
+    run
+        The run's id (:func:`run_id`).
+
+    Returns
+    -------
+    list of str
+        The schemas dropped.
+
+    Raises
+    ------
+    DatabaseError
+        If the server cannot be reached.
+    """
+    prefix = f"r{run}_"
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            # Only schemas that say they are this run's: a name alone could be anyone's.
+            names = [n for n in inspect(conn).get_schema_names() if n.startswith(prefix)]
+            mine = [
+                n
+                for n in names
+                if "run_owner" in inspect(conn).get_table_names(schema=n)
+                and set(conn.execute(text(f"SELECT run_id FROM {quote(n)}.run_owner")).scalars())
+                == {run}
+            ]
+            for name in mine:
+                conn.execute(text(f"DROP SCHEMA {quote(name)} CASCADE"))
+        return mine
+    except SQLAlchemyError as exc:
+        reason = _first_line(exc.orig if getattr(exc, "orig", None) else exc)
+        raise DatabaseError(f"cannot drop the schemas of run {run}: {reason}", field="db") from None
+    finally:
+        engine.dispose()

@@ -437,3 +437,26 @@ def test_two_ingestions_at_once_load_the_feeds_once(tiny: Path, tmp_path: Path) 
                 query = f"SELECT count(*) FROM {table}"
                 assert ours.execute(query).fetchone() == alone.execute(query).fetchone()
     assert not lock_path(run).exists()
+
+
+@on_server
+def test_a_server_run_replaced_with_force_leaves_no_schema_behind(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    from bureau.store.engines import run_id
+
+    out = tmp_path / "run"
+    stages = ["world", "furnish", "ingest"]
+    execute(load_scenario("small", TINY), out, stages=stages, db_url=URL)
+    first = run_id(out)
+    execute(load_scenario("small", {**TINY, "seed": 7}), out, stages=stages, db_url=URL, force=True)
+    second = run_id(out)
+    admin = create_engine(URL)
+    schemas = set(inspect(admin).get_schema_names())
+    admin.dispose()
+    try:
+        assert first != second
+        assert not any(s.startswith(f"r{first}_") for s in schemas)
+        assert {f"r{second}_{b}" for b in KEPT} <= schemas
+    finally:
+        _drop_schemas(URL, [f"r{second}_{b}" for b in KEPT])
