@@ -381,11 +381,6 @@ def _run_stage(
             f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="bureau"
         )
     check_database(root, manifest, db_url, loading=stage == "ingest")
-    if list(STAGES).index(stage) > list(STAGES).index("ingest"):
-        # Every credit file is checked before any work: a damaged one stops the stage
-        # before it has written anything for the others.
-        for bureau in bureaus or scenario.active_bureaus:
-            bureau_engine(root, bureau, db_url, create=False).dispose()
     recorded = manifest.get("stages", {}).get(stage)
     if stage == "train" and recorded is not None:
         # Training is per bureau: only the bureaus not trained yet are trained.
@@ -399,6 +394,13 @@ def _run_stage(
             return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
     elif stage not in ("ingest", "accuracy") and recorded is not None:
         return StageReport(stage, 0.0, recorded.get("rows", {}), skipped=True)
+    if list(STAGES).index(stage) > list(STAGES).index("ingest"):
+        # Every credit file loaded is checked before any work: a damaged one stops the stage
+        # before it has written anything for the others.
+        loaded = manifest.get("stages", {}).get("ingest", {}).get("rows", {})
+        for bureau in bureaus or scenario.active_bureaus:
+            if f"{bureau}.files_loaded" in loaded:
+                bureau_engine(root, bureau, db_url, create=False).dispose()
     started = time.perf_counter()
     ctx = StageContext(scenario, root, workers, progress, db_url, bureaus, method)
     remove_temporaries(root)
