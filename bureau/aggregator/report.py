@@ -115,7 +115,7 @@ def consolidated_report(
         )
         if carriers.empty:
             raise NotReconciled(
-                f"no submitted file under identity number {national_id}", field="--national-id"
+                f"no submitted file under identity number {national_id}", field="national_id"
             )
         # Every lookup goes through a key or an index: one person's report reads a few rows,
         # whatever the number of persons.

@@ -53,7 +53,7 @@ def credit_report(engine: Engine, national_id: str) -> dict[str, Any]:
         ).scalars()
         consumer_ids = sorted(set(ids))
         if not consumer_ids:
-            raise NotOnFile(f"no file under identity number {national_id}", field="--national-id")
+            raise NotOnFile(f"no file under identity number {national_id}", field="national_id")
         files = []
         for cid in consumer_ids:
             person = conn.execute(

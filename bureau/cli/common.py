@@ -7,12 +7,14 @@ import json
 import logging
 import os
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.models
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -46,12 +48,58 @@ Settings = Annotated[
 ]
 
 
+#: Library arguments an error can name as its ``field``, and the command parameter each
+#: comes in by: the command line shows the option instead (``as_of`` -> ``--as-of``).
+ARGUMENTS = {
+    "as_of": "as_of",
+    "bureau": "bureau",
+    "bureaus": "bureau",
+    "db_url": "db",
+    "input_path": "input_path",
+    "national_id": "national_id",
+    "output_path": "output",
+}
+
+
+class UsageError(Exception):
+    """Options of a command that do not go together (shown as one line, exit status 2)."""
+
+
+def option_for(command: Callable[..., Any], field: str | None) -> str | None:
+    """The option of a command that carries a library argument, if the command has one.
+
+    Parameters
+    ----------
+    command
+        The command's implementation (its annotations declare its options).
+    field
+        An error's ``field``.
+
+    Returns
+    -------
+    str or None
+        The option (``--as-of``), the argument (``RUN``), or ``field`` unchanged.
+    """
+    if field not in ARGUMENTS:
+        return field
+    name = ARGUMENTS[field]
+    hint = typing.get_type_hints(command, include_extras=True).get(name)
+    for info in getattr(hint, "__metadata__", ()):
+        if isinstance(info, typer.models.OptionInfo):
+            flags = [d for d in info.param_decls or () if d.startswith("--")]
+            return max(flags, key=len) if flags else "--" + name.replace("_", "-")
+        if isinstance(info, typer.models.ArgumentInfo):
+            return name.upper()
+    return field
+
+
 def handle_errors(command: F) -> F:
     """Turn library errors into one line on stderr and an exit status.
 
-    Bad input (a :class:`BureauError`) exits with 2; an interruption with 130; anything else
-    is a bug, reported in one line with exit status 1 (the traceback goes to the log at debug
-    level).
+    Bad input (a :class:`BureauError`) exits with 2, its field shown as the command's option
+    where it has one; so does a usage error raised by the command (a wrong combination of
+    options); an interruption with 130; anything else is a bug, reported in one line with
+    exit status 1 (the traceback goes to the log at debug level).
 
     Parameters
     ----------
@@ -69,6 +117,10 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except BureauError as exc:
+            exc.field = option_for(command, exc.field)
+            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except UsageError as exc:
             err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:

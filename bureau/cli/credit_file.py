@@ -37,7 +37,7 @@ def show(
     scenario = load_scenario(run / RESOLVED_SCENARIO)
     if bureau not in scenario.active_bureaus:
         known = ", ".join(scenario.active_bureaus)
-        raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="--bureau")
+        raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="bureau")
     if db is None and not (run / "db" / f"{bureau}.db").is_file():
         raise BureauError(f"{bureau} has no credit files in this run: run bureau ingest", path=run)
     report = credit_report(bureau_engine(run, bureau, db), national_id.strip().upper())

@@ -304,7 +304,7 @@ def run_stage(
     if unknown:
         known = ", ".join(scenario.active_bureaus)
         raise BureauError(
-            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="--bureau"
+            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="bureaus"
         )
     recorded = manifest.get("stages", {}).get(stage)
     if stage == "train" and recorded is not None:
@@ -323,7 +323,7 @@ def run_stage(
     on_server = ("train", "accuracy", "disputes", "submit", "reconcile", "compare")
     if stage in on_server and db_url is None and held != "sqlite":
         raise BureauError(
-            f"this run's credit files are on {held}: pass the same --db URL", field="--db"
+            f"this run's credit files are on {held}: give the same database URL", field="db_url"
         )
     started = time.perf_counter()
     ctx = StageContext(scenario, root, workers, progress, db_url, bureaus, method)

@@ -109,7 +109,7 @@ def score_file(
     scenario = load_scenario(root / RESOLVED_SCENARIO)
     if bureau not in scenario.active_bureaus:
         known = ", ".join(scenario.active_bureaus)
-        raise BureauError(f"no bureau {bureau} in this run (bureaus: {known})", field="--bureau")
+        raise BureauError(f"no bureau {bureau} in this run (bureaus: {known})", field="bureau")
     model_dir = root / "models" / bureau
     if not (model_dir / "model_card.json").exists():
         raise RunDirectoryError(f"{bureau} has no model: run bureau train first", path=model_dir)

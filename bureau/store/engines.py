@@ -72,14 +72,18 @@ def database_engine(
         else:
             parsed = make_url(url)
             if parsed.get_backend_name() == "sqlite":
-                raise DatabaseError("give a server URL, or no --db for SQLite files", field="--db")
+                raise DatabaseError(
+                    "give a server URL, or none for the run's SQLite files", field="db_url"
+                )
             engine = create_engine(parsed, execution_options={"schema_translate_map": {None: name}})
             with engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
         base.metadata.create_all(engine)
         return engine
     except ArgumentError as exc:
-        raise DatabaseError(f"not a database URL: {exc}", field="--db") from None
+        raise DatabaseError(f"not a database URL: {exc}", field="db_url") from None
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        raise DatabaseError(f"cannot open the database of {name}: {reason}", field="--db") from None
+        raise DatabaseError(
+            f"cannot open the database of {name}: {reason}", field="db_url"
+        ) from None

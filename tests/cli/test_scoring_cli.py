@@ -1,0 +1,93 @@
+"""``bureau score``, ``bureau file`` and ``bureau report`` refusing bad options and values."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bureau import load_scenario
+from bureau.bureaus.ingest import bureau_engine
+from bureau.bureaus.report import credit_report
+from bureau.cli.main import app
+from bureau.errors import BureauError
+from bureau.pipeline import execute, score_file
+
+runner = CliRunner()
+MODELS = Path(__file__).parents[2] / "models"
+BUREAU = "qianhai"
+
+
+def tiny_run(root: Path) -> Path:
+    """A run of 300 persons with one bureau's credit files and its reference model (seconds)."""
+    scenario = load_scenario("small")
+    others = {f"bureaus.{b}.enabled": False for b in scenario.active_bureaus if b != BUREAU}
+    scenario = load_scenario("small", {"population.persons": 300, **others})
+    execute(scenario, root, stages=["world", "furnish", "ingest"], workers=1)
+    shutil.copytree(MODELS / BUREAU, root / "models" / BUREAU)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_run(tmp_path_factory.mktemp("runs") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def applicants(run: Path) -> pd.DataFrame:
+    persons = pd.read_parquet(run / "world" / "persons")
+    return pd.DataFrame(
+        {
+            "applicant_id": "A" + persons["person_id"].astype(str),
+            "national_id": persons["national_id"],
+            "name": persons["name"],
+            "birth_date": persons["birth_date"].dt.strftime("%Y-%m-%d"),
+            "phone": persons["phone"],
+        }
+    ).head(40)
+
+
+def one_line_error(result) -> str:
+    """The single ``error:`` line of a failed command (exit 2, no traceback)."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def files_in(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+def features_file(directory: Path) -> Path:
+    import json
+
+    from bureau.bureaus.feature_catalog import feature_bounds
+
+    card = json.loads((MODELS / BUREAU / "model_card.json").read_text())
+    frame = pd.DataFrame({f: [feature_bounds(f)[0]] * 5 for f in card["features"]})
+    path = directory / "features.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+# Finding 6: the library names fields, the command line names its options.
+
+
+def test_library_errors_name_fields_and_the_cli_names_options(
+    run: Path, applicants: pd.DataFrame, tmp_path: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    applicants.to_csv(source, index=False)
+    with pytest.raises(BureauError) as caught:
+        score_file(run, "equifax", source, tmp_path / "o.csv")
+    assert caught.value.field == "bureau" and "--" not in str(caught.value)
+    with pytest.raises(BureauError) as caught:
+        credit_report(bureau_engine(run, BUREAU), "110105199001011232")
+    assert caught.value.field == "national_id" and "--" not in str(caught.value)
+    args = ["score", str(run), "-b", "equifax", "-i", str(source), "-o", str(tmp_path / "o.csv")]
+    assert "--bureau" in one_line_error(runner.invoke(app, args))
