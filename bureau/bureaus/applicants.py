@@ -25,6 +25,7 @@ from bureau.bureaus.batch import (
     ScoringSummary,
     as_bool,
     check_columns,
+    check_output,
     finish_output,
     row_table,
     text_column,
@@ -277,6 +278,7 @@ def score_applicants(
         If no row was valid.
     """
     summary = ScoringSummary()
+    check_output(output_path, [input_path, *model.files()])
     summary.warnings = check_columns(input_path, list(IDENTITY_COLUMNS), PASS_THROUGH)
     with engine.connect() as conn:
         identifiers = read_frame(

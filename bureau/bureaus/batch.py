@@ -10,6 +10,8 @@ directory (for researchers with their own features); applicants named by identit
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from bureau.bureaus.batch_io import (
     AtomicTableWriter,
     Chunk,
     InputError,
+    OutputError,
     input_columns,
     input_kind,
     read_chunks,
@@ -77,6 +80,62 @@ class ScoringSummary:
 def rejects_path(output: Path) -> Path:
     """Where the rejected rows of an output go: ``<output>.rejects.csv`` beside it."""
     return output.with_name(f"{output.name}.rejects.csv")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through another spelling, a symlink or a hard link)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse an output that would overwrite an input, or that cannot be written at all.
+
+    Checked before anything is read or written, so that a mistake costs nothing: the output
+    and its reject file must not be any of the inputs (under any path), and the output's
+    directory must exist and take a new file (a file is made there and removed at once, which
+    is the one test that also holds for root and read-only mounts).
+
+    Parameters
+    ----------
+    output
+        The output file.
+    inputs
+        Every file the scoring reads.
+
+    Raises
+    ------
+    OutputError
+        Saying what is in the way (field ``output_path``).
+    """
+    input_kind(output)
+    for target in (output, rejects_path(output)):
+        for source in inputs:
+            if source.exists() and _same_file(target, source):
+                what = "is" if target == output else f"has its reject file {target.name} at"
+                raise OutputError(
+                    f"{what} the input {source}, which scoring would overwrite:"
+                    " choose another output",
+                    path=output,
+                    field="output_path",
+                )
+    if output.is_dir():
+        raise OutputError("is a directory, not a file", path=output, field="output_path")
+    parent = output.parent
+    if not parent.is_dir():
+        raise OutputError(
+            f"the directory {parent} does not exist", path=output, field="output_path"
+        )
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{output.name}.", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(
+            f"cannot write in {parent} ({reason})", path=output, field="output_path"
+        ) from None
 
 
 def check_columns(path: Path, required: list[str], optional: tuple[str, ...]) -> list[str]:
@@ -301,7 +360,7 @@ def score_feature_table(
         If no row was valid.
     """
     summary = ScoringSummary()
-    input_kind(output_path)
+    check_output(output_path, [input_path, *model.files()])
     summary.warnings = check_columns(input_path, model.features, FEATURE_PASS_THROUGH)
     writer = AtomicTableWriter(output_path)
     rejected: list[tuple[int, str, str, str]] = []

@@ -10,6 +10,7 @@ interrupted run leaves the previous output (or none) in place.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections.abc import Iterator
@@ -30,6 +31,10 @@ REJECT_COLUMNS = ("row", "column", "reason", "raw")
 
 class InputError(BureauError):
     """An input file cannot be read at all: missing, empty, unknown format, bad header."""
+
+
+class OutputError(BureauError):
+    """An output cannot be written: in the way of an input, or its directory is not writable."""
 
 
 @dataclass
@@ -307,29 +312,52 @@ class AtomicTableWriter:
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
-        """Append rows."""
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.kind == "parquet":
-                self._writer = pq.ParquetWriter(self.temporary, table.schema, compression="zstd")
-            else:
-                self._writer = pacsv.CSVWriter(self.temporary, table.schema)
-        self._writer.write_table(table)
+        """Append rows.
+
+        Raises
+        ------
+        OutputError
+            If the file cannot be written (the directory is missing or read-only, the disk
+            is full); what was written is removed.
+        """
+        try:
+            if self._writer is None:
+                if self.kind == "parquet":
+                    self._writer = pq.ParquetWriter(
+                        self.temporary, table.schema, compression="zstd"
+                    )
+                else:
+                    self._writer = pacsv.CSVWriter(self.temporary, table.schema)
+            self._writer.write_table(table)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot be written ({exc})", path=self.path) from None
         self.rows += table.num_rows
 
     def commit(self) -> None:
-        """Close the file and move it into place."""
+        """Close the file and move it into place.
+
+        Raises
+        ------
+        OutputError
+            If the file cannot be finished or moved into place; what was written is removed.
+        """
         if self._writer is None:
             return
-        self._writer.close()
-        self._writer = None
-        os.replace(self.temporary, self.path)
+        try:
+            self._writer.close()
+            self._writer = None
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot be written ({exc})", path=self.path) from None
 
     def abort(self) -> None:
         """Drop what was written."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError):  # the file goes anyway
+                writer.close()
         self.temporary.unlink(missing_ok=True)
 
 

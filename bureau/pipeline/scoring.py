@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bureau.bureaus.applicants import score_applicants
-from bureau.bureaus.batch import ScoringSummary
+from bureau.bureaus.batch import ScoringSummary, check_output
 from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import load_model
 from bureau.config.loader import load_scenario
@@ -113,6 +113,8 @@ def score_file(
     model_dir = root / "models" / bureau
     if not (model_dir / "model_card.json").exists():
         raise RunDirectoryError(f"{bureau} has no model: run bureau train first", path=model_dir)
+    # Before the model is even read: the output must not be one of the files scoring reads.
+    check_output(Path(output_path), [Path(input_path), *model_dir.iterdir()])
     model = load_model(model_dir)
     month = month_of(scenario, as_of)
     year = int(str(month_labels(scenario.start_date, np.array([month]))[0])[:4])

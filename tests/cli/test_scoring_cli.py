@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -73,6 +74,74 @@ def features_file(directory: Path) -> Path:
     path = directory / "features.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+# Finding 2: the output must never be the input, and must be writable before anything is read.
+
+
+@pytest.mark.parametrize("how", ["same path", "another path", "symlink", "hard link", "rejects"])
+def test_an_output_that_is_an_input_is_refused_before_anything_is_written(
+    run: Path, applicants: pd.DataFrame, tmp_path: Path, how: str
+) -> None:
+    source = tmp_path / "in.csv"
+    applicants.to_csv(source, index=False)
+    output = tmp_path / {"symlink": "link.csv", "hard link": "hard.csv"}.get(how, "in.csv")
+    if how == "another path":
+        output = tmp_path / ".." / tmp_path.name / "in.csv"
+    if how == "symlink":
+        output.symlink_to(source)
+    if how == "hard link":
+        os.link(source, output)
+    if how == "rejects":
+        # The reject file of OUTPUT is OUTPUT.rejects.csv: an input of that name is in the way.
+        source = source.rename(tmp_path / "out.csv.rejects.csv")
+        output = tmp_path / "out.csv"
+    before = files_in(tmp_path)
+    args = ["score", str(run), "-b", BUREAU, "-i", str(source), "-o", str(output), "-q"]
+    line = one_line_error(runner.invoke(app, args))
+    assert "input" in line and "--output" in line, line
+    assert files_in(tmp_path) == before
+    if how != "rejects":
+        features = features_file(tmp_path)
+        before = files_in(tmp_path)
+        args = ["score", "--model", str(MODELS / BUREAU), "--features", str(features)]
+        line = one_line_error(runner.invoke(app, [*args, "-o", str(features), "-q"]))
+        assert "input" in line and "--output" in line, line
+        assert files_in(tmp_path) == before
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A directory this process cannot create files in."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        return locked
+    # Permission bits do not stop root; sysfs refuses new files to everyone.
+    if Path("/sys/kernel").is_dir():
+        return Path("/sys")
+    pytest.skip("no directory this process cannot write to")
+
+
+@pytest.mark.parametrize("where", ["missing parent", "unwritable", "a directory"])
+def test_an_output_that_cannot_be_written_is_refused_first(
+    run: Path, applicants: pd.DataFrame, tmp_path: Path, where: str
+) -> None:
+    source = tmp_path / "in.csv"
+    applicants.to_csv(source, index=False)
+    output = {
+        "missing parent": tmp_path / "no" / "such" / "out.csv",
+        "unwritable": _unwritable(tmp_path) / "out.csv",
+        "a directory": tmp_path / "taken.csv",
+    }[where]
+    if where == "a directory":
+        output.mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    args = ["score", str(run), "-b", BUREAU, "-i", str(source), "-o", str(output), "-q"]
+    line = one_line_error(runner.invoke(app, args))
+    assert "--output" in line and str(output.parent.name) in line, line
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert not (tmp_path / "no").exists()
 
 
 # Finding 6: the library names fields, the command line names its options.

@@ -71,6 +71,8 @@ class BureauModel:
         The bureau's score scale.
     card
         The model card.
+    directory
+        The directory it was loaded from (None for a model fitted in this process).
     """
 
     family: str
@@ -78,6 +80,13 @@ class BureauModel:
     features: list[str]
     scale: ScoreScale
     card: dict[str, Any]
+    directory: Path | None = None
+
+    def files(self) -> list[Path]:
+        """The files the model was loaded from (none for a model fitted in this process)."""
+        if self.directory is None:
+            return []
+        return [self.directory / CARD, self.directory / MODEL_FILES[self.family]]
 
     @property
     def tables(self) -> AdditiveModel:
@@ -229,4 +238,5 @@ def load_model(directory: str | Path) -> BureauModel:
         data = read_json(raw, model_path)
         check_scorecard(data, features, model_path)
         estimator = WOEScorecard.from_dict(data)
-    return BureauModel(family, estimator, features, ScoreScale.from_dict(card["score_scale"]), card)
+    scale = ScoreScale.from_dict(card["score_scale"])
+    return BureauModel(family, estimator, features, scale, card, directory)
