@@ -9,6 +9,7 @@ bureau and rule behind every field, and the discrepancies found on them.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, tuple_
 
 from bureau.errors import BureauError
+from bureau.formats.schema import month_labels
 from bureau.store.aggregator import (
     RECORD_FIELDS,
     TRADELINE_FIELDS,
@@ -71,7 +73,7 @@ def _pairs(files: pd.DataFrame) -> list[tuple[str, int]]:
 
 
 def consolidated_report(
-    engine: Engine, national_id: str, snapshot: int | None = None
+    engine: Engine, national_id: str, snapshot: int | None = None, *, start: dt.date | None = None
 ) -> dict[str, Any]:
     """The consolidated report of the person(s) behind an identity number.
 
@@ -83,6 +85,8 @@ def consolidated_report(
         The identity number asked for.
     snapshot
         The snapshot; the latest reconciled when None.
+    start
+        The first day of month 0, to name months as ``YYYY-MM`` in errors (as numbers if None).
 
     Returns
     -------
@@ -104,8 +108,12 @@ def consolidated_report(
         if snapshot is None:
             snapshot = int(done["snapshot"].max())
         elif snapshot not in set(done["snapshot"]):
-            known = ", ".join(str(s) for s in done["snapshot"])
-            raise NotReconciled(f"month {snapshot} is not reconciled (months: {known})")
+            months = np.array([snapshot, *done["snapshot"]], dtype=np.int64)
+            names = months.astype(str) if start is None else month_labels(start, months)
+            raise NotReconciled(
+                f"{names[0]} is not reconciled (months reconciled: {', '.join(names[1:])})",
+                field="as_of",
+            )
         method = str(done["method"].iloc[0])
         carriers = read_frame(
             conn,

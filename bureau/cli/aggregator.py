@@ -171,7 +171,7 @@ def report(
     national_id: Annotated[
         str, typer.Option("--national-id", "-n", help="The person's identity number.")
     ],
-    snapshot: Annotated[
+    as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="The snapshot month (YYYY-MM); the latest by default."),
     ] = None,
@@ -181,10 +181,12 @@ def report(
     """Print a person's consolidated report, with the bureau and rule behind every field."""
     read_manifest(run)
     scenario = load_scenario(run / RESOLVED_SCENARIO)
-    month = None if snapshot is None else month_of(scenario, snapshot)
+    month = None if as_of is None else month_of(scenario, as_of)
     engine = aggregator_engine(run, db)
     try:
-        result = consolidated_report(engine, national_id.strip().upper(), month)
+        result = consolidated_report(
+            engine, national_id.strip().upper(), month, start=scenario.start_date
+        )
     finally:
         engine.dispose()
     if as_json:

@@ -15,7 +15,7 @@ from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.report import credit_report
 from bureau.cli.main import app
 from bureau.errors import BureauError
-from bureau.pipeline import execute, score_file
+from bureau.pipeline import execute, month_of, score_file
 
 runner = CliRunner()
 MODELS = Path(__file__).parents[2] / "models"
@@ -144,6 +144,41 @@ def test_an_output_that_cannot_be_written_is_refused_first(
     assert not (tmp_path / "no").exists()
 
 
+# Finding 3: months are validated wherever a YYYY-MM is read.
+
+
+@pytest.mark.parametrize("label", ["2019-13", "2019-00", "2019-6", "2019-06 ", "June", "19-06"])
+def test_an_impossible_month_is_refused_not_rolled_over(
+    run: Path, applicants: pd.DataFrame, tmp_path: Path, label: str
+) -> None:
+    source = tmp_path / "in.csv"
+    applicants.to_csv(source, index=False)
+    args = ["score", str(run), "-b", BUREAU, "-i", str(source), "-o", str(tmp_path / "o.csv")]
+    line = one_line_error(runner.invoke(app, [*args, "--as-of", label, "-q"]))
+    assert "--as-of" in line and "is not a month" in line and "YYYY-MM" in line, line
+    assert not (tmp_path / "o.csv").exists()
+    report = runner.invoke(app, ["report", str(run), "-n", applicants["national_id"][0]])
+    assert report.exit_code == 2  # not reconciled: the month must be refused first, though
+    line = one_line_error(
+        runner.invoke(
+            app, ["report", str(run), "-n", applicants["national_id"][0], "--as-of", label]
+        )
+    )
+    assert "--as-of" in line and "is not a month" in line, line
+
+
+def test_a_month_outside_the_run_names_the_run_s_months_as_labels(run: Path) -> None:
+    scenario = load_scenario(run / "scenario.resolved.toml")
+    with pytest.raises(
+        BureauError, match=r"2031-01 is not a month of this run \(2017-07 to 2020-06\)"
+    ):
+        month_of(scenario, "2031-01")
+    with pytest.raises(BureauError) as caught:
+        month_of(scenario, "2019-13")
+    assert caught.value.field == "as_of"
+    assert month_of(scenario, "2019-12") == 29
+
+
 # Finding 6: the library names fields, the command line names its options.
 
 
@@ -155,6 +190,9 @@ def test_library_errors_name_fields_and_the_cli_names_options(
     with pytest.raises(BureauError) as caught:
         score_file(run, "equifax", source, tmp_path / "o.csv")
     assert caught.value.field == "bureau" and "--" not in str(caught.value)
+    with pytest.raises(BureauError) as caught:
+        score_file(run, BUREAU, source, tmp_path / "o.csv", as_of="2019-13")
+    assert caught.value.field == "as_of" and "--" not in str(caught.value)
     with pytest.raises(BureauError) as caught:
         credit_report(bureau_engine(run, BUREAU), "110105199001011232")
     assert caught.value.field == "national_id" and "--" not in str(caught.value)
