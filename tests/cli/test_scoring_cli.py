@@ -179,6 +179,42 @@ def test_a_month_outside_the_run_names_the_run_s_months_as_labels(run: Path) -> 
     assert month_of(scenario, "2019-12") == 29
 
 
+# Finding 4: option combinations are usage errors, one line, naming the options.
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        ([], ["RUN", "--model"]),
+        (["RUN", "--model", "MODEL", "--features", "FEATURES"], ["RUN", "--model"]),
+        (["RUN"], ["--bureau", "--input"]),
+        (["RUN", "-b", BUREAU], ["--input"]),
+        (["--model", "MODEL"], ["--features"]),
+        (["--features", "FEATURES"], ["--model"]),
+        (["--model", "MODEL", "--features", "FEATURES", "-i", "IN"], ["--input"]),
+        (["--model", "MODEL", "--features", "FEATURES", "-b", BUREAU], ["--bureau"]),
+        (["--model", "MODEL", "--features", "FEATURES", "--as-of", "2019-06"], ["--as-of"]),
+        (["--model", "MODEL", "--features", "FEATURES", "--db", "sqlite://"], ["--db"]),
+        (["--model", "MODEL", "--features", "FEATURES", "--no-record-inquiries"], ["inquiries"]),
+        (["RUN", "-b", BUREAU, "-i", "IN", "--features", "FEATURES"], ["--features"]),
+    ],
+)
+def test_option_combinations_are_one_line_usage_errors(
+    run: Path, applicants: pd.DataFrame, tmp_path: Path, args: list[str], named: list[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    applicants.to_csv(source, index=False)
+    features = features_file(tmp_path)
+    real = {"RUN": str(run), "MODEL": str(MODELS / BUREAU), "FEATURES": str(features)}
+    real["IN"] = str(source)
+    before = files_in(tmp_path)
+    output = str(tmp_path / "scores.csv")
+    result = runner.invoke(app, ["score", *(real.get(a, a) for a in args), "-o", output, "-q"])
+    line = one_line_error(result)
+    assert all(n in line for n in named), line
+    assert files_in(tmp_path) == before
+
+
 # Finding 6: the library names fields, the command line names its options.
 
 
