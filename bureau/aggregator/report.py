@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, tuple_
 
 from bureau.errors import BureauError
+from bureau.formats.national_id import check_national_id
 from bureau.formats.schema import month_labels
 from bureau.store.aggregator import (
     RECORD_FIELDS,
@@ -98,9 +99,12 @@ def consolidated_report(
 
     Raises
     ------
+    bureau.errors.BureauError
+        If the number is not a valid identity number (saying what is wrong with it).
     NotReconciled
         If nothing is reconciled, or no submitted file carries the number.
     """
+    national_id = check_national_id(national_id)
     with engine.connect() as conn:
         done = read_frame(conn, select(Reconciliation).order_by(Reconciliation.snapshot))
         if done.empty or (done["sha256"] == "").any():

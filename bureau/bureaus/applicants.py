@@ -35,7 +35,7 @@ from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.additive import REASONS
 from bureau.bureaus.models.artifacts import BureauModel
 from bureau.bureaus.resolve import identity_key_arrays
-from bureau.formats.national_id import validate_national_ids
+from bureau.formats.national_id import PROBLEMS, national_id_problems
 from bureau.rundir import file_digest
 from bureau.store.bulk import read_frame, upsert
 from bureau.store.credit_file import Identifier, Inquiry
@@ -55,14 +55,16 @@ def _check_identities(chunk: Chunk, as_of_year: int) -> tuple[RowRejects, dict[s
         "no identity value (national_id, name, birth_date and phone all empty)",
         values["national_id"],
     )
-    nid = values["national_id"]
-    valid_id = validate_national_ids(pc.fill_null(nid, ""))
-    rejects.flag(
-        present["national_id"] & ~valid_id,
-        "national_id",
-        "not a valid identity number (length, region, birth date or check digit)",
-        nid,
-    )
+    # A lower-case x is the same check character as X.
+    nid = values["national_id"] = pc.utf8_upper(values["national_id"])
+    problems = national_id_problems(pc.fill_null(nid, ""))
+    for problem in PROBLEMS:
+        rejects.flag(
+            present["national_id"] & (problems == problem),
+            "national_id",
+            f"not a valid identity number: {problem}",
+            nid,
+        )
     born = values["birth_date"]
     shaped = as_bool(pc.match_substring_regex(born, r"^\d{4}-\d{2}-\d{2}$"))
     parsed = pd.to_datetime(

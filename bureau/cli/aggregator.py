@@ -24,6 +24,7 @@ from bureau.cli.common import (
 )
 from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg
 from bureau.config.loader import load_scenario
+from bureau.formats.national_id import check_national_id
 from bureau.formats.schema import month_labels
 from bureau.pipeline import aggregator_engine, month_of, run_stage
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest
@@ -182,11 +183,11 @@ def report(
     read_manifest(run)
     scenario = load_scenario(run / RESOLVED_SCENARIO)
     month = None if as_of is None else month_of(scenario, as_of)
+    # Checked before the aggregator's database is opened (and made, if it is not there yet).
+    national_id = check_national_id(national_id)
     engine = aggregator_engine(run, db)
     try:
-        result = consolidated_report(
-            engine, national_id.strip().upper(), month, start=scenario.start_date
-        )
+        result = consolidated_report(engine, national_id, month, start=scenario.start_date)
     finally:
         engine.dispose()
     if as_json:

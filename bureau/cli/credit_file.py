@@ -40,7 +40,7 @@ def show(
         raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="bureau")
     if db is None and not (run / "db" / f"{bureau}.db").is_file():
         raise BureauError(f"{bureau} has no credit files in this run: run bureau ingest", path=run)
-    report = credit_report(bureau_engine(run, bureau, db), national_id.strip().upper())
+    report = credit_report(bureau_engine(run, bureau, db), national_id)
     if as_json:
         print_json({"bureau": bureau, **report})
         return

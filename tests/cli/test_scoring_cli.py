@@ -215,6 +215,60 @@ def test_option_combinations_are_one_line_usage_errors(
     assert files_in(tmp_path) == before
 
 
+# Finding 5: an identity number given by the user that is not one says why.
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("110105199001011234", "check character"),
+        ("11010519900101123", "18 characters"),
+        ("11010519900101123A", "digits"),
+        ("11010519901301123X", "birth date"),
+        ("999999199001011238", "region"),
+    ],
+)
+def test_an_invalid_identity_number_is_named_as_such(run: Path, value: str, problem: str) -> None:
+    for command in (["file", str(run), "-b", BUREAU], ["report", str(run)]):
+        line = one_line_error(runner.invoke(app, [*command, "--national-id", value]))
+        assert "--national-id" in line and "not a valid identity number" in line, line
+        assert problem in line and "no file" not in line, line
+
+
+def test_a_valid_identity_number_not_on_file_is_not_found(run: Path) -> None:
+    valid = "110105199001011232"
+    from bureau.formats.national_id import validate_national_ids
+
+    assert validate_national_ids(pd.Series([valid]))[0]
+    line = one_line_error(runner.invoke(app, ["file", str(run), "-b", BUREAU, "-n", valid]))
+    assert "no file" in line and "--national-id" in line, line
+
+
+def test_applicant_rows_with_invalid_identity_numbers_say_what_is_wrong(
+    run: Path, applicants: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = applicants.copy()
+    frame.loc[0, "national_id"] = "110105199001011234"
+    frame.loc[1, "national_id"] = "1101051990"
+    frame.loc[2, "national_id"] = "999999199001011238"
+    frame.loc[3, "national_id"] = (
+        frame.loc[3, "national_id"][:10] + "1399" + frame.loc[3, "national_id"][14:]
+    )
+    frame.loc[[0, 1, 2, 3], "birth_date"] = None
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    score_file(run, BUREAU, source, out, record_inquiries=False)
+    rejects = pd.read_csv(tmp_path / "out.csv.rejects.csv")
+    assert rejects["row"].tolist()[:4] == [1, 2, 3, 4]
+    assert set(rejects["column"][:4]) == {"national_id"}
+    reasons = rejects["reason"].tolist()
+    for reason, words in zip(
+        reasons, ["check character", "18 characters", "region", "birth date"], strict=False
+    ):
+        assert words in reason, reasons
+
+
 # Finding 6: the library names fields, the command line names its options.
 
 
