@@ -27,6 +27,7 @@ from bureau.bureaus.batch import (
     check_columns,
     check_output,
     finish_output,
+    flag_control_characters,
     row_table,
     text_column,
 )
@@ -46,6 +47,7 @@ IDENTITY_COLUMNS = ("national_id", "name", "birth_date", "phone")
 def _check_identities(chunk: Chunk, as_of_year: int) -> tuple[RowRejects, dict[str, pa.Array]]:
     """Reject rows whose identity values are impossible; return the values as text."""
     rejects = RowRejects(chunk)
+    flag_control_characters(rejects, chunk, (*IDENTITY_COLUMNS, *PASS_THROUGH))
     values = {name: pc.utf8_trim_whitespace(text_column(chunk, name)) for name in IDENTITY_COLUMNS}
     values = {k: pc.if_else(pc.equal(v, ""), None, v) for k, v in values.items()}
     present = {k: as_bool(pc.is_valid(v)) for k, v in values.items()}
@@ -346,7 +348,7 @@ def score_applicants(
                 requester,
             )
 
-        return finish_output(summary, writer, rejected, output_path, record)
+        return finish_output(summary, writer, rejected, output_path, record, source=input_path)
     except BaseException:
         writer.abort()
         raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,64 +14,15 @@ from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.report import credit_report
 from bureau.cli.main import app
 from bureau.errors import BureauError
-from bureau.pipeline import execute, month_of, score_file
+from bureau.pipeline import month_of, score_file
+from tests.cli.helpers import BUREAU, MODELS, feature_frame, files_in, one_line_error
 
 runner = CliRunner()
-MODELS = Path(__file__).parents[2] / "models"
-BUREAU = "qianhai"
-
-
-def tiny_run(root: Path) -> Path:
-    """A run of 300 persons with one bureau's credit files and its reference model (seconds)."""
-    scenario = load_scenario("small")
-    others = {f"bureaus.{b}.enabled": False for b in scenario.active_bureaus if b != BUREAU}
-    scenario = load_scenario("small", {"population.persons": 300, **others})
-    execute(scenario, root, stages=["world", "furnish", "ingest"], workers=1)
-    shutil.copytree(MODELS / BUREAU, root / "models" / BUREAU)
-    return root
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_run(tmp_path_factory.mktemp("runs") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def applicants(run: Path) -> pd.DataFrame:
-    persons = pd.read_parquet(run / "world" / "persons")
-    return pd.DataFrame(
-        {
-            "applicant_id": "A" + persons["person_id"].astype(str),
-            "national_id": persons["national_id"],
-            "name": persons["name"],
-            "birth_date": persons["birth_date"].dt.strftime("%Y-%m-%d"),
-            "phone": persons["phone"],
-        }
-    ).head(40)
-
-
-def one_line_error(result) -> str:
-    """The single ``error:`` line of a failed command (exit 2, no traceback)."""
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
-
-
-def files_in(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
 
 
 def features_file(directory: Path) -> Path:
-    import json
-
-    from bureau.bureaus.feature_catalog import feature_bounds
-
-    card = json.loads((MODELS / BUREAU / "model_card.json").read_text())
-    frame = pd.DataFrame({f: [feature_bounds(f)[0]] * 5 for f in card["features"]})
     path = directory / "features.csv"
-    frame.to_csv(path, index=False)
+    feature_frame(rows=5).to_csv(path, index=False)
     return path
 
 
