@@ -16,6 +16,7 @@ from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import common_scale, scale_for, to_pd, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
 from bureau.errors import BureauError, TrainingError
+from tests.tampering import resize_trees, seal
 
 
 def synthetic(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -204,7 +205,7 @@ def test_a_tampered_model_that_matches_a_forged_hash_must_still_parse(
 ) -> None:
     where = save_model(_model(card), tmp_path / "m")
     (where / "scorecard.json").write_text("garbage that is not a scorecard")
-    _seal(where)
+    seal(where)
     with pytest.raises(ModelError, match=r"scorecard\.json: line 1: not valid JSON"):
         load_model(where)
 
@@ -212,20 +213,6 @@ def test_a_tampered_model_that_matches_a_forged_hash_must_still_parse(
 def test_additive_model_dict_round_trip(card: WOEScorecard) -> None:
     data = json.loads(json.dumps(card.tables_.to_dict()))
     assert AdditiveModel.from_dict(data).to_dict() == card.tables_.to_dict()
-
-
-def _seal(directory: Path) -> None:
-    """Forge both hashes of a model directory after editing it, as a tamperer would."""
-    import hashlib
-
-    card_path = directory / "model_card.json"
-    meta = json.loads(card_path.read_text())
-    model_bytes = (directory / meta["model_file"]).read_bytes()
-    meta["model_sha256"] = hashlib.sha256(model_bytes).hexdigest()
-    meta.pop("card_sha256", None)
-    canonical = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    meta["card_sha256"] = hashlib.sha256(canonical.encode("ascii")).hexdigest()
-    card_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
 
 
 def _load_in_a_subprocess(directories: list[Path]) -> tuple[int, list[str]]:
@@ -253,24 +240,17 @@ def _load_in_a_subprocess(directories: list[Path]) -> tuple[int, list[str]]:
     return done.returncode, done.stdout.splitlines()
 
 
-def _resize(text: str) -> str:
-    """Rewrite a model's tree_sizes to fit its edited trees, as a careful tamperer would."""
-    head, _, rest = text.partition("\n\nTree=")
-    body, end, tail = ("Tree=" + rest).partition("end of trees\n")
-    blocks = [b for b in re.split(r"(?=^Tree=\d+$)", body, flags=re.M) if b]
-    sizes = " ".join(str(len(b.encode())) for b in blocks)
-    head = re.sub(r"^tree_sizes=.*$", f"tree_sizes={sizes}", head, flags=re.M)
-    return head + "\n\n" + body + end + tail
-
-
 LIGHTGBM_EDITS = [
     (lambda t: t.replace("Tree=0\nnum_leaves=2", "Tree=0\nnum_leaves=5", 1), "num_leaves=5"),
-    (lambda t: _resize(t.replace("left_child=-1\n", "left_child=7\n", 1)), "left_child"),
+    (lambda t: resize_trees(t.replace("left_child=-1\n", "left_child=7\n", 1)), "left_child"),
     (
-        lambda t: _resize(t.replace("leaf_value=-3.710187670307505", "leaf_value=nan", 1)),
+        lambda t: resize_trees(t.replace("leaf_value=-3.710187670307505", "leaf_value=nan", 1)),
         "leaf_value",
     ),
-    (lambda t: _resize(t.replace("split_feature=8\n", "split_feature=80\n", 1)), "split_feature"),
+    (
+        lambda t: resize_trees(t.replace("split_feature=8\n", "split_feature=80\n", 1)),
+        "split_feature",
+    ),
     (lambda t: t.replace("split_feature=8\n", "split_feature=18\n", 1), "tree_sizes"),
     (lambda t: t[: len(t) // 2], "truncated"),
     (lambda t: t.replace("end of trees\n", ""), "end of trees"),
@@ -288,7 +268,7 @@ def test_a_hand_edited_lightgbm_model_is_refused_before_lightgbm_reads_it(tmp_pa
         edited = edit(text)
         assert edited != text
         (where / "model.txt").write_text(edited)
-        _seal(where)
+        seal(where)
         directories.append(where)
     code, lines = _load_in_a_subprocess(directories)
     assert code == 0 and len(lines) == len(LIGHTGBM_EDITS), (code, lines)
@@ -357,6 +337,6 @@ def test_a_forged_scorecard_is_checked_field_by_field(
     data = json.loads((where / "scorecard.json").read_text())
     edit(data)
     (where / "scorecard.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    _seal(where)
+    seal(where)
     with pytest.raises(ModelError, match=rf"scorecard.json: {re.escape(field)}: "):
         load_model(where)

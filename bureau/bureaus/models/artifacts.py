@@ -176,6 +176,13 @@ def save_model(model: BureauModel, directory: Path) -> Path:
     return directory
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot be read ({exc.strerror or exc})", path=path) from None
+
+
 def load_model(directory: str | Path) -> BureauModel:
     """Load a model directory, checking its card and model file before anything parses them.
 
@@ -200,7 +207,7 @@ def load_model(directory: str | Path) -> BureauModel:
     card_path = directory / CARD
     if not card_path.is_file():
         raise ModelError("not a model directory (no model_card.json)", path=directory)
-    card = read_json(card_path.read_bytes(), card_path)
+    card = read_json(_read(card_path), card_path)
     if not isinstance(card, dict):
         raise ModelError("not a model card (a JSON object)", path=card_path)
     if SEAL not in card:
@@ -217,7 +224,7 @@ def load_model(directory: str | Path) -> BureauModel:
     model_path = directory / card["model_file"]
     if not model_path.is_file():
         raise ModelError("model file missing", path=model_path)
-    raw = model_path.read_bytes()
+    raw = _read(model_path)
     if hashlib.sha256(raw).hexdigest() != card["model_sha256"]:
         raise ModelError(
             "model file does not match the SHA-256 in its model card: corrupted or altered",
