@@ -304,8 +304,17 @@ def _full_card() -> dict:
     return {
         "bureau": "test",
         "feature_groups": ["credit", "inquiries"],
-        "metrics": {"development": {"auc": 0.7}},
+        "metrics": {"development": {"auc": 0.7, "ks": float("nan")}},
+        "window": (12, 23),
+        "by_month": {2: 0.1, 10: 0.2},
     }
+
+
+def test_a_card_of_any_json_values_loads_as_saved(tmp_path: Path, card: WOEScorecard) -> None:
+    model = _model(card)
+    full = BureauModel(model.family, card, model.features, model.scale, _full_card())
+    loaded = load_model(save_model(full, tmp_path / "m"))
+    assert loaded.card["window"] == [12, 23] and loaded.card["by_month"] == {"2": 0.1, "10": 0.2}
 
 
 def test_a_card_without_a_seal_is_refused_with_what_to_do(

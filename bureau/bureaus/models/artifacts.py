@@ -51,6 +51,8 @@ def card_sha256(card: dict[str, Any]) -> str:
         The hash in hexadecimal.
     """
     fields = {k: v for k, v in card.items() if k != SEAL}
+    # As the card reads back from its file: tuples as lists, number keys as text.
+    fields = json.loads(json.dumps(fields))
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
