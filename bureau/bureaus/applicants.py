@@ -36,6 +36,7 @@ from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.additive import REASONS
 from bureau.bureaus.models.artifacts import BureauModel
 from bureau.bureaus.resolve import identity_key_arrays
+from bureau.errors import ModelError
 from bureau.formats.national_id import PROBLEMS, national_id_problems
 from bureau.rundir import file_digest
 from bureau.store.bulk import read_frame, upsert
@@ -190,8 +191,27 @@ class FileScores:
 
     @classmethod
     def build(cls, engine: Engine, model: BureauModel, as_of: int, start: dt.date) -> FileScores:
-        """Compute the features and score of every consumer on file at ``as_of``."""
-        features = snapshot_features(engine, as_of, model.card["feature_groups"], start)
+        """Compute the features and score of every consumer on file at ``as_of``.
+
+        Raises
+        ------
+        bureau.errors.ModelError
+            If the model's card names no feature groups, or features the file does not have.
+        """
+        card = model.directory / "model_card.json" if model.directory else None
+        groups = model.card.get("feature_groups")
+        if not groups:
+            raise ModelError(
+                "the card names no feature_groups: it cannot score a bureau's files", path=card
+            )
+        features = snapshot_features(engine, as_of, groups, start)
+        unknown = [f for f in model.features if f not in features.columns]
+        if unknown:
+            raise ModelError(
+                f"features a bureau's files do not have: {', '.join(unknown[:6])}",
+                path=card,
+                field="features",
+            )
         pd_, score, reasons = model.score_arrays(features[model.features])
         return cls(
             features.index.to_numpy(dtype=np.int64),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,7 @@ from bureau.cli.main import app
 from bureau.errors import BureauError
 from bureau.pipeline import month_of, score_file
 from tests.cli.helpers import BUREAU, MODELS, feature_frame, files_in, one_line_error
+from tests.tampering import seal
 
 runner = CliRunner()
 
@@ -238,3 +241,34 @@ def test_library_errors_name_fields_and_the_cli_names_options(
     assert caught.value.field == "national_id" and "--" not in str(caught.value)
     args = ["score", str(run), "-b", "equifax", "-i", str(source), "-o", str(tmp_path / "o.csv")]
     assert "--bureau" in one_line_error(runner.invoke(app, args))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda card, data: card.update(feature_groups=[]), "names no feature_groups"),
+        (
+            lambda card, data: (card["features"].append("colour"), data["inputs"].append("colour")),
+            "features a bureau's files do not have: colour",
+        ),
+    ],
+)
+def test_a_model_that_cannot_score_the_run_s_files_says_why(
+    run: Path, applicants: pd.DataFrame, tmp_path: Path, change, words: str
+) -> None:
+    other = tmp_path / "run"
+    shutil.copytree(run, other, ignore=shutil.ignore_patterns("models"))
+    model = other / "models" / BUREAU
+    shutil.copytree(MODELS / "chengxin", model)
+    card = json.loads((model / "model_card.json").read_text())
+    data = json.loads((model / "scorecard.json").read_text())
+    change(card, data)
+    (model / "model_card.json").write_text(json.dumps(card))
+    (model / "scorecard.json").write_text(json.dumps(data))
+    seal(model)
+    source = tmp_path / "in.csv"
+    applicants.to_csv(source, index=False)
+    args = ["score", str(other), "-b", BUREAU, "-i", str(source), "-o", str(tmp_path / "o.csv")]
+    line = one_line_error(runner.invoke(app, args))
+    assert "model_card.json" in line and words in line, line
+    assert not (tmp_path / "o.csv").exists()
