@@ -39,12 +39,15 @@ class BureauError(Exception):
         self.field = field
         super().__init__(str(self))
 
+    #: What ``row`` counts: rows of a table, or lines of a text file.
+    row_label = "row"
+
     def __str__(self) -> str:
         where = []
         if self.path is not None:
             where.append(str(self.path))
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"{self.row_label} {self.row}")
         if self.field is not None:
             where.append(self.field)
         return f"{': '.join(where)}: {self.message}" if where else self.message
@@ -60,3 +63,13 @@ class RunDirectoryError(BureauError):
 
 class TrainingError(BureauError):
     """A bureau cannot train: too few consumers, no defaults among them, or nothing to learn."""
+
+
+class ModelError(BureauError):
+    """A model directory is missing, incomplete, corrupted, or does not match its card.
+
+    ``row`` is the line of the model file at fault (shown as ``line N``), ``field`` the key
+    or JSON path.
+    """
+
+    row_label = "line"

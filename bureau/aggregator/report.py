@@ -9,6 +9,7 @@ bureau and rule behind every field, and the discrepancies found on them.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ import pandas as pd
 from sqlalchemy import Engine, select, tuple_
 
 from bureau.errors import BureauError
+from bureau.formats.national_id import check_national_id
+from bureau.formats.schema import month_labels
 from bureau.store.aggregator import (
     RECORD_FIELDS,
     TRADELINE_FIELDS,
@@ -71,7 +74,7 @@ def _pairs(files: pd.DataFrame) -> list[tuple[str, int]]:
 
 
 def consolidated_report(
-    engine: Engine, national_id: str, snapshot: int | None = None
+    engine: Engine, national_id: str, snapshot: int | None = None, *, start: dt.date | None = None
 ) -> dict[str, Any]:
     """The consolidated report of the person(s) behind an identity number.
 
@@ -83,6 +86,8 @@ def consolidated_report(
         The identity number asked for.
     snapshot
         The snapshot; the latest reconciled when None.
+    start
+        The first day of month 0, to name months as ``YYYY-MM`` in errors (as numbers if None).
 
     Returns
     -------
@@ -94,9 +99,12 @@ def consolidated_report(
 
     Raises
     ------
+    bureau.errors.BureauError
+        If the number is not a valid identity number (saying what is wrong with it).
     NotReconciled
         If nothing is reconciled, or no submitted file carries the number.
     """
+    national_id = check_national_id(national_id)
     with engine.connect() as conn:
         done = read_frame(conn, select(Reconciliation).order_by(Reconciliation.snapshot))
         if done.empty or (done["sha256"] == "").any():
@@ -104,8 +112,12 @@ def consolidated_report(
         if snapshot is None:
             snapshot = int(done["snapshot"].max())
         elif snapshot not in set(done["snapshot"]):
-            known = ", ".join(str(s) for s in done["snapshot"])
-            raise NotReconciled(f"month {snapshot} is not reconciled (months: {known})")
+            months = np.array([snapshot, *done["snapshot"]], dtype=np.int64)
+            names = months.astype(str) if start is None else month_labels(start, months)
+            raise NotReconciled(
+                f"{names[0]} is not reconciled (months reconciled: {', '.join(names[1:])})",
+                field="as_of",
+            )
         method = str(done["method"].iloc[0])
         carriers = read_frame(
             conn,

@@ -25,7 +25,9 @@ from bureau.bureaus.batch import (
     ScoringSummary,
     as_bool,
     check_columns,
+    check_output,
     finish_output,
+    flag_control_characters,
     row_table,
     text_column,
 )
@@ -34,7 +36,8 @@ from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.additive import REASONS
 from bureau.bureaus.models.artifacts import BureauModel
 from bureau.bureaus.resolve import identity_key_arrays
-from bureau.formats.national_id import validate_national_ids
+from bureau.errors import ModelError
+from bureau.formats.national_id import PROBLEMS, national_id_problems
 from bureau.rundir import file_digest
 from bureau.store.bulk import read_frame, upsert
 from bureau.store.credit_file import Identifier, Inquiry
@@ -45,6 +48,7 @@ IDENTITY_COLUMNS = ("national_id", "name", "birth_date", "phone")
 def _check_identities(chunk: Chunk, as_of_year: int) -> tuple[RowRejects, dict[str, pa.Array]]:
     """Reject rows whose identity values are impossible; return the values as text."""
     rejects = RowRejects(chunk)
+    flag_control_characters(rejects, chunk, (*IDENTITY_COLUMNS, *PASS_THROUGH))
     values = {name: pc.utf8_trim_whitespace(text_column(chunk, name)) for name in IDENTITY_COLUMNS}
     values = {k: pc.if_else(pc.equal(v, ""), None, v) for k, v in values.items()}
     present = {k: as_bool(pc.is_valid(v)) for k, v in values.items()}
@@ -54,14 +58,16 @@ def _check_identities(chunk: Chunk, as_of_year: int) -> tuple[RowRejects, dict[s
         "no identity value (national_id, name, birth_date and phone all empty)",
         values["national_id"],
     )
-    nid = values["national_id"]
-    valid_id = validate_national_ids(pc.fill_null(nid, ""))
-    rejects.flag(
-        present["national_id"] & ~valid_id,
-        "national_id",
-        "not a valid identity number (length, region, birth date or check digit)",
-        nid,
-    )
+    # A lower-case x is the same check character as X.
+    nid = values["national_id"] = pc.utf8_upper(values["national_id"])
+    problems = national_id_problems(pc.fill_null(nid, ""))
+    for problem in PROBLEMS:
+        rejects.flag(
+            present["national_id"] & (problems == problem),
+            "national_id",
+            f"not a valid identity number: {problem}",
+            nid,
+        )
     born = values["birth_date"]
     shaped = as_bool(pc.match_substring_regex(born, r"^\d{4}-\d{2}-\d{2}$"))
     parsed = pd.to_datetime(
@@ -185,8 +191,27 @@ class FileScores:
 
     @classmethod
     def build(cls, engine: Engine, model: BureauModel, as_of: int, start: dt.date) -> FileScores:
-        """Compute the features and score of every consumer on file at ``as_of``."""
-        features = snapshot_features(engine, as_of, model.card["feature_groups"], start)
+        """Compute the features and score of every consumer on file at ``as_of``.
+
+        Raises
+        ------
+        bureau.errors.ModelError
+            If the model's card names no feature groups, or features the file does not have.
+        """
+        card = model.directory / "model_card.json" if model.directory else None
+        groups = model.card.get("feature_groups")
+        if not groups:
+            raise ModelError(
+                "the card names no feature_groups: it cannot score a bureau's files", path=card
+            )
+        features = snapshot_features(engine, as_of, groups, start)
+        unknown = [f for f in model.features if f not in features.columns]
+        if unknown:
+            raise ModelError(
+                f"features a bureau's files do not have: {', '.join(unknown[:6])}",
+                path=card,
+                field="features",
+            )
         pd_, score, reasons = model.score_arrays(features[model.features])
         return cls(
             features.index.to_numpy(dtype=np.int64),
@@ -277,6 +302,7 @@ def score_applicants(
         If no row was valid.
     """
     summary = ScoringSummary()
+    check_output(output_path, [input_path, *model.files()])
     summary.warnings = check_columns(input_path, list(IDENTITY_COLUMNS), PASS_THROUGH)
     with engine.connect() as conn:
         identifiers = read_frame(
@@ -342,7 +368,7 @@ def score_applicants(
                 requester,
             )
 
-        return finish_output(summary, writer, rejected, output_path, record)
+        return finish_output(summary, writer, rejected, output_path, record, source=input_path)
     except BaseException:
         writer.abort()
         raise

@@ -10,6 +10,8 @@ directory (for researchers with their own features); applicants named by identit
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +25,12 @@ from bureau.bureaus.batch_io import (
     AtomicTableWriter,
     Chunk,
     InputError,
-    input_columns,
+    OutputError,
     input_kind,
+    input_types,
     read_chunks,
     rejects_table,
+    shown,
 )
 from bureau.bureaus.feature_catalog import feature_bounds
 from bureau.bureaus.models.additive import REASONS
@@ -79,12 +83,92 @@ def rejects_path(output: Path) -> Path:
     return output.with_name(f"{output.name}.rejects.csv")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through another spelling, a symlink or a hard link)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse an output that would overwrite an input, or that cannot be written at all.
+
+    Checked before anything is read or written, so that a mistake costs nothing: the output
+    and its reject file must not be any of the inputs (under any path), and the output's
+    directory must exist and take a new file (a file is made there and removed at once, which
+    is the one test that also holds for root and read-only mounts).
+
+    Parameters
+    ----------
+    output
+        The output file.
+    inputs
+        Every file the scoring reads.
+
+    Raises
+    ------
+    OutputError
+        Saying what is in the way (field ``output_path``).
+    """
+    input_kind(output)
+    for target in (output, rejects_path(output)):
+        for source in inputs:
+            if source.exists() and _same_file(target, source):
+                what = "is" if target == output else f"has its reject file {target.name} at"
+                raise OutputError(
+                    f"{what} the input {source}, which scoring would overwrite:"
+                    " choose another output",
+                    path=output,
+                    field="output_path",
+                )
+    if output.is_dir():
+        raise OutputError("is a directory, not a file", path=output, field="output_path")
+    parent = output.parent
+    if not parent.is_dir():
+        raise OutputError(
+            f"the directory {parent} does not exist", path=output, field="output_path"
+        )
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{output.name}.", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(
+            f"cannot write in {parent} ({reason})", path=output, field="output_path"
+        ) from None
+
+
 def check_columns(path: Path, required: list[str], optional: tuple[str, ...]) -> list[str]:
-    """Check an input's columns; return warnings about the columns that will be ignored."""
-    names = input_columns(path)
+    """Check an input's columns; return warnings about the columns that will be ignored.
+
+    Raises
+    ------
+    InputError
+        If a required column is missing (with a hint when the file is not comma-separated),
+        or a column read holds nested values (a Parquet list, struct or map).
+    """
+    types = input_types(path)
+    names = list(types)
     missing = [c for c in required if c not in names]
     if missing:
-        raise InputError(f"missing required columns: {', '.join(missing)}", path=path)
+        said = ", ".join(missing[:6]) + (
+            f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+        )
+        hint = ""
+        if len(names) == 1:
+            found = [d for d in (";", "\t", "|") if d in names[0]]
+            if found:
+                hint = (
+                    f" (the header is one column holding {found[0]!r}: is the file separated"
+                    f" by {found[0]!r} instead of commas?)"
+                )
+        raise InputError(f"missing required columns: {said}{hint}", path=path)
+    for name in (*required, *(c for c in optional if c in types)):
+        if pa.types.is_nested(types[name]):
+            raise InputError(
+                f"holds {types[name]} values, not one value per row", path=path, field=name
+            )
     unknown = [c for c in names if c not in required and c not in optional]
     if unknown:
         return [f"{path}: unknown columns ignored: {', '.join(unknown)}"]
@@ -139,8 +223,31 @@ class RowRejects:
         fresh = bad & self.ok
         for i in np.flatnonzero(fresh):
             raw = values[int(i)].as_py()
-            self.found.append((int(self.rows[i]), column, reason, "" if raw is None else str(raw)))
+            text = "" if raw is None else shown(str(raw))
+            self.found.append((int(self.rows[i]), column, reason, text))
         self.ok &= ~fresh
+
+
+def flag_control_characters(rejects: RowRejects, chunk: Chunk, names: tuple[str, ...]) -> None:
+    """Reject the rows whose text in these columns holds a control character.
+
+    A NUL byte or an escape character in an identifier is damage, not data, and copied into
+    the output it would break the next program to read it.
+
+    Parameters
+    ----------
+    rejects
+        The chunk's rejects.
+    chunk
+        Rows of an input.
+    names
+        The text columns to check (those absent are skipped).
+    """
+    for name in names:
+        if name in chunk.columns:
+            text = text_column(chunk, name)
+            bad = as_bool(pc.match_substring_regex(text, r"[\x00-\x08\x0b-\x1f\x7f]"))
+            rejects.flag(bad, name, "holds a control character (a NUL byte?)", text)
 
 
 def as_bool(array: pa.Array) -> np.ndarray:
@@ -165,6 +272,8 @@ def finish_output(
     rejected: list[tuple[int, str, str, str]],
     output: Path,
     before_commit: Callable[[], None] | None = None,
+    *,
+    source: Path | None = None,
 ) -> ScoringSummary:
     """Write the reject file, then commit the output, or abort it when nothing was scored.
 
@@ -180,6 +289,8 @@ def finish_output(
         The output's final path (the reject file goes beside it).
     before_commit
         Called just before the output is moved into place (to record inquiries).
+    source
+        The input, named when nothing could be scored (with its first rejected row).
 
     Returns
     -------
@@ -201,10 +312,17 @@ def finish_output(
         target.unlink(missing_ok=True)
     if summary.scored == 0 and writer.rows == 0:
         writer.abort()
-        where = f"; see {target}" if rejected else ""
+        if summary.rows == 0:
+            raise NothingScored(
+                "nothing could be scored: the file has no data rows", path=source or output
+            )
+        first = ""
+        if rejected:
+            row, column, reason, _ = min(rejected)
+            first = f" (first: row {row}, {column or 'the row'}: {reason}); see {target}"
         raise NothingScored(
-            f"nothing could be scored: {summary.rows:,} rows, {summary.rejected:,} rejected{where}",
-            path=output,
+            f"nothing could be scored: {summary.rows:,} rows, {summary.rejected:,} rejected{first}",
+            path=source or output,
         )
     if before_commit is not None:
         before_commit()
@@ -253,8 +371,9 @@ def _numbers(chunk: Chunk, name: str, rejects: RowRejects) -> np.ndarray:
             text = pd.Series(raw.to_numpy(zero_copy_only=False), dtype=object)
             values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
             rejects.flag(np.isnan(values) & text.notna().to_numpy(), name, "not a number", raw)
+    rejects.flag(np.isinf(values), name, "not a finite number", raw)
     low, high = feature_bounds(name)
-    outside = ~np.isnan(values) & ((values < low) | (values > high) | ~np.isfinite(values))
+    outside = ~np.isnan(values) & ((values < low) | (values > high))
     rejects.flag(outside, name, f"impossible value (expected {low:g} to {high:g})", raw)
     return values
 
@@ -301,7 +420,7 @@ def score_feature_table(
         If no row was valid.
     """
     summary = ScoringSummary()
-    input_kind(output_path)
+    check_output(output_path, [input_path, *model.files()])
     summary.warnings = check_columns(input_path, model.features, FEATURE_PASS_THROUGH)
     writer = AtomicTableWriter(output_path)
     rejected: list[tuple[int, str, str, str]] = []
@@ -310,6 +429,7 @@ def score_feature_table(
         for chunk in read_chunks(input_path, rows_per_chunk, numeric):
             summary.rows += len(chunk.rows) + len(chunk.rejects)
             checks = RowRejects(chunk)
+            flag_control_characters(checks, chunk, FEATURE_PASS_THROUGH)
             matrix = np.column_stack([_numbers(chunk, f, checks) for f in model.features])
             keep = checks.ok
             rejected += checks.found
@@ -328,7 +448,7 @@ def score_feature_table(
             summary.scored += int(keep.sum())
             if progress:
                 progress(chunk.position, chunk.total)
-        return finish_output(summary, writer, rejected, output_path)
+        return finish_output(summary, writer, rejected, output_path, source=input_path)
     except BaseException:
         writer.abort()
         raise

@@ -10,6 +10,7 @@ interrupted run leaves the previous output (or none) in place.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections.abc import Iterator
@@ -26,10 +27,26 @@ from bureau.errors import BureauError
 
 BLOCK_BYTES = 16 << 20
 REJECT_COLUMNS = ("row", "column", "reason", "raw")
+#: The most characters of a rejected value or line copied into a reject file.
+RAW_LIMIT = 200
+
+
+def shown(raw: str) -> str:
+    """A rejected value or line as the reject file shows it: cut short if it is huge."""
+    return raw if len(raw) <= RAW_LIMIT else f"{raw[:RAW_LIMIT]}... ({len(raw):,} characters)"
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message on one line (Arrow's may span several)."""
+    return " ".join(str(exc).split())
 
 
 class InputError(BureauError):
     """An input file cannot be read at all: missing, empty, unknown format, bad header."""
+
+
+class OutputError(BureauError):
+    """An output cannot be written: in the way of an input, or its directory is not writable."""
 
 
 @dataclass
@@ -85,6 +102,12 @@ def _header(path: Path) -> tuple[list[str], int]:
         raise InputError(
             "the header row is not valid UTF-8: save the file as UTF-8", path=path, row=0
         ) from None
+    if "\x00" in text:
+        raise InputError(
+            "the header row holds a NUL byte: not a text file, or not UTF-8 (UTF-16?)",
+            path=path,
+            row=0,
+        )
     names = [n.strip() for n in next(csv.reader([text.rstrip("\r\n")]))]
     if any(not n for n in names) or len(set(names)) != len(names):
         raise InputError("the header row has empty or repeated column names", path=path, row=0)
@@ -117,8 +140,8 @@ def _decode(lines: pa.Array, first_row: int, rejects: list) -> tuple[pa.Array, n
         except UnicodeDecodeError:
             ok[i] = False
             texts.append("")
-            shown = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            rejects.append((first_row + i, "not valid UTF-8 (save the file as UTF-8)", shown))
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            rejects.append((first_row + i, "not valid UTF-8 (save the file as UTF-8)", shown(text)))
     return pa.array(texts, type=pa.string()), ok
 
 
@@ -146,7 +169,11 @@ def _split(
         columns = [flat.take(pa.array(np.arange(j, n * width, width))) for j in range(width)]
     for i in np.flatnonzero(~good & ~blank):
         rejects.append(
-            (int(rows[i]), f"{counts[i]} fields where the header has {width}", text[i].as_py())
+            (
+                int(rows[i]),
+                f"{counts[i]} fields where the header has {width}",
+                shown(text[i].as_py()),
+            )
         )
     columns = [pc.if_else(pc.equal(pc.utf8_trim_whitespace(c), ""), None, c) for c in columns]
     return rows[good], columns
@@ -229,14 +256,28 @@ def _parquet_chunks(path: Path, rows_per_chunk: int) -> Iterator[Chunk]:
     try:
         handle = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"not a readable Parquet file ({exc})", path=path) from None
+        raise InputError(f"not a readable Parquet file ({_reason(exc)})", path=path) from None
     row = 1
-    for batch in handle.iter_batches(batch_size=rows_per_chunk):
+    batches = handle.iter_batches(batch_size=rows_per_chunk)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:
+            # A file can open (its footer is whole) and still be damaged further in.
+            where = f"after row {row - 1:,}" if row > 1 else "in its first rows"
+            raise InputError(f"damaged Parquet data {where} ({_reason(exc)})", path=path) from None
+        if batch is None:
+            return
         columns = {}
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             # Numbers stay numbers; the consumer converts what it needs.
             if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-                column = column.cast(pa.string())
+                try:
+                    column = column.cast(pa.string())
+                except pa.ArrowInvalid:
+                    raise InputError(
+                        "holds bytes that are not UTF-8 text", path=path, field=name
+                    ) from None
             columns[name] = column
         rows = np.arange(row, row + batch.num_rows, dtype=np.int64)
         row += batch.num_rows
@@ -251,14 +292,28 @@ def input_columns(path: Path) -> list[str]:
     InputError
         If the file is missing, empty or unreadable.
     """
+    return list(input_types(path))
+
+
+def input_types(path: Path) -> dict[str, pa.DataType]:
+    """The columns of a CSV or Parquet input and their types (text for every CSV column).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, empty or unreadable.
+    """
+    if path.is_dir():
+        raise InputError("is a directory, not a file", path=path)
     if not path.is_file():
         raise InputError("no such file", path=path)
     if input_kind(path) == "csv":
-        return _header(path)[0]
+        return dict.fromkeys(_header(path)[0], pa.string())
     try:
-        return list(pq.read_schema(path).names)
+        schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"not a readable Parquet file ({exc})", path=path) from None
+        raise InputError(f"not a readable Parquet file ({_reason(exc)})", path=path) from None
+    return {field.name: field.type for field in schema}
 
 
 def read_chunks(
@@ -307,29 +362,52 @@ class AtomicTableWriter:
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
-        """Append rows."""
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.kind == "parquet":
-                self._writer = pq.ParquetWriter(self.temporary, table.schema, compression="zstd")
-            else:
-                self._writer = pacsv.CSVWriter(self.temporary, table.schema)
-        self._writer.write_table(table)
+        """Append rows.
+
+        Raises
+        ------
+        OutputError
+            If the file cannot be written (the directory is missing or read-only, the disk
+            is full); what was written is removed.
+        """
+        try:
+            if self._writer is None:
+                if self.kind == "parquet":
+                    self._writer = pq.ParquetWriter(
+                        self.temporary, table.schema, compression="zstd"
+                    )
+                else:
+                    self._writer = pacsv.CSVWriter(self.temporary, table.schema)
+            self._writer.write_table(table)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot be written ({exc})", path=self.path) from None
         self.rows += table.num_rows
 
     def commit(self) -> None:
-        """Close the file and move it into place."""
+        """Close the file and move it into place.
+
+        Raises
+        ------
+        OutputError
+            If the file cannot be finished or moved into place; what was written is removed.
+        """
         if self._writer is None:
             return
-        self._writer.close()
-        self._writer = None
-        os.replace(self.temporary, self.path)
+        try:
+            self._writer.close()
+            self._writer = None
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot be written ({exc})", path=self.path) from None
 
     def abort(self) -> None:
         """Drop what was written."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError):  # the file goes anyway
+                writer.close()
         self.temporary.unlink(missing_ok=True)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from bureau.errors import BureauError
+from bureau.formats.national_id import check_national_id
 from bureau.store.credit_file import Consumer, Identifier, Inquiry, PublicRecord, Signal, Tradeline
 
 
@@ -31,7 +32,7 @@ def credit_report(engine: Engine, national_id: str) -> dict[str, Any]:
     engine
         The bureau's database.
     national_id
-        The identity number asked for.
+        The identity number asked for (spaces around it and a lower-case ``x`` forgiven).
 
     Returns
     -------
@@ -42,9 +43,12 @@ def credit_report(engine: Engine, national_id: str) -> dict[str, Any]:
 
     Raises
     ------
+    bureau.errors.BureauError
+        If the number is not a valid identity number (saying what is wrong with it).
     NotOnFile
         If no file is reached through the number.
     """
+    national_id = check_national_id(national_id)
     with engine.connect() as conn:
         ids = conn.execute(
             select(Identifier.consumer_id)

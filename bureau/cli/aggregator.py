@@ -25,6 +25,7 @@ from bureau.cli.common import (
 from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg
 from bureau.config.loader import load_scenario
 from bureau.errors import BureauError, RunDirectoryError
+from bureau.formats.national_id import check_national_id
 from bureau.formats.schema import month_labels
 from bureau.pipeline import aggregator_engine, check_database, month_of, run_stage
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest
@@ -172,7 +173,7 @@ def report(
     national_id: Annotated[
         str, typer.Option("--national-id", "-n", help="The person's identity number.")
     ],
-    snapshot: Annotated[
+    as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="The snapshot month (YYYY-MM); the latest by default."),
     ] = None,
@@ -182,14 +183,16 @@ def report(
     """Print a person's consolidated report, with the bureau and rule behind every field."""
     manifest = read_manifest(run)
     scenario = load_scenario(run / RESOLVED_SCENARIO)
-    month = None if snapshot is None else month_of(scenario, snapshot)
+    month = None if as_of is None else month_of(scenario, as_of)
     if month is not None and month not in scenario.snapshots:
         labels = month_labels(scenario.start_date, np.array(scenario.snapshots))
         raise BureauError(
-            f"{snapshot} is not a snapshot the bureaus submit at (snapshots: "
+            f"{as_of} is not a snapshot the bureaus submit at (snapshots: "
             f"{', '.join(str(label) for label in labels)})",
-            field="snapshot",
+            field="as_of",
         )
+    # Checked before the aggregator's database is opened.
+    national_id = check_national_id(national_id)
     if "submit" not in manifest.get("stages", {}):
         raise RunDirectoryError(
             "nothing submitted to the aggregator yet: run bureau submit", path=run
@@ -197,7 +200,7 @@ def report(
     check_database(run, manifest, db)
     engine = aggregator_engine(run, db, create=False)
     try:
-        result = consolidated_report(engine, national_id.strip().upper(), month)
+        result = consolidated_report(engine, national_id, month, start=scenario.start_date)
     finally:
         engine.dispose()
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import functools
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.models
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -52,11 +54,69 @@ Settings = Annotated[
 ]
 
 
+#: Library arguments an error can name as its ``field``, and the command parameter each
+#: comes in by where the two names differ: the command line shows the option instead
+#: (``db_url`` -> ``--db``).
+ARGUMENTS = {
+    "bureaus": "bureau",
+    "db_url": "db",
+    "output_path": "output",
+    "snapshot": "snapshot",
+}
+
+
+class UsageError(Exception):
+    """Options of a command that do not go together (shown as one line, exit status 2)."""
+
+
+def option_for(command: Callable[..., Any], field: str | None) -> str | None:
+    """The option of a command that carries a library argument, if the command has one.
+
+    Parameters
+    ----------
+    command
+        The command's implementation (its annotations declare its options).
+    field
+        An error's ``field``.
+
+    Returns
+    -------
+    str or None
+        The option (``--as-of``), the argument (``RUN``), or ``field`` unchanged.
+    """
+    if field is None or field.startswith("-"):
+        return field
+    name = ARGUMENTS.get(field, field)
+    return _parameters(command).get(name, field)
+
+
+def _parameters(command: Callable[..., Any]) -> dict[str, str]:
+    """A command's options and arguments by parameter name (``db`` -> ``--db``, ``run`` -> RUN)."""
+    try:
+        hints = typing.get_type_hints(command, include_extras=True)
+    except Exception:  # an annotation that cannot be resolved only costs the mapping
+        return {}
+    shown = {}
+    for name, hint in hints.items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, typer.models.ArgumentInfo):
+                shown[name] = name.upper()
+            elif isinstance(info, typer.models.OptionInfo):
+                # In Annotated form typer keeps the first declaration where the default
+                # would be.
+                given = [info.default, *(info.param_decls or ())]
+                flags = [d for d in given if isinstance(d, str) and d.startswith("--")]
+                shown[name] = max(flags, key=len) if flags else "--" + name.replace("_", "-")
+    return shown
+
+
 def handle_errors(command: F) -> F:
     """Turn library errors into one line on stderr and an exit status.
 
-    Bad input or a fault of the environment (a :class:`BureauError`; a file that cannot be
-    written: no permission, a read-only or full disk) exits with 2; an interruption with 130;
+    Bad input or a fault of the environment (a :class:`BureauError`, its field shown as the
+    command's option where it has one; a file that cannot be written: no permission, a
+    read-only or full disk) exits with 2, and so does a usage error raised by the command (a
+    wrong combination of options); an interruption with 130;
     anything else is a bug, reported in one line with exit status 1 and the path of a log
     file holding its traceback. No line shows a statement's parameters or a file's content:
     those are consumers' names, ID numbers and phones.
@@ -78,6 +138,9 @@ def handle_errors(command: F) -> F:
             return command(*args, **kwargs)
         except BureauError as exc:
             _error_line(f"error: {_render(exc, command)}")
+            raise typer.Exit(2) from None
+        except UsageError as exc:
+            _error_line(f"error: {public_text(str(exc))}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", markup=False)
@@ -169,33 +232,12 @@ def public_text(text: str) -> str:
 
 
 def _render(exc: BureauError, command: Callable[..., Any]) -> str:
-    """A library error in the words of the command that met it.
-
-    The library names the arguments of its functions (``field="db"``); on the command line
-    they are options (``--db``).
-    """
-    field = exc.field
-    if field is not None:
-        field = _options(command).get(field, field)
-    shown = BureauError(exc.message, path=exc.path, row=exc.row, field=field)
-    return public_text(str(shown))
-
-
-def _options(command: Callable[..., Any]) -> dict[str, str]:
-    """A command's options by the name of the argument each sets (``db`` -> ``--db``)."""
-    try:
-        hints = typing.get_type_hints(command, include_extras=True)
-    except Exception:  # an annotation that cannot be resolved only costs the mapping
-        return {}
-    options = {}
-    for name, hint in hints.items():
-        for extra in getattr(hint, "__metadata__", ()):
-            # In Annotated form typer keeps the first declaration where the default would be.
-            given = [getattr(extra, "default", None), *(getattr(extra, "param_decls", ()) or ())]
-            flags = [d for d in given if isinstance(d, str) and d.startswith("--")]
-            if flags:
-                options[name] = max(flags, key=len)
-    return options
+    """A library error in the words of the command that met it: its options, one line."""
+    # A copy, so that a caller keeping the error sees it as the library raised it; each
+    # error class keeps its own way of writing itself (a model file counts lines, not rows).
+    shown = copy.copy(exc)
+    shown.field = option_for(command, exc.field)
+    return " ".join(public_text(str(shown)).split())
 
 
 def scenario_from_cli(source: str, seed: int | None, settings: list[str] | None) -> Scenario:

@@ -15,6 +15,7 @@ from bureau.cli.common import AsJson, console, handle_errors, print_json
 from bureau.config.loader import load_scenario
 from bureau.errors import BureauError
 from bureau.formats.schema import month_labels
+from bureau.pipeline import check_database
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest
 
 
@@ -37,10 +38,13 @@ def show(
     scenario = load_scenario(run / RESOLVED_SCENARIO)
     if bureau not in scenario.active_bureaus:
         known = ", ".join(scenario.active_bureaus)
-        raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="--bureau")
-    if db is None and not (run / "db" / f"{bureau}.db").is_file():
-        raise BureauError(f"{bureau} has no credit files in this run: run bureau ingest", path=run)
-    report = credit_report(bureau_engine(run, bureau, db), national_id.strip().upper())
+        raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="bureau")
+    check_database(run, manifest, db)
+    engine = bureau_engine(run, bureau, db, create=False)
+    try:
+        report = credit_report(engine, national_id)
+    finally:
+        engine.dispose()
     if as_json:
         print_json({"bureau": bureau, **report})
         return

@@ -13,6 +13,7 @@ from bureau.bureaus.models.artifacts import load_model
 from bureau.cli.common import (
     AsJson,
     Quiet,
+    UsageError,
     Workers,
     console,
     default_workers,
@@ -93,6 +94,49 @@ def train(
     )
 
 
+def _check_combination(
+    run: Path | None, model: Path | None, features: Path | None, given: dict[str, bool]
+) -> None:
+    """Check that ``bureau score``'s options go together: applicants, or a feature table.
+
+    Parameters
+    ----------
+    run, model, features
+        The values given.
+    given
+        Option -> whether it was given, for the options only scoring applicants takes.
+
+    Raises
+    ------
+    UsageError
+        Naming the options that are missing or do not belong.
+    """
+    table = model is not None or features is not None
+    if run is not None and table:
+        raise UsageError(
+            "give either RUN with --bureau and --input, or --model with --features, not both"
+        )
+    if table:
+        if model is None or features is None:
+            lacking = "--model" if model is None else "--features"
+            raise UsageError(f"--model and --features go together: add {lacking}")
+        extra = [option for option, was in given.items() if was]
+        if extra:
+            raise UsageError(
+                f"{', '.join(extra)}: only for scoring applicants with RUN, not a feature table"
+                " with --model and --features"
+            )
+        return
+    if run is None:
+        raise UsageError(
+            "give RUN with --bureau and --input (applicants), or --model with --features"
+            " (a feature table)"
+        )
+    missing = [option for option in ("--bureau", "--input") if not given[option]]
+    if missing:
+        raise UsageError(f"scoring applicants with RUN needs {' and '.join(missing)}")
+
+
 @handle_errors
 def score(
     run: Annotated[
@@ -145,17 +189,19 @@ def score(
     each row of features is scored directly. Invalid rows go to OUTPUT.rejects.csv with the
     row, column and reason; the valid rows are scored. Exit status 2 when nothing could be.
     """
+    given = {
+        "--bureau": bureau is not None,
+        "--input": input_path is not None,
+        "--as-of": as_of is not None,
+        "--db": db is not None,
+        "--no-record-inquiries": not inquiries,
+    }
+    _check_combination(run, model, features, given)
     with progress_bars(quiet or as_json) as progress:
         update = lambda done, total: progress("score", done, total)  # noqa: E731
-        if model is not None or features is not None:
-            if model is None or features is None or run is not None or input_path is not None:
-                raise typer.BadParameter("use --model with --features, without RUN or --input")
+        if model is not None and features is not None:
             summary = score_feature_table(load_model(model), features, output, progress=update)
-        else:
-            if run is None or bureau is None or input_path is None:
-                raise typer.BadParameter(
-                    "give RUN, --bureau and --input (or --model and --features)"
-                )
+        elif run is not None and bureau is not None and input_path is not None:
             summary = score_file(
                 run,
                 bureau,
@@ -166,6 +212,8 @@ def score(
                 record_inquiries=inquiries,
                 progress=update,
             )
+        else:  # refused by _check_combination already
+            raise UsageError("give RUN with --bureau and --input, or --model with --features")
     for warning in summary.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     counts = {

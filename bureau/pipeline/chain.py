@@ -302,7 +302,7 @@ def _safe_url(url: str | None) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        raise DatabaseError(NOT_A_URL, field="db") from None
+        raise DatabaseError(NOT_A_URL, field="db_url") from None
 
 
 def run_stage(
@@ -378,7 +378,7 @@ def _run_stage(
     if unknown:
         known = ", ".join(scenario.active_bureaus)
         raise BureauError(
-            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="bureau"
+            f"no bureau {', '.join(unknown)} in this run (bureaus: {known})", field="bureaus"
         )
     check_database(root, manifest, db_url, loading=stage == "ingest")
     recorded = manifest.get("stages", {}).get(stage)
@@ -465,8 +465,10 @@ def check_database(
         raise BureauError(
             "this run's credit files are SQLite files in its db/ folder; give no database URL",
             path=root,
-            field="db",
+            field="db_url",
         )
     raise BureauError(
-        f"this run's credit files are on {held}: give the same database URL", path=root, field="db"
+        f"this run's credit files are on {held}: give the same database URL",
+        path=root,
+        field="db_url",
     )

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 
 from bureau.bureaus.applicants import score_applicants
-from bureau.bureaus.batch import ScoringSummary
+from bureau.bureaus.batch import ScoringSummary, check_output
 from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import load_model
 from bureau.config.loader import load_scenario
 from bureau.config.scenario import Scenario
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.formats.schema import label_months, month_labels
+from bureau.pipeline.chain import check_database
 from bureau.rundir import (
     RESOLVED_SCENARIO,
     read_manifest,
@@ -24,14 +25,14 @@ from bureau.rundir import (
 
 
 def month_of(scenario: Scenario, as_of: str | None) -> int:
-    """The month number of an ``--as-of YYYY-MM`` label (the run's last month by default).
+    """The month number of a ``YYYY-MM`` label (the run's last month by default).
 
     Parameters
     ----------
     scenario
         The run's scenario (its calendar).
     as_of
-        A month as ``YYYY-MM``, or None.
+        A month as ``YYYY-MM`` (month 01 to 12), or None.
 
     Returns
     -------
@@ -41,20 +42,17 @@ def month_of(scenario: Scenario, as_of: str | None) -> int:
     Raises
     ------
     BureauError
-        If the label is not a month of the run.
+        If the label is not a month, or not a month of the run (field ``as_of``).
     """
     if as_of is None:
         return scenario.months - 1
-    try:
-        month = int(label_months(scenario.start_date, pd.Series([as_of]))[0])
-    except (ValueError, TypeError):
-        month = -1
-    if not re.fullmatch(r"\d{4}-\d{2}", as_of) or not 0 <= month < scenario.months:
-        first = month_labels(scenario.start_date, np.array([0, scenario.months - 1]))
-        raise BureauError(
-            f"{as_of!r} is not a month of this run ({first[0]} to {first[1]}, as YYYY-MM)",
-            field="--as-of",
-        )
+    # Checked before counting: 2019-13 would otherwise count on to 2020-01.
+    if not isinstance(as_of, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", as_of):
+        raise BureauError(f"{as_of!r} is not a month (YYYY-MM, month 01 to 12)", field="as_of")
+    month = int(label_months(scenario.start_date, pd.Series([as_of]))[0])
+    if not 0 <= month < scenario.months:
+        first, last = month_labels(scenario.start_date, np.array([0, scenario.months - 1]))
+        raise BureauError(f"{as_of} is not a month of this run ({first} to {last})", field="as_of")
     return month
 
 
@@ -105,18 +103,21 @@ def score_file(
         If the run, bureau, model, month or input is not usable.
     """
     root = Path(run_dir)
-    read_manifest(root)
+    manifest = read_manifest(root)
     scenario = load_scenario(root / RESOLVED_SCENARIO)
     if bureau not in scenario.active_bureaus:
         known = ", ".join(scenario.active_bureaus)
-        raise BureauError(f"no bureau {bureau} in this run (bureaus: {known})", field="--bureau")
+        raise BureauError(f"no bureau {bureau} in this run (bureaus: {known})", field="bureau")
+    month = month_of(scenario, as_of)
     model_dir = root / "models" / bureau
     if not (model_dir / "model_card.json").exists():
         raise RunDirectoryError(f"{bureau} has no model: run bureau train first", path=model_dir)
+    # Before the model is even read: the output must not be one of the files scoring reads.
+    check_output(Path(output_path), [Path(input_path), *model_dir.iterdir()])
     model = load_model(model_dir)
-    month = month_of(scenario, as_of)
     year = int(str(month_labels(scenario.start_date, np.array([month]))[0])[:4])
-    engine = bureau_engine(root, bureau, db_url)
+    check_database(root, manifest, db_url)
+    engine = bureau_engine(root, bureau, db_url, create=False)
     try:
         return score_applicants(
             engine,

@@ -167,7 +167,7 @@ def database_engine(
             parsed.get_dialect().import_dbapi()
             if parsed.get_backend_name() == "sqlite":
                 raise DatabaseError(
-                    "give a server URL, or none for the SQLite files in the run", field="db"
+                    "give a server URL, or none for the SQLite files in the run", field="db_url"
                 )
             schema = schema_name(run_dir, name)
             where = f"schema {schema}"
@@ -180,14 +180,16 @@ def database_engine(
         return engine
     except (ModuleNotFoundError, NoSuchModuleError) as exc:
         raise DatabaseError(
-            f"the database driver is not installed ({_first_line(exc)})", field="db"
+            f"the database driver is not installed ({_first_line(exc)})", field="db_url"
         ) from None
     # After the missing plugin, which is also an ArgumentError.
     except ArgumentError:
-        raise DatabaseError(NOT_A_URL, field="db") from None
+        raise DatabaseError(NOT_A_URL, field="db_url") from None
     except SQLAlchemyError as exc:
         reason = _first_line(exc.orig if getattr(exc, "orig", None) else exc)
-        raise DatabaseError(f"cannot open the database of {name}: {reason}", field="db") from None
+        raise DatabaseError(
+            f"cannot open the database of {name}: {reason}", field="db_url"
+        ) from None
     except OSError as exc:
         raise DatabaseError(
             f"cannot open the database of {name}: {exc.strerror}", path=where
@@ -297,6 +299,8 @@ def drop_run_schemas(url: str, run: str) -> list[str]:
         return mine
     except SQLAlchemyError as exc:
         reason = _first_line(exc.orig if getattr(exc, "orig", None) else exc)
-        raise DatabaseError(f"cannot drop the schemas of run {run}: {reason}", field="db") from None
+        raise DatabaseError(
+            f"cannot drop the schemas of run {run}: {reason}", field="db_url"
+        ) from None
     finally:
         engine.dispose()

@@ -154,6 +154,6 @@ def test_report_command_prints_a_consolidated_report(small_run) -> None:
     readable = runner.invoke(app, ["report", str(small_run.path), "--national-id", number])
     assert readable.exit_code == 0 and "Consolidated report" in readable.stdout
     nobody = runner.invoke(
-        app, ["report", str(small_run.path), "--national-id", "110105199001011234"]
+        app, ["report", str(small_run.path), "--national-id", "110105199001011232"]
     )
     assert nobody.exit_code == 2 and "no submitted file" in nobody.stderr

@@ -21,7 +21,7 @@ from bureau.bureaus.resolve import identity_key_arrays
 from bureau.cli.main import app
 from bureau.pipeline import score_file
 from bureau.store.credit_file import Inquiry
-from bureau.store.parquet import read_table
+from tests.cli.helpers import applicant_frame
 
 runner = CliRunner()
 
@@ -34,16 +34,7 @@ def trained(small_run) -> str:
 
 @pytest.fixture(scope="module")
 def applicants(small_run) -> pd.DataFrame:
-    persons = read_table(small_run.path / "world" / "persons")
-    return pd.DataFrame(
-        {
-            "applicant_id": "A" + persons["person_id"].astype(str),
-            "national_id": persons["national_id"],
-            "name": persons["name"],
-            "birth_date": persons["birth_date"].dt.strftime("%Y-%m-%d"),
-            "phone": persons["phone"],
-        }
-    ).head(600)
+    return applicant_frame(small_run.path, 600)
 
 
 def test_applicants_are_matched_scored_and_rejected_by_row(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import common_scale, scale_for, to_pd, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
 from bureau.errors import BureauError, TrainingError
+from tests.tampering import resize_trees, seal
 
 
 def synthetic(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -187,7 +189,7 @@ def test_saved_models_load_and_score_the_same(
     [
         (lambda d: (d / "scorecard.json").write_text("{}"), "does not match the SHA-256"),
         (lambda d: (d / "scorecard.json").unlink(), "model file missing"),
-        (lambda d: (d / "model_card.json").write_text("{not json"), "unreadable"),
+        (lambda d: (d / "model_card.json").write_text("{not json"), "line 1: not valid JSON"),
         (lambda d: (d / "model_card.json").unlink(), "not a model directory"),
     ],
 )
@@ -201,18 +203,149 @@ def test_damaged_models_are_refused(tmp_path: Path, card: WOEScorecard, damage, 
 def test_a_tampered_model_that_matches_a_forged_hash_must_still_parse(
     tmp_path: Path, card: WOEScorecard
 ) -> None:
-    import hashlib
-
     where = save_model(_model(card), tmp_path / "m")
-    text = "garbage that is not a scorecard"
-    (where / "scorecard.json").write_text(text)
-    meta = json.loads((where / "model_card.json").read_text())
-    meta["model_sha256"] = hashlib.sha256(text.encode()).hexdigest()
-    (where / "model_card.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="does not parse"):
+    (where / "scorecard.json").write_text("garbage that is not a scorecard")
+    seal(where)
+    with pytest.raises(ModelError, match=r"scorecard\.json: line 1: not valid JSON"):
         load_model(where)
 
 
 def test_additive_model_dict_round_trip(card: WOEScorecard) -> None:
     data = json.loads(json.dumps(card.tables_.to_dict()))
     assert AdditiveModel.from_dict(data).to_dict() == card.tables_.to_dict()
+
+
+def _load_in_a_subprocess(directories: list[Path]) -> tuple[int, list[str]]:
+    """Load models in a child process: an abort inside LightGBM must not take pytest down."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from bureau.bureaus.models.artifacts import ModelError, load_model\n"
+        "for where in sys.argv[1:]:\n"
+        "    try:\n"
+        "        load_model(where)\n"
+        "        print('loaded', flush=True)\n"
+        "    except ModelError as exc:\n"
+        "        print(f'ModelError: {exc}', flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, directories)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout.splitlines()
+
+
+LIGHTGBM_EDITS = [
+    (lambda t: t.replace("Tree=0\nnum_leaves=2", "Tree=0\nnum_leaves=5", 1), "num_leaves=5"),
+    (lambda t: resize_trees(t.replace("left_child=-1\n", "left_child=7\n", 1)), "left_child"),
+    (
+        lambda t: resize_trees(t.replace("leaf_value=-3.710187670307505", "leaf_value=nan", 1)),
+        "leaf_value",
+    ),
+    (
+        lambda t: resize_trees(t.replace("split_feature=8\n", "split_feature=80\n", 1)),
+        "split_feature",
+    ),
+    (lambda t: t.replace("split_feature=8\n", "split_feature=18\n", 1), "tree_sizes"),
+    (lambda t: t[: len(t) // 2], "truncated"),
+    (lambda t: t.replace("end of trees\n", ""), "end of trees"),
+]
+
+
+def test_a_hand_edited_lightgbm_model_is_refused_before_lightgbm_reads_it(tmp_path: Path) -> None:
+    import shutil
+
+    directories = []
+    for i, (edit, _) in enumerate(LIGHTGBM_EDITS):
+        where = tmp_path / f"m{i}"
+        shutil.copytree(Path(__file__).parents[2] / "models" / "qianhai", where)
+        text = (where / "model.txt").read_text()
+        edited = edit(text)
+        assert edited != text
+        (where / "model.txt").write_text(edited)
+        seal(where)
+        directories.append(where)
+    code, lines = _load_in_a_subprocess(directories)
+    assert code == 0 and len(lines) == len(LIGHTGBM_EDITS), (code, lines)
+    for i, ((_, words), line) in enumerate(zip(LIGHTGBM_EDITS, lines, strict=True)):
+        assert line.startswith(f"ModelError: {directories[i]}/model.txt: line "), line
+        assert words in line, line
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda c: c["score_scale"].update(base_score=c["score_scale"]["base_score"] + 50),
+        lambda c: c.update(features=list(reversed(c["features"]))),
+        lambda c: c.update(feature_groups=c["feature_groups"][:1]),
+        lambda c: c.update(bureau="someone else"),
+        lambda c: c["metrics"]["development"].update(auc=0.99),
+    ],
+)
+def test_editing_any_field_of_a_card_is_detected(tmp_path: Path, card: WOEScorecard, edit) -> None:
+    model = _model(card)
+    full = BureauModel(model.family, card, model.features, model.scale, _full_card())
+    where = save_model(full, tmp_path / "m")
+    meta = json.loads((where / "model_card.json").read_text())
+    edit(meta)
+    (where / "model_card.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    with pytest.raises(
+        ModelError, match=r"model_card\.json: the card does not match its card_sha256"
+    ):
+        load_model(where)
+
+
+def _full_card() -> dict:
+    return {
+        "bureau": "test",
+        "feature_groups": ["credit", "inquiries"],
+        "metrics": {"development": {"auc": 0.7, "ks": float("nan")}},
+        "window": (12, 23),
+        "by_month": {2: 0.1, 10: 0.2},
+    }
+
+
+def test_a_card_of_any_json_values_loads_as_saved(tmp_path: Path, card: WOEScorecard) -> None:
+    model = _model(card)
+    full = BureauModel(model.family, card, model.features, model.scale, _full_card())
+    loaded = load_model(save_model(full, tmp_path / "m"))
+    assert loaded.card["window"] == [12, 23] and loaded.card["by_month"] == {"2": 0.1, "10": 0.2}
+
+
+def test_a_card_without_a_seal_is_refused_with_what_to_do(
+    tmp_path: Path, card: WOEScorecard
+) -> None:
+    where = save_model(_model(card), tmp_path / "m")
+    meta = json.loads((where / "model_card.json").read_text())
+    meta.pop("card_sha256", None)
+    (where / "model_card.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    with pytest.raises(ModelError, match=r"no card_sha256.*retrain"):
+        load_model(where)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda s: s["features"][0]["values"].__setitem__(0, float("nan")), "features[0].values"),
+        (lambda s: s["features"][0].__setitem__("splits", [3.0, 1.0]), "features[0].splits"),
+        (lambda s: s.__setitem__("intercept", "high"), "intercept"),
+        (lambda s: s.__setitem__("inputs", s["inputs"][:-1]), "inputs"),
+        (lambda s: s["features"][0].__setitem__("name", "colour"), "features[0].name"),
+        (lambda s: s.__setitem__("kind", "neural_net"), "kind"),
+    ],
+)
+def test_a_forged_scorecard_is_checked_field_by_field(
+    tmp_path: Path, card: WOEScorecard, edit, field: str
+) -> None:
+    where = save_model(_model(card), tmp_path / "m")
+    data = json.loads((where / "scorecard.json").read_text())
+    edit(data)
+    (where / "scorecard.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    seal(where)
+    with pytest.raises(ModelError, match=rf"scorecard.json: {re.escape(field)}: "):
+        load_model(where)

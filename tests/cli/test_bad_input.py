@@ -235,14 +235,14 @@ def test_a_stage_before_the_one_it_needs(tiny: Path, tmp_path: Path) -> None:
 
 def test_reading_a_file_before_ingestion_creates_no_database(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path, keep=("world", "furnish"))
-    args = ["file", str(run), "--bureau", "sesame", "--national-id", "110101199003071234"]
+    args = ["file", str(run), "--bureau", "sesame", "--national-id", "110101199003071233"]
     refused(args, 2, "run bureau ingest first")
     assert not (run / "db").exists()
 
 
 def test_reading_a_report_before_submission_creates_no_database(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
-    refused(["report", str(run), "-n", "110101199003071234"], 2, "nothing submitted")
+    refused(["report", str(run), "-n", "110101199003071233"], 2, "nothing submitted")
     assert not (run / "db" / "aggregator.db").exists()
 
 
@@ -311,7 +311,7 @@ def test_a_server_run_read_without_its_url(tiny: Path, tmp_path: Path) -> None:
     try:
         for args in (
             ["train", str(run), "-q"],
-            ["file", str(run), "-b", "sesame", "-n", "110101199003071234"],
+            ["file", str(run), "-b", "sesame", "-n", "110101199003071233"],
         ):
             refused(args, 2, "give the same database URL")
         assert not (run / "db").exists()
@@ -413,7 +413,7 @@ def test_a_second_writer_stops_at_once(held: tuple[Path, int], case: str) -> Non
 def test_a_reader_is_not_held_up_by_a_writer(held: tuple[Path, int]) -> None:
     run, _ = held
     result = runner.invoke(
-        app, ["file", str(run), "-b", "sesame", "-n", "110101199003071234", "--json"]
+        app, ["file", str(run), "-b", "sesame", "-n", "110101199003071233", "--json"]
     )
     assert "another command" not in result.stderr
 

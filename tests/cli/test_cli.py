@@ -355,7 +355,7 @@ def test_stage_commands_and_a_credit_report(tmp_path: Path) -> None:
     )
     assert readable.exit_code == 0 and someone in readable.stdout
     nobody = runner.invoke(
-        app, ["file", str(run), "--bureau", "sesame", "--national-id", "110105199001011234"]
+        app, ["file", str(run), "--bureau", "sesame", "--national-id", "110105199001011232"]
     )
     assert nobody.exit_code == 2 and "no file" in nobody.stderr
     wrong = runner.invoke(app, ["file", str(run), "--bureau", "equifax", "--national-id", someone])

@@ -2,9 +2,13 @@
 
 A bureau's model directory holds the model itself (LightGBM's text format, or the scorecard as
 JSON) and ``model_card.json``: features, training window, scenario hash, package version,
-metrics and score scale, and the SHA-256 of the model file. Nothing is pickled: loading parses
-text, and a model file that does not match its card's hash (corrupted, truncated, edited) is
-refused with a clear error rather than scored.
+metrics and score scale, the SHA-256 of the model file (``model_sha256``) and the SHA-256 of
+the card itself (``card_sha256``, over every other field of the card in canonical JSON, so it
+seals the model file's hash too). Nothing is pickled: loading parses text, a card or model
+file that does not match its hash (corrupted, truncated, edited) is refused, and so is one
+that matches a forged hash but does not parse as a model of the bureaus' kind: every file is
+checked in Python before LightGBM reads it (:mod:`bureau.bureaus.models.lgb_text`,
+:mod:`bureau.bureaus.models.checks`).
 """
 
 from __future__ import annotations
@@ -15,23 +19,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from bureau.bureaus.models.additive import REASONS, AdditiveModel, reason_indices
+from bureau.bureaus.models.checks import check_card, check_scorecard, read_json
 from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import ScoreScale, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
-from bureau.errors import BureauError
+from bureau.errors import ModelError
 from bureau.rundir import write_text_atomic
 
 CARD = "model_card.json"
 MODEL_FILES = {"lightgbm": "model.txt", "scorecard": "scorecard.json"}
+SEAL = "card_sha256"
+
+__all__ = ["BureauModel", "ModelError", "card_sha256", "load_model", "save_model"]
 
 
-class ModelError(BureauError):
-    """A model directory is missing, incomplete, corrupted or does not match its card."""
+def card_sha256(card: dict[str, Any]) -> str:
+    """The SHA-256 that seals a model card: of every field but the seal, in canonical JSON.
+
+    Parameters
+    ----------
+    card
+        The card (a ``card_sha256`` field in it is left out).
+
+    Returns
+    -------
+    str
+        The hash in hexadecimal.
+    """
+    fields = {k: v for k, v in card.items() if k != SEAL}
+    # As the card reads back from its file: tuples as lists, number keys as text.
+    fields = json.loads(json.dumps(fields))
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,8 @@ class BureauModel:
         The bureau's score scale.
     card
         The model card.
+    directory
+        The directory it was loaded from (None for a model fitted in this process).
     """
 
     family: str
@@ -57,6 +82,13 @@ class BureauModel:
     features: list[str]
     scale: ScoreScale
     card: dict[str, Any]
+    directory: Path | None = None
+
+    def files(self) -> list[Path]:
+        """The files the model was loaded from (none for a model fitted in this process)."""
+        if self.directory is None:
+            return []
+        return [self.directory / CARD, self.directory / MODEL_FILES[self.family]]
 
     @property
     def tables(self) -> AdditiveModel:
@@ -132,21 +164,29 @@ def save_model(model: BureauModel, directory: Path) -> Path:
     text = model.model_text()
     name = MODEL_FILES[model.family]
     card = {
-        **model.card,
+        **{k: v for k, v in model.card.items() if k != SEAL},
         "model_family": model.family,
         "model_file": name,
         "model_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "features": model.features,
         "score_scale": model.scale.to_dict(),
     }
+    card[SEAL] = card_sha256(card)
     # The model file first: a card never points at a model file that is not there yet.
     write_text_atomic(directory / name, text)
     write_text_atomic(directory / CARD, json.dumps(card, indent=1, sort_keys=True) + "\n")
     return directory
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot be read ({exc.strerror or exc})", path=path) from None
+
+
 def load_model(directory: str | Path) -> BureauModel:
-    """Load a model directory, checking the model file against its card.
+    """Load a model directory, checking its card and model file before anything parses them.
 
     Parameters
     ----------
@@ -161,42 +201,51 @@ def load_model(directory: str | Path) -> BureauModel:
     Raises
     ------
     ModelError
-        If the card or model file is missing, unreadable, does not match the card's hash, or
-        does not parse.
+        If the card or model file is missing, is not what :func:`save_model` writes, does not
+        match its hash, or (with a forged hash) does not parse as a model of the bureaus'
+        kind; the message names the file and the line or field.
     """
     directory = Path(directory)
     card_path = directory / CARD
     if not card_path.is_file():
         raise ModelError("not a model directory (no model_card.json)", path=directory)
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        family = card["model_family"]
-        model_path = directory / card["model_file"]
-        expected = card["model_sha256"]
-        features = [str(f) for f in card["features"]]
-        scale = ScoreScale.from_dict(card["score_scale"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelError(f"model card unreadable or incomplete ({exc})", path=card_path) from None
-    if family not in MODEL_FILES or card["model_file"] != MODEL_FILES[family]:
-        raise ModelError(f"unknown model family {family!r}", path=card_path, field="model_family")
+    card = read_json(_read(card_path), card_path)
+    if not isinstance(card, dict):
+        raise ModelError("not a model card (a JSON object)", path=card_path)
+    if SEAL not in card:
+        raise ModelError(
+            f"no {SEAL}: the card was written by an older version and cannot be checked;"
+            " retrain the model (bureau train; make models for the reference models)",
+            path=card_path,
+        )
+    if card[SEAL] != card_sha256(card):
+        raise ModelError(f"the card does not match its {SEAL}: edited or corrupted", path=card_path)
+    check_card(card, card_path, MODEL_FILES)
+    family = card["model_family"]
+    features = list(card["features"])
+    model_path = directory / card["model_file"]
     if not model_path.is_file():
         raise ModelError("model file missing", path=model_path)
-    raw = model_path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != expected:
+    raw = _read(model_path)
+    if hashlib.sha256(raw).hexdigest() != card["model_sha256"]:
         raise ModelError(
             "model file does not match the SHA-256 in its model card: corrupted or altered",
             path=model_path,
         )
-    try:
-        text = raw.decode("utf-8")
-        if family == "lightgbm":
-            estimator: GradientBoostedModel | WOEScorecard = GradientBoostedModel.from_text(text)
-        else:
-            estimator = WOEScorecard.from_dict(json.loads(text))
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"model file does not parse ({exc})", path=model_path) from None
-    except lgb.basic.LightGBMError as exc:
-        raise ModelError(f"model file does not parse ({exc})", path=model_path) from None
-    if list(estimator.feature_names_in_) != features:
-        raise ModelError("model features differ from its card's", path=model_path)
-    return BureauModel(family, estimator, features, scale, card)
+    if family == "lightgbm":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise ModelError(
+                "not UTF-8 text (binary or damaged?)", path=model_path, row=line
+            ) from None
+        estimator: GradientBoostedModel | WOEScorecard = GradientBoostedModel.from_text(
+            text, features=features, path=model_path
+        )
+    else:
+        data = read_json(raw, model_path)
+        check_scorecard(data, features, model_path)
+        estimator = WOEScorecard.from_dict(data)
+    scale = ScoreScale.from_dict(card["score_scale"])
+    return BureauModel(family, estimator, features, scale, card, directory)

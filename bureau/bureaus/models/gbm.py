@@ -11,6 +11,7 @@ lenders to explain anyway.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -19,6 +20,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable
+from bureau.bureaus.models.lgb_text import check_model_text
+from bureau.errors import ModelError
 
 
 def _thresholds(tree: dict[str, Any], out: dict[int, set[float]]) -> None:
@@ -181,22 +184,39 @@ class GradientBoostedModel(ClassifierMixin, BaseEstimator):
         return self.booster_.model_to_string()
 
     @classmethod
-    def from_text(cls, text: str) -> GradientBoostedModel:
-        """Rebuild a fitted model from LightGBM's text format.
+    def from_text(
+        cls, text: str, *, features: list[str] | None = None, path: Path | None = None
+    ) -> GradientBoostedModel:
+        """Rebuild a fitted model from LightGBM's text format, checked before LightGBM reads it.
 
         Parameters
         ----------
         text
             A model written by :meth:`to_text`.
+        features
+            The features the model must have, in order, or None not to check them.
+        path
+            The file the text was read from, to name in errors.
 
         Returns
         -------
         GradientBoostedModel
             The model, ready to score.
+
+        Raises
+        ------
+        bureau.errors.ModelError
+            If the text is not a LightGBM model of the bureaus' kind (see
+            :func:`~bureau.bureaus.models.lgb_text.check_model_text`) or is not additive.
         """
+        check_model_text(text, features=features, path=path)
         model = cls()
-        model.booster_ = lgb.Booster(model_str=text)
+        try:
+            model.booster_ = lgb.Booster(model_str=text)
+            model.tables_ = compile_tables(model.booster_)
+        except (lgb.basic.LightGBMError, ValueError) as exc:
+            # Whatever the checks let through and LightGBM still refuses is refused the same way.
+            raise ModelError(f"not a usable model ({exc})", path=path) from None
         model.feature_names_in_ = np.array(model.booster_.feature_name(), dtype=object)
         model.classes_ = np.array([0, 1])
-        model.tables_ = compile_tables(model.booster_)
         return model
