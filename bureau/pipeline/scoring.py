@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,9 +46,9 @@ def month_of(scenario: Scenario, as_of: str | None) -> int:
         return scenario.months - 1
     try:
         month = int(label_months(scenario.start_date, pd.Series([as_of]))[0])
-    except (ValueError, TypeError):
+    except (BureauError, TypeError):
         month = -1
-    if not re.fullmatch(r"\d{4}-\d{2}", as_of) or not 0 <= month < scenario.months:
+    if not 0 <= month < scenario.months:
         first = month_labels(scenario.start_date, np.array([0, scenario.months - 1]))
         raise BureauError(
             f"{as_of!r} is not a month of this run ({first[0]} to {first[1]}, as YYYY-MM)",
