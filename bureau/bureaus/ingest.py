@@ -23,16 +23,15 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from bureau.bureaus.load import (
-    TradelineIds,
+    Disagreement,
     load_contacts,
     load_identities,
     load_inquiries,
     load_public_records,
     load_signals,
-    load_tradelines,
     record_file,
-    refresh_tradelines,
 )
+from bureau.bureaus.load_tradelines import TradelineIds, load_tradelines, refresh_tradelines
 from bureau.bureaus.resolve import IdentityIndex, commit, resolve
 from bureau.bureaus.rules import Validated, validate
 from bureau.config.scenario import Scenario
@@ -64,16 +63,22 @@ class IngestReport:
         Files loaded now, and files skipped because already loaded.
     failed
         Files that could not be parsed at all: ``(file, reason)``.
+    ignored
+        Everything else not loaded: records that disagree with what another month's
+        delivery furnished: ``(path, reason)``.
     rows_read, rows_loaded, rows_rejected
         Records read from the files loaded, loaded, and rejected.
     by_rule
         Rejected records (and dropped fields) by rule id.
+
+    Every path is relative to the bureau's feeds.
     """
 
     bureau: str
     files_loaded: int = 0
     files_skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -224,7 +229,10 @@ def ingest_bureau(
             continue
 
         arrival = int(label_months(scn.start_date, pd.Series([month]))[0])
-        tradelines = _load_month(engine, profile.matching, index, tradelines, batch, arrival)
+        tradelines, disagreements = _load_month(
+            engine, profile.matching, index, tradelines, batch, arrival
+        )
+        report.ignored += [(d.file, d.reason) for d in disagreements]
         for parsed in batch:
             rejects = parsed.rejects
             report.files_loaded += 1
@@ -246,8 +254,11 @@ def _load_month(
     tradelines: TradelineIds,
     batch: list[_Parsed],
     arrival: int,
-) -> TradelineIds:
-    """Resolve and load a month's checked files in one transaction; return the tradeline ids.
+) -> tuple[TradelineIds, list[Disagreement]]:
+    """Resolve and load a month's checked files in one transaction.
+
+    Returns the tradeline ids after them, and the files whose records disagree with what
+    another month's delivery furnished (not loaded).
 
     A month's delivery goes in whole or not at all: every file of it is recorded by content
     hash in the same transaction as its records, so a run killed before the commit leaves
@@ -275,6 +286,7 @@ def _load_month(
             )
         )
     after = tradelines
+    disagreements: list[Disagreement] = []
     with engine.begin() as conn:
         load_identities(conn, consumers, resolution.new_keys, arrival)
         for record_type, parts in records.items():
@@ -284,11 +296,11 @@ def _load_month(
             elif record_type == "inquiry":
                 load_inquiries(conn, together, arrival)
             elif record_type == "public_record":
-                load_public_records(conn, together, arrival)
+                disagreements += load_public_records(conn, together, arrival)
             elif record_type == "contact":
                 load_contacts(conn, together, arrival)
             else:
-                load_signals(conn, together, arrival)
+                disagreements += load_signals(conn, together, arrival)
         for parsed in batch:
             record_file(
                 conn,
@@ -301,7 +313,7 @@ def _load_month(
                 rejects=parsed.rejects,
             )
     commit(index, resolution)
-    return after
+    return after, disagreements
 
 
 @dataclass(frozen=True)
