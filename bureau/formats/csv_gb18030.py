@@ -391,6 +391,6 @@ def _read_header(path: Path, line: bytes) -> tuple[str, list[str], dict[str, str
     ignored = [name for name in names if name not in set(layout.values())]
     if ignored:
         # Reported by the reader's caller from the header, under the name it knows the file by.
-        log.info("%s: ignoring unknown column(s) %s", path, ", ".join(ignored))
+        log.debug("%s: ignoring unknown column(s) %s", path, ", ".join(ignored))
         header["ignored_columns"] = ",".join(ignored)
     return record_type, names, header

@@ -421,7 +421,7 @@ class FixedWidthCodec(Codec):
             raise FeedError(message, path=path, row=last + 1)
         if not checked:
             # The records concerned are rejects already, which say more than this.
-            log.info("%s: the control total cannot be recomputed (bad records)", path)
+            log.debug("%s: the control total cannot be recomputed (bad records)", path)
         header["control_total_checked"] = "yes" if checked else "no"
         return ParsedFeed(
             path=path, record_type=record_type, records=records, rejects=rejected, header=header

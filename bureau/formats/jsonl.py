@@ -221,7 +221,7 @@ class _Reader:
         pieces = [piece for block_pieces, _ in done for piece in block_pieces]
         refused = np.array(sorted(i for _, indices in done for i in indices), np.int64)
         if refused.size:
-            log.info("%s: %d lines parsed one by one", self.path, refused.size)
+            log.debug("%s: %d lines parsed one by one", self.path, refused.size)
             for run in np.split(refused, np.flatnonzero(np.diff(refused) != 1) + 1):
                 pieces.append(self._python_piece(lines, int(run[0]), int(run[-1]) + 1, record_type))
         return self._result(record_type, lines, pieces)
