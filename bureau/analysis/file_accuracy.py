@@ -29,9 +29,9 @@ from bureau.store.credit_file import (
     PublicRecord,
     Reject,
     Tradeline,
-    TradelineMonth,
 )
 from bureau.store.parquet import read_table
+from bureau.store.reports import monthly_reports
 
 STATUS_CODES = np.array(["N", "1", "2", "3", "4", "W", "C"])
 
@@ -66,9 +66,6 @@ def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
             Tradeline.source_file,
             Tradeline.source_line,
         ),
-        "tradeline_months": select(
-            TradelineMonth.tradeline_id, TradelineMonth.month, TradelineMonth.status
-        ),
         "inquiries": select(Inquiry.consumer_id, Inquiry.source_file, Inquiry.source_line),
         "public_records": select(
             PublicRecord.consumer_id, PublicRecord.source_file, PublicRecord.source_line
@@ -76,7 +73,9 @@ def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
         "rejects": select(Reject.rule_id, Reject.action, Reject.file, Reject.line),
     }
     with engine.connect() as conn:
-        return {name: read_frame(conn, statement) for name, statement in statements.items()}
+        held = {name: read_frame(conn, statement) for name, statement in statements.items()}
+        held["tradeline_months"] = monthly_reports(conn, None, ("tradeline_id", "month", "status"))
+    return held
 
 
 def assess_bureau(

@@ -27,7 +27,8 @@ from bureau.analysis.provenance import trace
 from bureau.formats.history import HISTORY_MONTHS, status_levels
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import corrections_as_of
-from bureau.store.credit_file import PublicRecord, Tradeline, TradelineMonth
+from bureau.store.credit_file import PublicRecord, Tradeline
+from bureau.store.reports import in_force, monthly_reports
 
 ERROR_COLUMNS = (
     "consumer_id",
@@ -56,7 +57,8 @@ class FileItems:
 
     #: Every tradeline, with its true account and person and ``owner``, the file's person.
     lines: pd.DataFrame
-    #: Monthly reports in the window of any of the snapshots.
+    #: Monthly reports in the window of any of the snapshots, every delivery of each (a
+    #: furnisher's correction beside the first report), as :func:`monthly_reports` gives them.
     months: pd.DataFrame
     #: Public records filed and arrived by the last snapshot, traced, with ``owner``.
     records: pd.DataFrame
@@ -87,7 +89,6 @@ def read_items(
         per snapshot by :func:`item_errors`).
     """
     first, last = min(snapshots), max(snapshots)
-    months_table = TradelineMonth.__table__
     with engine.connect() as conn:
         lines = read_frame(
             conn,
@@ -100,18 +101,13 @@ def read_items(
                 Tradeline.source_line,
             ),
         )
-        months = read_frame(
+        months = monthly_reports(
             conn,
-            select(
-                months_table.c.tradeline_id,
-                months_table.c.month,
-                months_table.c.status,
-                months_table.c.arrival,
-            ).where(
-                months_table.c.arrival <= last,
-                months_table.c.month <= last,
-                months_table.c.month > first - HISTORY_MONTHS,
-            ),
+            last,
+            ("tradeline_id", "month", "status", "arrival"),
+            first_month=first - HISTORY_MONTHS + 1,
+            last_month=last,
+            every_delivery=True,
         )
         records = read_frame(
             conn,
@@ -166,10 +162,9 @@ def item_errors(
     """
     with engine.connect() as conn:
         fixes = corrections_as_of(conn, snapshot)
-    months = items.months
+    months = in_force(items.months, snapshot)
     months = months[
-        (months["arrival"].to_numpy() <= snapshot)
-        & (months["month"].to_numpy() <= snapshot)
+        (months["month"].to_numpy() <= snapshot)
         & (months["month"].to_numpy() > snapshot - HISTORY_MONTHS)
     ]
     months = fixes.months(months)
@@ -250,12 +245,12 @@ def item_errors(
         & ~records["public_record_id"].isin(fixes.removed_records).to_numpy()
     ]
     ended = pd.to_numeric(records["ended"], errors="coerce").to_numpy(dtype=float)
-    in_force = ~(ended <= snapshot)
+    standing = ~(ended <= snapshot)
     wrongful = (
         (records["defect"] == "wrongful_record").to_numpy()
         | records["truth_key"].isin(wrongful_world).to_numpy()
         | (records["identity_of"].fillna(-1).to_numpy() != records["owner"].to_numpy())
-    ) & in_force
+    ) & standing
     held = records[wrongful]
     record_errors = pd.DataFrame(
         {

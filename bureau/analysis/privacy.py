@@ -23,6 +23,7 @@ from bureau.store.credit_file import (
     Signal,
     Tradeline,
     TradelineMonth,
+    TradelineRevision,
 )
 
 #: The categories of personal data, each with the stored values that count towards it: a
@@ -34,7 +35,12 @@ CATEGORIES: dict[str, tuple] = {
         Consumer.phone,
         Identifier.__table__,
     ),
-    "credit": (Tradeline.__table__, TradelineMonth.__table__, Inquiry.__table__),
+    "credit": (
+        Tradeline.__table__,
+        TradelineMonth.__table__,
+        TradelineRevision.__table__,
+        Inquiry.__table__,
+    ),
     "payments": (Signal.payment_volume, Signal.utility_on_time, Signal.phone_bill_on_time),
     "e-commerce": (Signal.ecommerce_spend, Signal.ecommerce_returns),
     "social ties": (Contact.__table__,),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, func, select
 
 from bureau.analysis.aggregation import key_owners
 from bureau.errors import BureauError
@@ -25,7 +25,8 @@ from bureau.store.aggregator import (
     Reconciliation,
 )
 from bureau.store.bulk import read_frame
-from bureau.store.credit_file import Tradeline, TradelineMonth
+from bureau.store.credit_file import Tradeline
+from bureau.store.reports import monthly_reports
 
 #: The name of the aggregator's consensus in every table's ``bureau`` column.
 AGGREGATOR = "aggregator"
@@ -123,21 +124,12 @@ def tradelines_on_file(engine: Engine, snapshot: int) -> pd.Series:
         indexed by ``consumer_id`` (consumers without any are absent). The files are counted
         as furnished, before dispute corrections, as the bureaus' scores are computed.
     """
-    months = TradelineMonth.__table__
-    arrived = exists().where(
-        months.c.tradeline_id == Tradeline.tradeline_id, months.c.arrival <= snapshot
-    )
-    query = (
-        select(Tradeline.consumer_id, func.count().label("tradelines"))
-        .where(arrived)
-        .group_by(Tradeline.consumer_id)
-    )
     with engine.connect() as conn:
-        counts = read_frame(conn, query)
-    return pd.Series(
-        counts["tradelines"].to_numpy(dtype=np.int64),
-        index=counts["consumer_id"].to_numpy(dtype=np.int64),
-    )
+        arrived = monthly_reports(conn, snapshot, ("tradeline_id",))["tradeline_id"].unique()
+        lines = read_frame(conn, select(Tradeline.tradeline_id, Tradeline.consumer_id))
+    held = lines[lines["tradeline_id"].isin(arrived).to_numpy()]
+    counts = held.groupby("consumer_id", sort=True).size()
+    return pd.Series(counts.to_numpy(dtype=np.int64), index=counts.index.to_numpy(dtype=np.int64))
 
 
 def bureau_view(

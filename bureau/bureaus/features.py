@@ -31,8 +31,8 @@ from bureau.store.credit_file import (
     PublicRecord,
     Signal,
     Tradeline,
-    TradelineMonth,
 )
+from bureau.store.reports import monthly_reports
 
 REVOLVING = ("credit_card", "credit_line")
 #: "Months since" an event that never happened. A number beyond any real one rather than a
@@ -44,7 +44,6 @@ NEVER = 999.0
 
 def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
     """The parts of a credit file that had arrived by the snapshot, as furnished."""
-    months = TradelineMonth.__table__
     signals = Signal.__table__
     data = {
         "consumers": read_frame(
@@ -65,12 +64,7 @@ def _read(conn: Connection, snapshot: int) -> dict[str, pd.DataFrame]:
             .where(Tradeline.opened <= snapshot)
             .order_by(Tradeline.tradeline_id),
         ),
-        "months": read_frame(
-            conn,
-            select(months.c.tradeline_id, months.c.month, months.c.status, months.c.balance)
-            .where(months.c.arrival <= snapshot, months.c.month <= snapshot)
-            .order_by(months.c.tradeline_id, months.c.month),
-        ),
+        "months": monthly_reports(conn, snapshot, last_month=snapshot),
         "inquiries": read_frame(
             conn,
             select(Inquiry.consumer_id, Inquiry.month, Inquiry.approved).where(

@@ -7,7 +7,10 @@ killed in the middle of a month leaves no trace of that month's files (the trans
 committed) and completes on the next run. One transaction per month rather than per file spares
 a commit, and the pandas work of splitting a month by file, for each of hundreds of files. A
 file that cannot be parsed at all is reported by name and nothing of it loads; the rest of its
-month loads.
+month loads. A file once loaded is never replaced: delivered again with other contents under
+the same name, it is refused (a furnisher corrects reports in a later month's delivery). An
+entry of the feed tree that is no feed file is named and skipped (see
+:mod:`bureau.bureaus.feed_tree`). Every file is named relative to the bureau's feeds.
 """
 
 from __future__ import annotations
@@ -22,24 +25,24 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from bureau.bureaus.feed_tree import regular_files_bytes, scan_feeds
 from bureau.bureaus.load import (
-    TradelineIds,
+    Disagreement,
     load_contacts,
     load_identities,
     load_inquiries,
     load_public_records,
     load_signals,
-    load_tradelines,
     record_file,
-    refresh_tradelines,
 )
+from bureau.bureaus.load_tradelines import TradelineIds, load_tradelines, refresh_tradelines
 from bureau.bureaus.resolve import IdentityIndex, commit, resolve
 from bureau.bureaus.rules import Validated, validate
 from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks
 from bureau.errors import RunDirectoryError
 from bureau.formats import FeedError, ParsedFeed, get_codec
-from bureau.formats.schema import RECORDS, from_text, label_months, month_numbers
+from bureau.formats.schema import RECORDS, from_text, label_months, month_labels, month_numbers
 from bureau.rundir import file_digest
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Consumer, CreditFileBase, Identifier, LoadedFile
@@ -63,17 +66,25 @@ class IngestReport:
     files_loaded, files_skipped
         Files loaded now, and files skipped because already loaded.
     failed
-        Files that could not be parsed at all: ``(file, reason)``.
+        Files of which nothing loaded (they cannot be parsed at all, cannot be read, or
+        changed since they were loaded): ``(file, reason)``.
+    ignored
+        Everything else not loaded: entries of the feed tree that are no feed file, columns
+        of a file unknown to its format, records that disagree with what another month's
+        delivery furnished: ``(path, reason)``.
     rows_read, rows_loaded, rows_rejected
         Records read from the files loaded, loaded, and rejected.
     by_rule
         Rejected records (and dropped fields) by rule id.
+
+    Every path is relative to the bureau's feeds.
     """
 
     bureau: str
     files_loaded: int = 0
     files_skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -88,27 +99,6 @@ class _Parsed:
     feed: ParsedFeed
     rejects: pd.DataFrame
     typed: pd.DataFrame
-
-
-def feed_files(feeds: Path, bureau: str, suffix: str) -> list[Path]:
-    """List a bureau's feed files in arrival order (month, then name).
-
-    Parameters
-    ----------
-    feeds
-        The run's ``feeds/`` directory.
-    bureau
-        The bureau.
-    suffix
-        Its intake format's file suffix.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files.
-    """
-    root = feeds / bureau
-    return sorted(root.glob(f"*/*{suffix}"), key=lambda p: (p.parent.name, p.name))
 
 
 def _normalise(scn: Scenario, checked: Validated, record_type: str) -> pd.DataFrame:
@@ -150,18 +140,25 @@ def _check(
     ]
 
 
-def _read_state(engine: Engine) -> tuple[IdentityIndex, TradelineIds, set[str]]:
+def _read_state(engine: Engine) -> tuple[IdentityIndex, TradelineIds, dict[str, int], set[str]]:
+    """The identity keys, tradeline numbers, and loaded files (month by path, hashes)."""
     with engine.connect() as conn:
         keys = read_frame(conn, select(Identifier.kind, Identifier.value, Identifier.consumer_id))
         top = conn.execute(
             select(Consumer.consumer_id).order_by(Consumer.consumer_id.desc()).limit(1)
         ).scalar()
-        loaded = set(conn.execute(select(LoadedFile.sha256)).scalars())
+        files = conn.execute(select(LoadedFile.file, LoadedFile.arrival, LoadedFile.sha256)).all()
         tradelines = TradelineIds.read(conn)
     index = IdentityIndex(
         keys.astype({"kind": "string", "value": "string"}), next_id=(top or 0) + 1
     )
-    return index, tradelines, loaded
+    return index, tradelines, {f: a for f, a, _ in files}, {sha for *_, sha in files}
+
+
+def _fail(report: IngestReport, rel: str, reason: str) -> None:
+    report.failed.append((rel, reason))
+    # The report carries it to the user; the log only follows along.
+    logger.info("%s: %s: %s", report.bureau, rel, reason)
 
 
 def ingest_bureau(
@@ -195,36 +192,63 @@ def ingest_bureau(
     codec = get_codec(profile.intake_format)
     if not (feeds / bureau).is_dir():
         raise RunDirectoryError(f"no feeds for {bureau}: run bureau furnish first", path=feeds)
-    files = feed_files(feeds, bureau, codec.suffix)
-    index, tradelines, loaded = _read_state(engine)
-    report = IngestReport(bureau)
+    tree = scan_feeds(feeds / bureau, codec.suffix, scn.start_date, scn.months)
+    index, tradelines, loaded_at, loaded = _read_state(engine)
+    report = IngestReport(bureau, ignored=list(tree.ignored))
+    total = len(tree.files)
     done = 0
-    months = sorted({f.parent.name for f in files})
-    for month in months:
+    for month, files in tree.months:
         feeds_read: list[tuple[Path, str, str, ParsedFeed]] = []
-        for path in (f for f in files if f.parent.name == month):
+        for path in files:
             done += 1
             rel = path.relative_to(feeds / bureau).as_posix()
-            sha = file_digest(path)
+            try:
+                sha = file_digest(path)
+            except OSError as exc:
+                _fail(report, rel, f"cannot be read: {exc.strerror}")
+                continue
             if sha in loaded:
                 # Already loaded, in an earlier run or as an identical file this month.
                 report.files_skipped += 1
                 continue
+            if rel in loaded_at:
+                when = month_labels(scn.start_date, np.array([loaded_at[rel]]))[0]
+                _fail(
+                    report,
+                    rel,
+                    f"changed since it was loaded in {when}: a loaded file is never replaced; "
+                    "a correction comes in a later month's delivery",
+                )
+                continue
             loaded.add(sha)
             try:
-                feeds_read.append((path, rel, sha, codec.read(path)))
+                feed = codec.read(path)
             except FeedError as exc:
                 loaded.discard(sha)
-                report.failed.append((rel, exc.message))
-                logger.warning("%s: %s", path, exc.message)
+                # The row and field, without the path the file was read by.
+                _fail(report, rel, str(FeedError(exc.message, row=exc.row, field=exc.field)))
+                continue
+            except OSError as exc:
+                loaded.discard(sha)
+                _fail(report, rel, f"cannot be read: {exc.strerror}")
+                continue
+            feeds_read.append((path, rel, sha, feed))
+            unknown = feed.header.get("ignored_columns")
+            if unknown:
+                report.ignored.append(
+                    (rel, f"column(s) {unknown} unknown to the format: not loaded")
+                )
         batch = _check(scn, month, feeds_read)
         if progress:
-            progress(done, len(files))
+            progress(done, total)
         if not batch:
             continue
 
         arrival = int(label_months(scn.start_date, pd.Series([month]))[0])
-        tradelines = _load_month(engine, profile.matching, index, tradelines, batch, arrival)
+        tradelines, disagreements = _load_month(
+            engine, profile.matching, index, tradelines, batch, arrival
+        )
+        report.ignored += [(d.file, d.reason) for d in disagreements]
         for parsed in batch:
             rejects = parsed.rejects
             report.files_loaded += 1
@@ -246,8 +270,11 @@ def _load_month(
     tradelines: TradelineIds,
     batch: list[_Parsed],
     arrival: int,
-) -> TradelineIds:
-    """Resolve and load a month's checked files in one transaction; return the tradeline ids.
+) -> tuple[TradelineIds, list[Disagreement]]:
+    """Resolve and load a month's checked files in one transaction.
+
+    Returns the tradeline ids after them, and the files whose records disagree with what
+    another month's delivery furnished (not loaded).
 
     A month's delivery goes in whole or not at all: every file of it is recorded by content
     hash in the same transaction as its records, so a run killed before the commit leaves
@@ -275,6 +302,7 @@ def _load_month(
             )
         )
     after = tradelines
+    disagreements: list[Disagreement] = []
     with engine.begin() as conn:
         load_identities(conn, consumers, resolution.new_keys, arrival)
         for record_type, parts in records.items():
@@ -284,11 +312,11 @@ def _load_month(
             elif record_type == "inquiry":
                 load_inquiries(conn, together, arrival)
             elif record_type == "public_record":
-                load_public_records(conn, together, arrival)
+                disagreements += load_public_records(conn, together, arrival)
             elif record_type == "contact":
                 load_contacts(conn, together, arrival)
             else:
-                load_signals(conn, together, arrival)
+                disagreements += load_signals(conn, together, arrival)
         for parsed in batch:
             record_file(
                 conn,
@@ -301,7 +329,7 @@ def _load_month(
                 rejects=parsed.rejects,
             )
     commit(index, resolution)
-    return after
+    return after, disagreements
 
 
 @dataclass(frozen=True)
@@ -373,7 +401,7 @@ def feed_bytes(run_dir: Path, bureau: str) -> int:
     int
         Bytes of its feed files (0 before furnishing), to start the largest bureau first.
     """
-    return sum(f.stat().st_size for f in (run_dir / "feeds" / bureau).glob("*/*"))
+    return regular_files_bytes(run_dir / "feeds" / bureau)
 
 
 def ingest_all(

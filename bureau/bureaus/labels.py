@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from bureau.formats.history import DEFAULT_CODES
 from bureau.store.bulk import read_frame
-from bureau.store.credit_file import Consumer, Tradeline, TradelineMonth
+from bureau.store.credit_file import Consumer, Tradeline
+from bureau.store.reports import monthly_reports
 
 
 def observed_outcomes(engine: Engine, snapshot: int, horizon: int = 12) -> pd.DataFrame:
@@ -32,7 +34,6 @@ def observed_outcomes(engine: Engine, snapshot: int, horizon: int = 12) -> pd.Da
         Indexed by ``consumer_id`` (every consumer on file at the snapshot): ``bad`` and
         ``in_default`` (booleans).
     """
-    months = TradelineMonth.__table__
     with engine.connect() as conn:
         on_file = read_frame(
             conn,
@@ -40,19 +41,20 @@ def observed_outcomes(engine: Engine, snapshot: int, horizon: int = 12) -> pd.Da
             .where(Consumer.first_seen <= snapshot)
             .order_by(Consumer.consumer_id),
         )
-        bad = read_frame(
+        # The defaults the file shows now, furnishers' corrections included.
+        bad = monthly_reports(
             conn,
-            select(Tradeline.consumer_id, months.c.month)
-            .join(months, months.c.tradeline_id == Tradeline.tradeline_id)
-            .where(
-                months.c.status.in_(["4", "W"]),
-                months.c.month > snapshot - 1,
-                months.c.month <= snapshot + horizon,
-            ),
+            None,
+            ("tradeline_id", "month"),
+            first_month=snapshot,
+            last_month=snapshot + horizon,
+            statuses=DEFAULT_CODES,
         )
+        owners = read_frame(conn, select(Tradeline.tradeline_id, Tradeline.consumer_id))
     index = pd.Index(on_file["consumer_id"].to_numpy(dtype=np.int64), name="consumer_id")
     month = bad["month"].to_numpy(dtype=np.int64)
-    who = bad["consumer_id"].to_numpy()
+    owner = pd.Series(owners["consumer_id"].to_numpy(), index=owners["tradeline_id"].to_numpy())
+    who = owner.reindex(bad["tradeline_id"].to_numpy()).to_numpy()
     return pd.DataFrame(
         {
             "bad": index.isin(who[month > snapshot]),

@@ -1,22 +1,26 @@
 """Loading a month's validated, resolved feed files into a bureau's credit files.
 
-Tradelines are keyed by (furnisher, account number) and keep their latest state and a
-24-month payment history string (as on the PBOC report: one character a month, most recent last;
-``N`` current, ``1``-``4`` months past due, ``W`` written off, ``C`` closed, ``/`` not reported,
-``*`` before the account opened). Every monthly report is kept with the month it arrived in.
-Inquiries and public records are upserted by their reference; signals by member and month.
+Tradelines are loaded by :mod:`bureau.bureaus.load_tradelines`. Inquiries and public records
+are keyed by their reference; signals by member and month.
+
+Nothing a delivery furnished is overwritten by another month's delivery. Within one month's
+delivery the later file (or line) wins, as its files are one batch. A report of an
+account-month already held from another month, with other values, is the furnisher's
+correction, kept beside the first (:mod:`bureau.store.reports`). Of a signal or a public
+record held from another month, the values held are kept, and the files that disagreed are
+named (:class:`Disagreement`); only a public record's end may be added, once, to a record
+that had none.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from bureau.bureaus.keymap import KeyMap, hash_columns
-from bureau.store.bulk import insert, read_frame, update_by_key, upsert
+from bureau.store.bulk import insert, read_in, upsert
 from bureau.store.credit_file import (
     Consumer,
     Contact,
@@ -26,256 +30,44 @@ from bureau.store.credit_file import (
     PublicRecord,
     Reject,
     Signal,
-    Tradeline,
-    TradelineMonth,
 )
 
-HISTORY_MONTHS = 24
+# Control characters other than tab, shown in stored raw text as their Unicode pictures
+# (U+2400...): PostgreSQL cannot store a NUL in text, and a reject's raw text is for reading.
+_CONTROL_PICTURES = str.maketrans({c: 0x2400 + c for c in range(0x20) if c != 0x09})
 
 
-def _keys(furnisher: pd.Series, account_ref: pd.Series) -> np.ndarray:
-    """One 64-bit hash per tradeline key (furnisher, account number)."""
-    return hash_columns([furnisher.astype("string"), account_ref.astype("string")])
-
-
-@dataclass
-class TradelineIds:
-    """The bureau's tradeline numbers by furnisher and account number, kept in memory.
+@dataclass(frozen=True)
+class Disagreement:
+    """Records of a file that another month's delivery had furnished otherwise: not loaded.
 
     Attributes
     ----------
-    ids
-        ``tradeline_id`` by the hash of (furnisher, account number).
-    next_id
-        The next tradeline id to issue.
-    """
-
-    ids: KeyMap = field(default_factory=KeyMap)
-    next_id: int = 1
-
-    @classmethod
-    def read(cls, conn: Connection) -> TradelineIds:
-        """Read a bureau's tradeline numbers from its database.
-
-        Parameters
-        ----------
-        conn
-            A connection to the bureau's database.
-
-        Returns
-        -------
-        TradelineIds
-            The numbers.
-        """
-        held = read_frame(
-            conn, select(Tradeline.furnisher, Tradeline.account_ref, Tradeline.tradeline_id)
-        )
-        if held.empty:
-            return cls()
-        ids = held["tradeline_id"].to_numpy(dtype=np.int64)
-        return cls(
-            ids=KeyMap(_keys(held["furnisher"], held["account_ref"]), ids),
-            next_id=int(ids.max()) + 1,
-        )
-
-
-def payment_history(
-    history: pd.DataFrame, tradelines: pd.DataFrame, months: int = HISTORY_MONTHS
-) -> np.ndarray:
-    """Build the payment history strings of tradelines, vectorised.
-
-    Parameters
-    ----------
-    history
-        ``tradeline_id``, ``month``, ``status`` of the monthly reports held.
-    tradelines
-        ``tradeline_id``, ``opened`` and ``last_month`` of the tradelines to describe.
-    months
-        The string's length.
-
-    Returns
-    -------
-    numpy.ndarray
-        One string per tradeline, oldest month first, ending at its ``last_month``.
-    """
-    k = len(tradelines)
-    last = tradelines["last_month"].to_numpy(dtype=np.int64)
-    opened = tradelines["opened"].to_numpy(dtype=np.int64)
-    window = last[:, None] - np.arange(months - 1, -1, -1)[None, :]
-    grid = np.where(window < opened[:, None], "*", "/").astype("U1")
-    position = pd.Series(np.arange(k), index=tradelines["tradeline_id"].to_numpy())
-    rows = history[history["tradeline_id"].isin(position.index)]
-    row = position.reindex(rows["tradeline_id"].to_numpy()).to_numpy()
-    col = rows["month"].to_numpy(dtype=np.int64) - (last[row] - (months - 1))
-    inside = (col >= 0) & (col < months)
-    grid[row[inside], col[inside]] = rows["status"].to_numpy(dtype=str)[inside]
-    return np.ascontiguousarray(grid).view(f"U{months}").ravel()
-
-
-def load_tradelines(
-    conn: Connection, held: TradelineIds, records: pd.DataFrame, arrival: int
-) -> TradelineIds:
-    """Load tradeline reports: new accounts, and every monthly report.
-
-    A new account's row starts from its most recent report in the records; the latest state and
-    payment history of every account are brought up to date by :func:`refresh_tradelines`
-    once the files of a run are in.
-
-    Parameters
-    ----------
-    conn
-        A connection inside the month's transaction.
-    held
-        The tradelines held before these records (not modified).
+    file
+        The file, relative to the bureau's feeds.
     records
-        Typed tradeline records with ``consumer_id``, ``source_file`` (the file's path
-        relative to the bureau's feeds), ``line`` and months as integers. Of two reports of
-        one account and month, the later file's (or line's) wins.
-    arrival
-        The month the files arrived in.
-
-    Returns
-    -------
-    TradelineIds
-        The tradeline numbers after these records.
+        How many of its records.
+    what
+        What they disagree about, e.g. ``"a member's month of platform data"``.
     """
-    # Files sort in arrival order by name within a month.
-    records = records.sort_values(["source_file", "report_month", "line"], kind="stable")
-    key = _keys(records["furnisher"], records["account_ref"])
-    tradeline_id = held.ids.find(key)
-    new = tradeline_id < 0
-    # Each new account is numbered at its last record (the state it starts from).
-    last = ~pd.Series(key).duplicated(keep="last").to_numpy()
-    fresh = records[new & last]
-    fresh_ids = held.next_id + np.arange(len(fresh))
-    ids = held.ids.merged(key[new & last], fresh_ids)
-    tradeline_id[new] = ids.find(key[new])
 
-    insert(
-        conn,
-        Tradeline.__table__,
-        pd.DataFrame(
-            {
-                "tradeline_id": fresh_ids,
-                "consumer_id": fresh["consumer_id"].to_numpy(),
-                "furnisher": fresh["furnisher"].astype(str).to_numpy(),
-                "account_ref": fresh["account_ref"].astype(str).to_numpy(),
-                "product": fresh["product"].astype(str).to_numpy(),
-                "opened": fresh["opened"].to_numpy(dtype=np.int64),
-                "term_months": fresh["term_months"].to_numpy(dtype=np.int64),
-                "amount": fresh["amount"].to_numpy(dtype=np.int64),
-                "balance": fresh["balance"].to_numpy(dtype=np.int64),
-                "payment": fresh["payment"].to_numpy(dtype=np.int64),
-                "status": fresh["status"].astype(str).to_numpy(),
-                "last_month": fresh["report_month"].to_numpy(dtype=np.int64),
-                "last_arrival": arrival,
-                "payment_history": "",
-                "source_file": fresh["source_file"].to_numpy(),
-                "source_line": fresh["line"].to_numpy(dtype=np.int64),
-            }
-        ),
-    )
-    month_rows = pd.DataFrame(
-        {
-            "tradeline_id": tradeline_id.astype(np.int64),
-            "month": records["report_month"].to_numpy(dtype=np.int64),
-            "arrival": arrival,
-            "status": records["status"].astype(str).to_numpy(),
-            "balance": records["balance"].to_numpy(dtype=np.int64),
-            "payment": records["payment"].to_numpy(dtype=np.int64),
-        }
-    ).drop_duplicates(["tradeline_id", "month"], keep="last")
-    upsert(
-        conn,
-        TradelineMonth.__table__,
-        month_rows,
-        ["tradeline_id", "month"],
-        ["arrival", "status", "balance", "payment"],
-    )
-    return TradelineIds(ids=ids, next_id=held.next_id + len(fresh_ids))
+    file: str
+    records: int
+    what: str
 
-
-def refresh_tradelines(conn: Connection) -> int:
-    """Bring every tradeline's latest state and payment history up to date with its reports.
-
-    Each tradeline shows its most recent month's report (balance, payment, status) and the
-    24-month history ending there. Recomputing from the monthly reports in one pass, rather
-    than on every file, keeps loading cheap; it is idempotent, so a run stopped before it
-    simply does it next time.
-
-    Parameters
-    ----------
-    conn
-        A connection inside a transaction.
-
-    Returns
-    -------
-    int
-        Tradelines whose row changed.
-    """
-    table = Tradeline.__table__
-    current = read_frame(
-        conn,
-        select(
-            table.c.tradeline_id,
-            table.c.opened,
-            table.c.balance,
-            table.c.payment,
-            table.c.status,
-            table.c.last_month,
-            table.c.last_arrival,
-            table.c.payment_history,
-        ),
-    )
-    if current.empty:
-        return 0
-    # The latest report of each tradeline is found by the database; only the three columns
-    # the payment histories need come back for every month.
-    months_table = TradelineMonth.__table__
-    last = (
-        select(
-            months_table.c.tradeline_id,
-            func.max(months_table.c.month).label("last_month"),
-            func.max(months_table.c.arrival).label("last_arrival"),
+    @property
+    def reason(self) -> str:
+        """The warning, one line."""
+        return (
+            f"{self.records:,} record(s) give {self.what} held from another month's "
+            "delivery other values; the values held are kept"
         )
-        .group_by(months_table.c.tradeline_id)
-        .subquery()
-    )
-    latest = read_frame(
-        conn,
-        select(
-            last.c.tradeline_id,
-            last.c.last_month,
-            last.c.last_arrival,
-            months_table.c.status,
-            months_table.c.balance,
-            months_table.c.payment,
-        ).join(
-            months_table,
-            (months_table.c.tradeline_id == last.c.tradeline_id)
-            & (months_table.c.month == last.c.last_month),
-        ),
-    )
-    months = read_frame(
-        conn,
-        select(months_table.c.tradeline_id, months_table.c.month, months_table.c.status),
-    )
-    fresh = (
-        current[["tradeline_id", "opened"]]
-        .merge(latest, on="tradeline_id", how="inner")
-        .sort_values("tradeline_id", kind="stable", ignore_index=True)
-    )
-    fresh["payment_history"] = payment_history(months, fresh)
-    columns = ["balance", "payment", "status", "last_month", "last_arrival", "payment_history"]
-    before = (
-        current.set_index("tradeline_id")
-        .reindex(fresh["tradeline_id"])[columns]
-        .reset_index(drop=True)
-    )
-    changed = (before.astype(str).to_numpy() != fresh[columns].astype(str).to_numpy()).any(axis=1)
-    return update_by_key(
-        conn, table, fresh.loc[changed, ["tradeline_id", *columns]], "tradeline_id"
-    )
+
+
+def _disagreements(rows: pd.DataFrame, what: str) -> list[Disagreement]:
+    """One :class:`Disagreement` per file of ``rows`` (which have ``source_file``)."""
+    counts = rows.groupby("source_file", sort=True).size()
+    return [Disagreement(str(f), int(n), what) for f, n in counts.items()]
 
 
 def load_inquiries(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
@@ -298,8 +90,26 @@ def load_inquiries(conn: Connection, records: pd.DataFrame, arrival: int) -> int
     return upsert(conn, Inquiry.__table__, frame, ["furnisher", "inquiry_ref"])
 
 
-def load_public_records(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
-    """Upsert public records; a later report of a record can only add its end."""
+def load_public_records(
+    conn: Connection, records: pd.DataFrame, arrival: int
+) -> list[Disagreement]:
+    """Load public records; a record held can only gain an end, if it had none.
+
+    Parameters
+    ----------
+    conn
+        A connection inside the month's transaction.
+    records
+        Typed public records with ``consumer_id``, ``source_file`` and ``line``.
+    arrival
+        The month the files arrived in.
+
+    Returns
+    -------
+    list of Disagreement
+        The files whose records give a record held from another month's delivery other
+        values (an end other than the one held, another kind, filing month or amount).
+    """
     frame = pd.DataFrame(
         {
             "consumer_id": records["consumer_id"].to_numpy(),
@@ -314,17 +124,27 @@ def load_public_records(conn: Connection, records: pd.DataFrame, arrival: int) -
             "source_line": records["line"].to_numpy(dtype=np.int64),
         }
     )
-    ending = frame["ended"].notna()
     key = ["furnisher", "record_ref"]
-    upsert(conn, PublicRecord.__table__, frame[~ending].drop_duplicates(key), key)
-    upsert(
-        conn,
-        PublicRecord.__table__,
-        frame[ending].drop_duplicates(key, keep="last"),
-        key,
-        ["ended"],
+    ending = frame["ended"].notna().to_numpy()
+    filings = frame[~ending].drop_duplicates(key)
+    ends = frame[ending].drop_duplicates(key, keep="last")
+    table = PublicRecord.__table__
+    written = upsert(conn, table, filings, key)
+    # A record held keeps every value; it gains an end only if it had none.
+    written += upsert(conn, table, ends, key, ["ended"], only_if_null=("ended",))
+    if written == len(filings) + len(ends):
+        return []
+    columns = [*key, "kind", "filed", "ended", "amount", "arrival"]
+    held = read_in(conn, table, columns, "record_ref", frame["record_ref"])
+    seen = pd.concat([filings, ends], ignore_index=True).merge(held, on=key, suffixes=("", "_held"))
+    seen = seen[(seen["arrival_held"] != arrival).to_numpy()]
+    differs = np.array(
+        seen["ended_held"].notna() & (seen["ended"] != seen["ended_held"]), dtype=bool
     )
-    return len(frame)
+    differs &= seen["ended"].notna().to_numpy()
+    for name in ("kind", "filed", "amount"):
+        differs |= (seen[name].astype(str) != seen[f"{name}_held"].astype(str)).to_numpy()
+    return _disagreements(seen[differs], "a public record")
 
 
 SIGNAL_FIELDS = (
@@ -339,20 +159,48 @@ SIGNAL_FIELDS = (
 )
 
 
-def load_signals(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
-    """Upsert signals by member, platform and month."""
-    frame = records[["consumer_id", "furnisher", "month", *SIGNAL_FIELDS]].copy()
+def load_signals(conn: Connection, records: pd.DataFrame, arrival: int) -> list[Disagreement]:
+    """Load platform data by member, platform and month; what another delivery gave is kept.
+
+    Parameters
+    ----------
+    conn
+        A connection inside the month's transaction.
+    records
+        Typed signal records with ``consumer_id``, ``source_file`` and ``line``.
+    arrival
+        The month the files arrived in.
+
+    Returns
+    -------
+    list of Disagreement
+        The files whose records give a member's month held from another month's delivery
+        other values.
+    """
+    key = ["consumer_id", "furnisher", "month"]
+    frame = records[[*key, *SIGNAL_FIELDS]].copy()
     frame["furnisher"] = frame["furnisher"].astype(str)
     frame["arrival"] = arrival
     # Two records of one member in a month (e.g. under two phone numbers) keep the last.
-    frame = frame.drop_duplicates(["consumer_id", "furnisher", "month"], keep="last")
-    return upsert(
-        conn,
-        Signal.__table__,
-        frame,
-        ["consumer_id", "furnisher", "month"],
-        ["arrival", *SIGNAL_FIELDS],
+    last = ~frame.duplicated(key, keep="last").to_numpy()
+    frame = frame[last]
+    columns = ["arrival", *SIGNAL_FIELDS]
+    written = upsert(conn, Signal.__table__, frame, key, columns, only_if_equal=("arrival",))
+    if written == len(frame):
+        return []
+    held = read_in(conn, Signal.__table__, [*key, *columns], "consumer_id", frame["consumer_id"])
+    seen = frame.assign(source_file=records["source_file"].to_numpy()[last]).merge(
+        held, on=key, suffixes=("", "_held")
     )
+    seen = seen[(seen["arrival_held"] != arrival).to_numpy()]
+    differs = np.zeros(len(seen), dtype=bool)
+    for name in SIGNAL_FIELDS:
+        # As numbers: a database may hand booleans back as 0 and 1.
+        new = seen[name].astype("Float64")
+        old = seen[f"{name}_held"].astype(object).astype("Float64")
+        same = (new.isna() & old.isna()) | (new == old).fillna(False)
+        differs |= ~same.to_numpy(dtype=bool)
+    return _disagreements(seen[differs], "a member's month of platform data")
 
 
 def load_contacts(conn: Connection, records: pd.DataFrame, arrival: int) -> int:
@@ -452,7 +300,7 @@ def record_file(
         insert(
             conn,
             Reject.__table__,
-            rejects.assign(file=file, raw=rejects["raw"].astype(str))[
-                ["file", "line", "rule_id", "field", "message", "raw", "action"]
-            ],
+            rejects.assign(
+                file=file, raw=rejects["raw"].astype(str).str.translate(_CONTROL_PICTURES)
+            )[["file", "line", "rule_id", "field", "message", "raw", "action"]],
         )

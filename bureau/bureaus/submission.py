@@ -21,7 +21,8 @@ from bureau.bureaus.models.artifacts import BureauModel
 from bureau.formats.history import DEFAULT_CODES, history_strings
 from bureau.store.bulk import read_frame
 from bureau.store.corrections import corrections_as_of
-from bureau.store.credit_file import Consumer, PublicRecord, Tradeline, TradelineMonth
+from bureau.store.credit_file import Consumer, PublicRecord, Tradeline
+from bureau.store.reports import monthly_reports
 
 #: A default reported this many months before the snapshot or later still counts as current.
 RECENT_MONTHS = 3
@@ -54,7 +55,6 @@ class BureauSubmission:
 
 
 def _tradelines(engine: Engine, snapshot: int, sources: set[str]) -> pd.DataFrame:
-    months = TradelineMonth.__table__
     with engine.connect() as conn:
         lines = read_frame(
             conn,
@@ -68,12 +68,7 @@ def _tradelines(engine: Engine, snapshot: int, sources: set[str]) -> pd.DataFram
                 Tradeline.amount,
             ).order_by(Tradeline.tradeline_id),
         )
-        reports = read_frame(
-            conn,
-            select(months.c.tradeline_id, months.c.month, months.c.status, months.c.balance)
-            .where(months.c.arrival <= snapshot, months.c.month <= snapshot)
-            .order_by(months.c.tradeline_id, months.c.month),
-        )
+        reports = monthly_reports(conn, snapshot, last_month=snapshot)
         # What a bureau submits is its file as corrected by the disputes settled by then.
         reports = corrections_as_of(conn, snapshot).months(reports).reset_index(drop=True)
     position = pd.Index(lines["tradeline_id"]).get_indexer(reports["tradeline_id"])

@@ -24,7 +24,7 @@ from bureau.cli.common import (
     relative,
     scenario_from_cli,
 )
-from bureau.cli.stages import DbOption
+from bureau.cli.stages import DbOption, print_ingest_warnings
 from bureau.pipeline import RunResult, execute
 
 DEFAULT_WORKERS = default_workers()
@@ -36,6 +36,9 @@ ScenarioArg = Annotated[
 
 def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
     where = relative(result.path)
+    for stage in result.stages:
+        if stage.name == "ingest" and stage.detail:
+            print_ingest_warnings(stage.detail)
     if as_json:
         print_json(
             {

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from bureau.bureaus import IngestReport
 from bureau.cli.common import (
     AsJson,
     Quiet,
@@ -71,6 +73,37 @@ def furnish(
     )
 
 
+def ingest_json(r: IngestReport) -> dict[str, Any]:
+    """One bureau's ingestion as JSON: counts, and every file or entry not loaded."""
+    return {
+        "files_loaded": r.files_loaded,
+        "files_skipped": r.files_skipped,
+        "files_failed": [{"file": f, "reason": why} for f, why in r.failed],
+        "ignored": [{"path": path, "reason": why} for path, why in r.ignored],
+        "rows_read": r.rows_read,
+        "rows_loaded": r.rows_loaded,
+        "rows_rejected": r.rows_rejected,
+        "by_rule": dict(sorted(r.by_rule.items())),
+    }
+
+
+def print_ingest_warnings(reports: Sequence[IngestReport]) -> None:
+    """One line on stderr per file of which nothing loaded, and per entry not loaded.
+
+    Parameters
+    ----------
+    reports
+        The bureaus' ingestion reports.
+    """
+    for r in reports:
+        lines = [f"{file}: {why} (nothing of it loaded)" for file, why in r.failed]
+        lines += [f"{path}: {why}" for path, why in r.ignored]
+        for line in lines:
+            err_console.print(
+                f"warning: {r.bureau}: {line}", markup=False, highlight=False, soft_wrap=True
+            )
+
+
 @handle_errors
 def ingest(
     run: RunArg,
@@ -86,33 +119,16 @@ def ingest(
             run, "ingest", workers=workers, progress=progress, db_url=db, bureaus=bureau
         )
     reports = report.detail or []
+    print_ingest_warnings(reports)
     if as_json:
         print_json(
             {
                 "run": relative(run),
                 "seconds": report.seconds,
-                "bureaus": {
-                    r.bureau: {
-                        "files_loaded": r.files_loaded,
-                        "files_skipped": r.files_skipped,
-                        "files_failed": [{"file": f, "reason": why} for f, why in r.failed],
-                        "rows_read": r.rows_read,
-                        "rows_loaded": r.rows_loaded,
-                        "rows_rejected": r.rows_rejected,
-                        "by_rule": dict(sorted(r.by_rule.items())),
-                    }
-                    for r in reports
-                },
+                "bureaus": {r.bureau: ingest_json(r) for r in reports},
             }
         )
         return
-    for r in reports:
-        for file, why in r.failed:
-            err_console.print(
-                f"warning: {r.bureau}: {file}: {why} (nothing of it loaded)",
-                markup=False,
-                soft_wrap=True,
-            )
     if not quiet:
         table = Table(title="ingestion")
         for column in (

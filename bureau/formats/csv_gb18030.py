@@ -23,10 +23,19 @@ cannot be split into the header's columns is a reject:
 ``C002``
     The line's quoting is malformed (an unterminated quote, text after a closing quote, a
     bare carriage return).
+``C003``
+    The line is longer than any record can be (more than
+    :data:`~bureau.formats._common.MAX_LINE_BYTES` bytes as UTF-8): a field of megabytes is
+    no value, and would not fit the parser's blocks.
+``C004``
+    A field holds a control character (U+0000 to U+001F, other than tab): a NUL or an escape
+    in an account number would make another account of it.
 
 Values are converted to canonical text only where the conversion is exact (``201807`` ->
 ``2018-07``, ``00120`` -> ``120``, ``是`` -> ``1``); anything else, such as ``201813`` or
-``12.50``, passes through as its raw text for validation to flag. Blank lines are skipped.
+``12.50``, passes through as its raw text for validation to flag. Blank lines are skipped. A
+rejected line's raw text is kept up to its first :data:`~bureau.formats._common.RAW_CHARS`
+characters.
 
 A file is refused whole (:class:`FeedError`) if it is empty, not GB18030 (undecodable bytes,
 or a UTF-8 header), or if its header matches no record type, mixes two, repeats a column or
@@ -46,20 +55,25 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from bureau.formats._common import (
+    MAX_LINE_BYTES,
     STRING,
     arrow_strings,
     canon_compact_month,
     canon_int,
     check_record_type,
+    clip_raw,
     compact_month,
     concat,
+    count_in_lines,
     has_bytes,
     line_bounds,
     lines_array,
     no_rejects,
     null_if_empty,
     records_frame,
+    refuse_controls,
     rejects_frame,
+    split_controls,
     take_sorted,
     utf8_bytes,
 )
@@ -134,11 +148,6 @@ _COMMA = 0x2C
 _CR = 0x0D
 
 
-def _count_in_lines(positions: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """How many of the sorted byte positions fall in each line ``[start, end)``."""
-    return np.searchsorted(positions, ends) - np.searchsorted(positions, starts)
-
-
 def _csv_text(text: pa.Array, spec: FieldSpec) -> pa.Array:
     """Render one canonical text column as CSV fields (nulls stay null)."""
     if spec.kind == "month":
@@ -192,6 +201,7 @@ class CsvGb18030Codec(Codec):
                     row = int(np.flatnonzero(breaks.to_numpy(zero_copy_only=False))[0]) + 1
                     message = "a line break cannot be written in a CSV field"
                     raise FeedError(message, path=path, row=row, field=spec.name)
+            refuse_controls(path, column, spec.name, "a CSV field")
             parts += [_csv_text(column, spec), ","]
         parts[-1] = "\n"
         header = ",".join(COLUMNS[record_type][spec.name] for spec in specs) + "\n"
@@ -209,7 +219,7 @@ class CsvGb18030Codec(Codec):
         Returns
         -------
         ParsedFeed
-            Records as canonical text, unsplittable lines as rejects (``C001``, ``C002``).
+            Records as canonical text, unsplittable lines as rejects (``C001``-``C004``).
 
         Raises
         ------
@@ -236,14 +246,23 @@ class CsvGb18030Codec(Codec):
         starts, ends, numbers = starts[keep], ends[keep], numbers[keep]
 
         width = len(names)
-        special = _count_in_lines(np.flatnonzero((buf == _QUOTE) | (buf == _CR)), starts, ends) > 0
-        commas = _count_in_lines(np.flatnonzero(buf == _COMMA), starts, ends)
-        plain = ~special & (commas == width - 1)
-        miscounted = ~special & ~plain
+        sizes = ends - starts
+        long = sizes > MAX_LINE_BYTES
+        special = count_in_lines(np.flatnonzero((buf == _QUOTE) | (buf == _CR)), starts, ends) > 0
+        special &= ~long
+        commas = count_in_lines(np.flatnonzero(buf == _COMMA), starts, ends)
+        plain = ~special & ~long & (commas == width - 1)
+        miscounted = ~special & ~long & ~plain
 
-        reject_lines = [numbers[miscounted]]
-        reject_rules = ["C001"] * int(miscounted.sum())
-        reject_messages = [f"{n + 1} fields, expected {width}" for n in commas[miscounted]]
+        reject_lines = [numbers[long], numbers[miscounted]]
+        reject_rules = ["C003"] * int(long.sum()) + ["C001"] * int(miscounted.sum())
+        reject_messages = [
+            f"line of {n:,} bytes, longer than a record can be (at most {MAX_LINE_BYTES:,})"
+            for n in sizes[long].tolist()
+        ]
+        reject_messages += [
+            f"{n + 1} fields, expected {width}" for n in commas[miscounted].tolist()
+        ]
 
         if plain.all():
             # The usual case: pyarrow can take the body as it is (it skips blank lines too).
@@ -286,15 +305,21 @@ class CsvGb18030Codec(Codec):
             index = position.get(COLUMNS[record_type][spec.name])
             column = pa.nulls(line.size, STRING) if index is None else columns[index]
             canonical[spec.name] = _canonical(column, spec.kind)
-        records = records_frame(record_type, canonical, line, take_sorted(lines, line - 1))
+        canonical, line, raw, controls = split_controls(
+            record_type, canonical, line, take_sorted(lines, line - 1), "C004"
+        )
+        records = records_frame(record_type, canonical, line, raw)
 
         rejected = no_rejects()
         if reject_rules:
             reject_line = np.concatenate(reject_lines)
-            reject_raw = lines.take(reject_line - 1).to_pylist()
+            reject_raw = clip_raw(lines.take(reject_line - 1))
             rejected = rejects_frame(
                 reject_line, reject_rules, [None] * len(reject_rules), reject_messages, reject_raw
             )
+        if len(controls):
+            rejected = pd.concat([rejected, controls], ignore_index=True)
+        if len(rejected):
             rejected = rejected.sort_values("line", kind="stable").reset_index(drop=True)
         return ParsedFeed(
             path=path, record_type=record_type, records=records, rejects=rejected, header=header
@@ -365,6 +390,7 @@ def _read_header(path: Path, line: bytes) -> tuple[str, list[str], dict[str, str
     header: dict[str, str] = {}
     ignored = [name for name in names if name not in set(layout.values())]
     if ignored:
-        log.warning("%s: ignoring unknown column(s) %s", path, ", ".join(ignored))
+        # Reported by the reader's caller from the header, under the name it knows the file by.
+        log.debug("%s: ignoring unknown column(s) %s", path, ", ".join(ignored))
         header["ignored_columns"] = ",".join(ignored)
     return record_type, names, header

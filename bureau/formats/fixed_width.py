@@ -39,6 +39,10 @@ Per record, only two things can go wrong without spoiling the file:
     A detail record of the wrong byte length (shorter or longer than ``L``, or blank).
 ``F002``
     A body record that is not a detail record (it does not start with ``D``).
+``F003``
+    A field holds a control character (U+0000 to U+001F, other than tab): a NUL or an escape
+    in an account number would make another account of it. The record was split, so it still
+    counts towards the trailer's control total.
 
 A value that is present but malformed (``2018AB``, ``00-123``, ``Y``) passes through as its
 text with the padding trimmed; undecodable bytes in a text field become U+FFFD. Everything
@@ -47,7 +51,8 @@ unknown record type code, a missing or malformed trailer (a truncated file), a t
 that disagrees with the number of body records, or a control total that disagrees with the
 details. The control total is only checked when every body record was split and every
 designated amount is a number; otherwise it cannot be recomputed, and a warning is logged
-(validation flags the records concerned).
+(validation flags the records concerned). A rejected record's raw text is kept up to its first
+:data:`~bureau.formats._common.RAW_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ from bureau.formats._common import (
     arrow_strings,
     canon_compact_month,
     check_record_type,
+    clip_raw,
     compact_month,
     concat,
     decode_gb18030,
@@ -78,7 +84,9 @@ from bureau.formats._common import (
     line_bounds,
     no_rejects,
     records_frame,
+    refuse_controls,
     rejects_frame,
+    split_controls,
     string_array,
     utf8_bytes,
 )
@@ -174,6 +182,7 @@ def _encode_column(path: Path, column: pa.Array, slot: Slot) -> np.ndarray:
     elif has_bytes(column, 0x0A, 0x0D):
         breaks = pc.match_substring_regex(column, "[\r\n]").fill_null(False)
         _refuse(path, breaks, spec, "a line break cannot be written in a fixed-width field")
+    refuse_controls(path, column, spec.name, "a fixed-width field")
     column = column.fill_null("")
     n = len(column)
     if pc.all(pc.string_is_ascii(column)).as_py() is not False:
@@ -319,7 +328,7 @@ class FixedWidthCodec(Codec):
         Returns
         -------
         ParsedFeed
-            Records as canonical text, bad body records as rejects (``F001``, ``F002``);
+            Records as canonical text, bad body records as rejects (``F001``-``F003``);
             ``header`` holds ``record_type_code``, ``sender``, ``month``, ``record_count``,
             ``control_total`` and ``control_total_checked`` (``"yes"``/``"no"``).
 
@@ -369,7 +378,8 @@ class FixedWidthCodec(Codec):
             columns[slot.spec.name] = _canonical(block, text, slot.spec.kind)
         # The raw record is its slots' texts end to end: one decode per slot, none per record.
         raw = concat(*pieces) if len(matrix) else pa.array([], STRING)
-        records = records_frame(record_type, columns, numbers[good], raw)
+        kept, line, raw, controls = split_controls(record_type, columns, numbers[good], raw, "F003")
+        records = records_frame(record_type, kept, line, raw)
 
         rejected = no_rejects()
         if not good.all():
@@ -386,8 +396,11 @@ class FixedWidthCodec(Codec):
                 reasons.tolist(),
                 [None] * len(messages),
                 messages,
-                raw_bad.to_pylist(),
+                clip_raw(raw_bad),
             )
+        if len(controls):
+            rejected = pd.concat([rejected, controls], ignore_index=True)
+            rejected = rejected.sort_values("line", kind="stable", ignore_index=True)
 
         control = CONTROL_FIELDS[record_type]
         checked = control is None or good.all()
@@ -407,7 +420,8 @@ class FixedWidthCodec(Codec):
             message = f"the trailer's control total is {declared_total}, expected 0"
             raise FeedError(message, path=path, row=last + 1)
         if not checked:
-            log.warning("%s: the control total cannot be recomputed (bad records)", path)
+            # The records concerned are rejects already, which say more than this.
+            log.debug("%s: the control total cannot be recomputed (bad records)", path)
         header["control_total_checked"] = "yes" if checked else "no"
         return ParsedFeed(
             path=path, record_type=record_type, records=records, rejects=rejected, header=header

@@ -31,10 +31,21 @@ reject:
     ambiguous.
 ``P004``
     The line is not valid UTF-8.
+``P005``
+    The line nests arrays or objects more than 100 levels deep: no record is built like that,
+    and a parser would have to recurse that deep to say what is wrong with it.
+
+``P006``
+    A field's value holds a control character (U+0000 to U+001F other than tab) written as an
+    escape (``\u0000``): a NUL or an escape sequence in an account number makes another
+    account, so it is refused as the other formats refuse it.
+
+A raw control character inside a string is not JSON, so its line is a ``P001`` reject.
 
 Values of an unexpected form are passed through as text for validation to flag: a yuan amount
 that is not ``-?digits[.d[d]]`` keeps its raw text, a number in a text field its JSON text, a
-nested array or object its JSON serialisation. Blank lines are skipped.
+nested array or object its JSON serialisation. Blank lines are skipped. A rejected line's raw
+text is kept up to its first :data:`~bureau.formats._common.RAW_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -57,11 +68,14 @@ from bureau.formats._common import (
     STRING,
     arrow_strings,
     check_record_type,
+    clip_raw,
     concat,
     line_bounds,
     no_rejects,
     records_frame,
+    refuse_controls,
     rejects_frame,
+    split_controls,
     take_sorted,
     utf8_bytes,
 )
@@ -85,6 +99,13 @@ _SMALL_BLOCK = 64
 # How pyarrow names the row where parsing failed.
 _ROW = re.compile(r"in row (\d+)")
 _WHITESPACE = np.array([0x20, 0x09, 0x0D], np.uint8)
+# Arrays and objects within one another deeper than this are no record (P005); the bound also
+# keeps :mod:`json` far from its recursion limit, which would make the outcome depend on how
+# deep in the stack the parser happens to be called.
+_MAX_DEPTH = 100
+_QUOTE, _BACKSLASH = 0x22, 0x5C
+_OPENING = np.array([ord("["), ord("{")], np.uint8)
+_CLOSING = np.array([ord("]"), ord("}")], np.uint8)
 _ARROW_TYPES = {
     "text": STRING,
     "month": STRING,
@@ -114,7 +135,9 @@ class JsonLinesCodec(Codec):
             raise FeedError("no records: a JSON Lines feed cannot be empty", path=path)
         parts: list[pa.Array | str] = ['{"type":' + json.dumps(record_type)]
         for spec in RECORDS[record_type]:
-            values = json_values(arrow_strings(text[spec.name]), spec)
+            column = arrow_strings(text[spec.name])
+            refuse_controls(path, column, spec.name, "a JSON Lines value")
+            values = json_values(column, spec)
             key = f',"{spec.name}":'
             if values.null_count:
                 # A missing value is an omitted key: the key goes with the value.
@@ -135,7 +158,7 @@ class JsonLinesCodec(Codec):
         Returns
         -------
         ParsedFeed
-            Records as canonical text, bad lines as rejects (``P001``-``P004``).
+            Records as canonical text, bad lines as rejects (``P001``-``P005``).
 
         Raises
         ------
@@ -206,7 +229,7 @@ class _Reader:
         pieces = [piece for block_pieces, _ in done for piece in block_pieces]
         refused = np.array(sorted(i for _, indices in done for i in indices), np.int64)
         if refused.size:
-            log.info("%s: %d lines parsed one by one", self.path, refused.size)
+            log.debug("%s: %d lines parsed one by one", self.path, refused.size)
             for run in np.split(refused, np.flatnonzero(np.diff(refused) != 1) + 1):
                 pieces.append(self._python_piece(lines, int(run[0]), int(run[-1]) + 1, record_type))
         return self._result(record_type, lines, pieces)
@@ -319,6 +342,9 @@ class _Reader:
 
     def _parse(self, line: str, record_type: str | None) -> dict | tuple[str, str | None, str]:
         """One line parsed by :mod:`json`: the object, or (rule id, field, message)."""
+        too_deep = "P005", None, f"nested more than {_MAX_DEPTH} levels deep"
+        if _too_deep(line):
+            return too_deep
         try:
             obj = json.loads(
                 line,
@@ -329,6 +355,9 @@ class _Reader:
             )
         except ValueError as exc:
             return "P001", None, f"not valid JSON: {getattr(exc, 'msg', exc)}"
+        except RecursionError:
+            # Not reached within _MAX_DEPTH; kept so that no line can stop the file.
+            return too_deep
         if not isinstance(obj, dict):
             return "P001", None, "not a JSON object"
         if "type" in self.duplicates:
@@ -379,11 +408,41 @@ class _Reader:
             text = parts[0] if len(parts) == 1 else pa.chunked_array(parts, STRING)
             columns[spec.name] = canonical_text(text, spec.kind)
         raw = take_sorted(lines, indices)
-        records = records_frame(record_type, columns, indices + 1, raw)
+        # A control character written as an escape is as much a phantom value as a raw one:
+        # refused here as in every other format.
+        columns, line, raw, controls = split_controls(
+            record_type, columns, indices + 1, raw, "P006"
+        )
+        records = records_frame(record_type, columns, line, raw)
         rejected = no_rejects()
         if self.rejects:
-            self.rejects.sort(key=lambda reject: reject[0])
-            rejected = rejects_frame(*(list(col) for col in zip(*self.rejects, strict=True)))
+            found = [list(col) for col in zip(*self.rejects, strict=True)]
+            found[-1] = clip_raw(pa.array(found[-1], STRING))
+            rejected = rejects_frame(*found)
+        if len(controls):
+            rejected = pd.concat([rejected, controls], ignore_index=True)
+        rejected = rejected.sort_values("line", kind="stable", ignore_index=True)
         return ParsedFeed(
             path=self.path, record_type=record_type, records=records, rejects=rejected
         )
+
+
+def _too_deep(line: str) -> bool:
+    """Whether a line nests arrays and objects more than :data:`_MAX_DEPTH` deep.
+
+    Brackets inside JSON strings do not count; a line with few brackets is not looked at.
+    """
+    if line.count("[") + line.count("{") <= _MAX_DEPTH:
+        return False
+    buf = np.frombuffer(line.encode("utf-8", "replace"), np.uint8)
+    # A quote is escaped when an odd run of backslashes precedes it.
+    position = np.arange(buf.size)
+    last_plain = np.maximum.accumulate(np.where(buf == _BACKSLASH, -1, position))
+    quotes = np.flatnonzero(buf == _QUOTE)
+    before = quotes - 1
+    run = np.where(before >= 0, before - last_plain[np.maximum(before, 0)], 0)
+    toggles = np.zeros(buf.size, np.int64)
+    toggles[quotes[run % 2 == 0]] = 1
+    in_string = np.cumsum(toggles) % 2 == 1
+    step = np.isin(buf, _OPENING).astype(np.int64) - np.isin(buf, _CLOSING)
+    return int(np.cumsum(np.where(in_string, 0, step)).max()) > _MAX_DEPTH

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bureau.errors import BureauError
+
 RecordType = Literal["tradeline", "inquiry", "public_record", "signal", "contact"]
 FieldKind = Literal["text", "month", "fen", "int", "bool"]
 
@@ -108,6 +110,8 @@ RECORDS: dict[str, tuple[FieldSpec, ...]] = {
 # alphabet, simplified): N current, 1-4 months past due (4 = 90+ days), W written off
 # (charged off), C closed.
 STATUS_CODES = ("N", "1", "2", "3", "4", "W", "C")
+# A month label: four digits, a dash, a month number 01 to 12.
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
 def empty_frame(record_type: str) -> pd.DataFrame:
@@ -230,20 +234,51 @@ def month_numbers(start: dt.date, labels: pd.Series) -> pd.Series:
     start
         The first day of month 0.
     labels
-        Valid ``YYYY-MM`` labels, or missing values.
+        ``YYYY-MM`` labels, or missing values.
 
     Returns
     -------
     pandas.Series
         ``Int64`` month numbers, on the index of ``labels``.
+
+    Raises
+    ------
+    BureauError
+        If a label is not a month (``2019-13``, ``2019-00`` and ``2019-1`` are not).
     """
-    text = _arrow_text(labels)
-    year = pc.cast(pc.utf8_slice_codeunits(text, 0, 4), pa.int64())
-    month = pc.cast(pc.utf8_slice_codeunits(text, 5, 7), pa.int64())
+    # A few dozen distinct months label millions of records: each is checked and converted
+    # once, which is also faster than slicing and casting every value.
+    encoded = pc.dictionary_encode(_arrow_text(labels)).combine_chunks()
+    distinct = encoded.dictionary
+    valid = pc.match_substring_regex(distinct, MONTH_PATTERN)
+    if pc.all(valid).as_py() is False:
+        bad = distinct.filter(pc.invert(valid))[0].as_py()
+        raise BureauError(f"{bad!r} is not a month (YYYY-MM, the month 01 to 12)")
+    year = pc.cast(pc.utf8_slice_codeunits(distinct, 0, 4), pa.int64())
+    month = pc.cast(pc.utf8_slice_codeunits(distinct, 5, 7), pa.int64())
     number = pc.subtract(pc.add(pc.multiply(year, 12), month), start.year * 12 + start.month)
-    return pd.Series(pd.Int64Dtype().__from_arrow__(number), index=labels.index)
+    numbers = pc.take(number, encoded.indices)
+    return pd.Series(pd.Int64Dtype().__from_arrow__(numbers), index=labels.index)
 
 
 def label_months(start: dt.date, labels: pd.Series) -> np.ndarray:
-    """Turn ``YYYY-MM`` labels (none missing) into month numbers relative to ``start``."""
+    """Turn ``YYYY-MM`` labels (none missing) into month numbers relative to ``start``.
+
+    Parameters
+    ----------
+    start
+        The first day of month 0.
+    labels
+        ``YYYY-MM`` labels.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 month numbers.
+
+    Raises
+    ------
+    BureauError
+        If a label is not a month.
+    """
     return month_numbers(start, labels).to_numpy(dtype=np.int64)

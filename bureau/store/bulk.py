@@ -13,7 +13,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Select, Table
+from sqlalchemy import Connection, Select, Table, select
+
+# Values bound per query when rows are looked up by a list of keys (SQLite allows 32,766).
+_LOOKUP_CHUNK = 10_000
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -132,6 +135,9 @@ def upsert(
     frame: pd.DataFrame,
     keys: Sequence[str],
     update: Sequence[str] | None = None,
+    *,
+    only_if_equal: Sequence[str] = (),
+    only_if_null: Sequence[str] = (),
 ) -> int:
     """Insert rows, or update (or keep) those whose key already exists.
 
@@ -147,11 +153,15 @@ def upsert(
         The columns of a unique constraint or primary key.
     update
         Columns to overwrite on conflict; None or empty keeps the existing row.
+    only_if_equal
+        Update only an existing row whose values of these columns equal the new row's.
+    only_if_null
+        Update only an existing row whose values of these columns are missing.
 
     Returns
     -------
     int
-        Rows sent.
+        Rows written: inserted, or updated (an existing row kept is not counted).
     """
     data = rows(frame)
     if not data:
@@ -162,18 +172,24 @@ def upsert(
     if update:
         sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
         conflict += f"DO UPDATE SET {sets}"
+        # The existing row is named by its table's bare name, on either database.
+        held = quote(table.name)
+        conditions = [f"{held}.{quote(c)} = excluded.{quote(c)}" for c in only_if_equal]
+        conditions += [f"{held}.{quote(c)} IS NULL" for c in only_if_null]
+        if conditions:
+            conflict += " WHERE " + " AND ".join(conditions)
     else:
         conflict += "DO NOTHING"
     target = f"{_name(conn, table)} ({_column_list(conn, columns)})"
     if conn.dialect.name == "postgresql":
         temp = _stage(conn, table, columns, data)
-        conn.exec_driver_sql(
+        result = conn.exec_driver_sql(
             f"INSERT INTO {target} SELECT {_column_list(conn, columns)} FROM {temp} {conflict}"
         )
     else:
         marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks}) {conflict}", data)
-    return len(data)
+        result = conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks}) {conflict}", data)
+    return result.rowcount
 
 
 def update_by_key(conn: Connection, table: Table, frame: pd.DataFrame, key: str) -> int:
@@ -211,6 +227,45 @@ def update_by_key(conn: Connection, table: Table, frame: pd.DataFrame, key: str)
         sets = ", ".join(f"{quote(c)} = ?" for c in columns)
         conn.exec_driver_sql(f"UPDATE {_name(conn, table)} SET {sets} WHERE {quote(key)} = ?", data)
     return len(data)
+
+
+def read_in(
+    conn: Connection, table: Table, columns: Sequence[str], key: str, values: Sequence[object]
+) -> pd.DataFrame:
+    """Rows of a table whose ``key`` is one of ``values``, looked up in chunks.
+
+    Parameters
+    ----------
+    conn
+        A connection.
+    table
+        The table.
+    columns
+        The columns to return.
+    key
+        The column to match.
+    values
+        The values wanted (repeats are looked up once).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, in no particular order.
+    """
+    wanted = pd.unique(pd.Series(values)).tolist()
+    parts = [
+        read_frame(
+            conn,
+            select(*(table.c[c] for c in columns)).where(
+                table.c[key].in_(wanted[i : i + _LOOKUP_CHUNK])
+            ),
+        )
+        for i in range(0, len(wanted), _LOOKUP_CHUNK)
+    ]
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(parts, ignore_index=True)
 
 
 def read_frame(conn: Connection, statement: Select) -> pd.DataFrame:

@@ -82,7 +82,11 @@ class Tradeline(CreditFileBase):
 
 
 class TradelineMonth(CreditFileBase):
-    """One monthly report of an account, kept with the month it arrived in (for as-of views)."""
+    """The first report of an account-month, kept with the month it arrived in (as-of views).
+
+    A later month's delivery that reports the account-month again with other values does not
+    change it: it is a :class:`TradelineRevision`.
+    """
 
     __tablename__ = "tradeline_months"
     # Rows live in their primary-key B-tree: one tree to update per insert instead of two.
@@ -93,6 +97,26 @@ class TradelineMonth(CreditFileBase):
     )
     month: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     arrival: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(1))
+    balance: Mapped[int] = mapped_column(BigInteger)
+    payment: Mapped[int] = mapped_column(BigInteger)
+
+
+class TradelineRevision(CreditFileBase):
+    """A furnisher's correction of an account-month: a report of it in a later delivery.
+
+    The first report stays as it arrived; read as of a month, an account-month shows the last
+    report that had arrived by then (see :mod:`bureau.store.reports`).
+    """
+
+    __tablename__ = "tradeline_revisions"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    tradeline_id: Mapped[int] = mapped_column(
+        ForeignKey("tradelines.tradeline_id"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    arrival: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     status: Mapped[str] = mapped_column(String(1))
     balance: Mapped[int] = mapped_column(BigInteger)
     payment: Mapped[int] = mapped_column(BigInteger)

@@ -54,12 +54,16 @@ READ = {
     ("jsonl", "invalid_values.jsonl"),
     ("jsonl", "inquiry_bools.jsonl"),
     ("jsonl", "crlf_bom.jsonl"),
+    ("jsonl", "deep_nesting.jsonl"),
+    ("jsonl", "control_characters.jsonl"),
     ("csv_gb18030", "truncated.csv"),
     ("csv_gb18030", "wrong_column_count.csv"),
     ("csv_gb18030", "invalid_values.csv"),
     ("csv_gb18030", "inquiry_bools.csv"),
     ("csv_gb18030", "reordered_extra_columns.csv"),
     ("csv_gb18030", "crlf.csv"),
+    ("csv_gb18030", "control_characters.csv"),
+    ("csv_gb18030", "long_line.csv"),
     ("fixed_width", "wrong_length.dat"),
     ("fixed_width", "not_detail.dat"),
     ("fixed_width", "wrong_encoding_utf8.dat"),
@@ -67,6 +71,7 @@ READ = {
     ("fixed_width", "inquiry_bools.dat"),
     ("fixed_width", "crlf.dat"),
     ("fixed_width", "blank_line.dat"),
+    ("fixed_width", "control_characters.dat"),
 }
 
 
@@ -174,6 +179,24 @@ def test_jsonl_bom_and_crlf_are_accepted() -> None:
     assert not parsed.records["raw"].str.endswith("\r").any()
 
 
+def test_jsonl_lines_nested_too_deeply_are_rejects() -> None:
+    parsed = _read("jsonl", "deep_nesting.jsonl")
+    assert parsed.records["account_ref"].tolist() == ["A1", "A4"]
+    assert _rejects(parsed) == [(2, "P005"), (3, "P005")]
+    assert parsed.rejects["message"].tolist() == ["nested more than 100 levels deep"] * 2
+
+
+def test_jsonl_control_characters_are_rejects_raw_or_escaped() -> None:
+    parsed = _read("jsonl", "control_characters.jsonl")
+    # A raw control character is not JSON (P001); an escaped one would make another account
+    # out of "A2" as a NUL does in the other formats (P006). A tab is text.
+    assert parsed.records["account_ref"].tolist() == ["A1", "A4", "A5"]
+    assert parsed.records["name"][1] == "张\t三"
+    assert _rejects(parsed) == [(2, "P006"), (3, "P006"), (6, "P001")]
+    assert parsed.rejects["message"][0] == "control character U+0000 in account_ref"
+    assert "control character" in parsed.rejects["message"][2]
+
+
 # ---------------------------------------------------------------------------- csv
 
 
@@ -228,6 +251,41 @@ def test_csv_crlf_is_accepted() -> None:
     assert parsed.rejects.empty
     assert parsed.records["phone"].tolist() == ["13800138000"] * 3
     assert parsed.records["line"].tolist() == [2, 3, 4]
+
+
+def test_csv_control_characters_in_fields_are_rejects() -> None:
+    parsed = _read("csv_gb18030", "control_characters.csv")
+    assert parsed.records["account_ref"].tolist() == ["A1", "A\t5"]
+    assert _rejects(parsed) == [(3, "C004"), (4, "C004"), (5, "C004")]
+    assert parsed.rejects["field"].tolist() == ["account_ref", "phone", "account_ref"]
+    assert parsed.rejects["message"].tolist() == [
+        "control character U+0000 in account_ref",
+        "control character U+0001 in phone",
+        "control character U+001B in account_ref",
+    ]
+
+
+def test_csv_line_longer_than_any_record_is_a_reject() -> None:
+    parsed = _read("csv_gb18030", "long_line.csv")
+    assert parsed.records["account_ref"].tolist() == ["A1", "A3"]
+    assert _rejects(parsed) == [(3, "C003")]
+    assert (
+        parsed.rejects["message"][0]
+        == "line of 70,088 bytes, longer than a record can be (at most 65,536)"
+    )
+    # The raw text kept is a bounded prefix of the line.
+    assert len(parsed.rejects["raw"][0]) < 5000
+
+
+def test_csv_field_too_large_for_arrow_is_one_reject(tmp_path: Path) -> None:
+    source = (CORPUS / "csv_gb18030" / "crlf.csv").read_bytes().replace(b"\r\n", b"\n")
+    lines = source.split(b"\n")
+    huge = lines[2].replace(b"A2", b"X" * (33 << 20))
+    path = tmp_path / "huge.csv"
+    path.write_bytes(b"\n".join([*lines[:2], huge, *lines[3:]]))
+    parsed = CODECS["csv_gb18030"].read(path)
+    assert parsed.records["account_ref"].tolist() == ["A1", "A3"]
+    assert _rejects(parsed) == [(3, "C003")]
 
 
 # ---------------------------------------------------------------------------- fixed width
@@ -294,3 +352,32 @@ def test_fixed_width_blank_body_line_is_a_short_record() -> None:
     assert parsed.records["account_ref"].tolist() == ["A1", "A3"]
     assert _rejects(parsed) == [(3, "F001")]
     assert parsed.rejects["message"][0] == "0 bytes, expected 279"
+
+
+def test_fixed_width_control_characters_in_fields_are_rejects() -> None:
+    parsed = _read("fixed_width", "control_characters.dat")
+    assert parsed.records["account_ref"].tolist() == ["A3\t", "A4"]
+    assert _rejects(parsed) == [(2, "F003"), (3, "F003")]
+    assert parsed.rejects["field"].tolist() == ["account_ref", "phone"]
+    assert parsed.rejects["message"][1] == "control character U+0007 in phone"
+    # The records were split, so the trailer's control total still covers them.
+    assert parsed.header["control_total_checked"] == "yes"
+
+
+@pytest.mark.parametrize("codec", ["csv_gb18030", "fixed_width"])
+def test_writers_refuse_control_characters(codec: str, tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "furnisher": ["B"],
+            "inquiry_ref": ["Q1\x00"],
+            "product": ["consumer_loan"],
+            "month": ["2018-07"],
+            "approved": [True],
+            "name": ["x"],
+            "national_id": [None],
+            "phone": [None],
+        }
+    )
+    with pytest.raises(FeedError, match="control character") as error:
+        CODECS[codec].write(tmp_path / "f", "inquiry", frame, sender="B", month="2018-07")
+    assert (error.value.row, error.value.field) == (1, "inquiry_ref")
