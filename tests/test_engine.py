@@ -5,6 +5,7 @@ import os
 from threadpoolctl import threadpool_info
 
 from bureau.engine import map_chunks, one_thread, started
+from tests.processes import all_gone, marked_processes
 
 
 def _where(item: int) -> tuple[int, int]:
@@ -57,21 +58,6 @@ def test_worker_processes_and_their_caller_keep_to_one_blas_thread() -> None:
     assert _blas_threads(0) == before
 
 
-def _marked_processes(marker: str) -> list[int]:
-    """Pids of the live processes whose environment holds ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                if marker.encode() in handle.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
 _SLOW_POOL = """
 import signal, time
 from bureau.engine import map_chunks
@@ -102,21 +88,10 @@ def _start_pool(tmp_path, marker: str):
     assert proc.stdout is not None and proc.stdout.readline() == b"started\n"
     deadline = time.monotonic() + 20
     # Both workers are up once three processes carry the mark.
-    while len(_marked_processes(marker)) < 3 and time.monotonic() < deadline:
+    while len(marked_processes(marker)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_marked_processes(marker)) == 3
+    assert len(marked_processes(marker)) == 3
     return proc
-
-
-def _gone(marker: str, seconds: float) -> bool:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _marked_processes(marker):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_workers_end_when_their_parent_is_killed(tmp_path) -> None:
@@ -128,7 +103,7 @@ def test_workers_end_when_their_parent_is_killed(tmp_path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     # Reparented workers would sleep for a minute; they must notice at once.
-    assert _gone(marker, 5.0), _marked_processes(marker)
+    assert all_gone(marker), marked_processes(marker)
 
 
 def test_sigterm_ends_the_pool_within_seconds_not_after_its_queue(tmp_path) -> None:
@@ -143,4 +118,4 @@ def test_sigterm_ends_the_pool_within_seconds_not_after_its_queue(tmp_path) -> N
     proc.wait(timeout=30)
     # Six queued jobs of a minute each: without stopping the workers this takes minutes.
     assert time.monotonic() - began < 10
-    assert _gone(marker, 5.0), _marked_processes(marker)
+    assert all_gone(marker), marked_processes(marker)

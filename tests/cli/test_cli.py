@@ -383,3 +383,12 @@ def test_a_stage_whose_inputs_changed_is_done_again(small_run, tmp_path: Path) -
     assert (run / "report" / "comparison.csv").read_bytes() != before
     # Done again with the same inputs, it is a no-op.
     assert run_stage(run, "compare").skipped
+
+
+def test_messages_show_neither_staging_paths_nor_numpy_reprs() -> None:
+    from bureau.cli.common import public_text
+
+    raw = (
+        "runs/.baseline.4242.k3j_9x2a.partial/world/persons: 3 rows, np.int64(7) of np.float64(0.5)"
+    )
+    assert public_text(raw) == "runs/baseline/world/persons: 3 rows, 7 of 0.5"

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from bureau import load_scenario
 from bureau.pipeline import execute
 from tests.cli.test_bad_input import TINY, tree
+from tests.processes import all_gone
 
 pytestmark = pytest.mark.slow
 
@@ -45,28 +45,6 @@ def progress(name, done, total):
         os.kill(os.getpid(), signal.SIGKILL)
 execute(load_scenario("small", {settings!r}), sys.argv[1], workers=2, progress=progress)
 """
-
-
-def _marked(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as handle:
-                    if marker.encode() in handle.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
-def _no_survivors(marker: str, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while _marked(marker):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +79,7 @@ def test_a_run_killed_at_every_stage_resumes_to_the_same_bytes(
         # Nothing under the run's name; what was done waits in one staging directory.
         assert not (runs / "r").exists(), (stage, at)
         assert len(list(runs.glob(".r.*.partial"))) == 1, (stage, at)
-        assert _no_survivors(marker), (stage, at, "worker processes outlived their parent")
+        assert all_gone(marker), (stage, at, "worker processes outlived their parent")
     resumed = execute(load_scenario("small", TINY), runs / "r", workers=1)
     assert sorted(p.name for p in runs.iterdir()) == ["r"]
     assert not list((runs / "r").rglob(".*.tmp")) and not list((runs / "r").glob(".furnish.*"))
@@ -153,7 +131,7 @@ def test_a_stage_killed_alone_is_done_again_to_the_same_bytes(
         check=False,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert _no_survivors(marker)
+    assert all_gone(marker)
     for name in later:
         run_stage(run, name, workers=1)
     assert _outputs(run) == _outputs(reference)
