@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import fnmatch
 import hashlib
 import json
 import os
@@ -263,15 +264,18 @@ def remove_temporaries(root: Path) -> int:
     int
         Entries deleted.
     """
-    removed = 0
-    for pattern in TEMPORARY_PATTERNS:
-        for path in sorted(root.rglob(pattern)):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    # One walk of the run, over the hidden entries only (a run holds thousands of feed files).
+    found = [
+        path
+        for path in sorted(root.rglob(".*"))
+        if any(fnmatch.fnmatch(path.name, pattern) for pattern in TEMPORARY_PATTERNS)
+    ]
+    for path in found:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return len(found)
 
 
 def finished_stages(staging: Path) -> dict[str, Any]:

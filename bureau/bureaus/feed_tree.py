@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from bureau.errors import RunDirectoryError
-from bureau.formats.schema import month_labels
+from bureau.formats.schema import MONTH_PATTERN, month_labels
 
-_MONTH_FOLDER = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_MONTH_FOLDER = re.compile(MONTH_PATTERN)
 _LINK = "a symbolic link: not followed"
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from bureau.store.bulk import insert, read_in, upsert
 from bureau.store.credit_file import (
@@ -62,6 +62,23 @@ class Disagreement:
             f"{self.records:,} record(s) give {self.what} held from another month's "
             "delivery other values; the values held are kept"
         )
+
+
+def _held_from_other_months(
+    conn: Connection,
+    table: Table,
+    rows: pd.DataFrame,
+    key: list[str],
+    columns: list[str],
+    arrival: int,
+) -> pd.DataFrame:
+    """``rows`` beside the values held for their keys (``*_held``), where another month put them.
+
+    The rows held are looked up by the key's first column.
+    """
+    held = read_in(conn, table, [*key, *columns], key[0], rows[key[0]])
+    seen = rows.merge(held, on=key, suffixes=("", "_held"))
+    return seen[(seen["arrival_held"] != arrival).to_numpy()]
 
 
 def _disagreements(rows: pd.DataFrame, what: str) -> list[Disagreement]:
@@ -134,10 +151,14 @@ def load_public_records(
     written += upsert(conn, table, ends, key, ["ended"], only_if_null=("ended",))
     if written == len(filings) + len(ends):
         return []
-    columns = [*key, "kind", "filed", "ended", "amount", "arrival"]
-    held = read_in(conn, table, columns, "record_ref", frame["record_ref"])
-    seen = pd.concat([filings, ends], ignore_index=True).merge(held, on=key, suffixes=("", "_held"))
-    seen = seen[(seen["arrival_held"] != arrival).to_numpy()]
+    seen = _held_from_other_months(
+        conn,
+        table,
+        pd.concat([filings, ends], ignore_index=True),
+        ["record_ref", "furnisher"],
+        ["kind", "filed", "ended", "amount", "arrival"],
+        arrival,
+    )
     differs = np.array(
         seen["ended_held"].notna() & (seen["ended"] != seen["ended_held"]), dtype=bool
     )
@@ -188,11 +209,14 @@ def load_signals(conn: Connection, records: pd.DataFrame, arrival: int) -> list[
     written = upsert(conn, Signal.__table__, frame, key, columns, only_if_equal=("arrival",))
     if written == len(frame):
         return []
-    held = read_in(conn, Signal.__table__, [*key, *columns], "consumer_id", frame["consumer_id"])
-    seen = frame.assign(source_file=records["source_file"].to_numpy()[last]).merge(
-        held, on=key, suffixes=("", "_held")
+    seen = _held_from_other_months(
+        conn,
+        Signal.__table__,
+        frame.assign(source_file=records["source_file"].to_numpy()[last]),
+        key,
+        columns,
+        arrival,
     )
-    seen = seen[(seen["arrival_held"] != arrival).to_numpy()]
     differs = np.zeros(len(seen), dtype=bool)
     for name in SIGNAL_FIELDS:
         # As numbers: a database may hand booleans back as 0 and 1.

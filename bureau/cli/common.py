@@ -61,7 +61,6 @@ ARGUMENTS = {
     "bureaus": "bureau",
     "db_url": "db",
     "output_path": "output",
-    "snapshot": "snapshot",
 }
 
 

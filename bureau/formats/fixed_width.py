@@ -91,7 +91,7 @@ from bureau.formats._common import (
     utf8_bytes,
 )
 from bureau.formats.base import Codec, FeedError, ParsedFeed
-from bureau.formats.schema import RECORDS, FieldSpec, to_text
+from bureau.formats.schema import MONTH_PATTERN, RECORDS, FieldSpec, to_text
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ class FixedWidthCodec(Codec):
         if len(sender_bytes) > SENDER_BYTES or "\n" in sender:
             message = f"sender {sender!r} does not fit in {SENDER_BYTES} bytes"
             raise FeedError(message, path=path, field="sender")
-        if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+        if not re.fullmatch(MONTH_PATTERN, month):
             raise FeedError(f"month {month!r} is not YYYY-MM", path=path, field="month")
         text = to_text(frame, record_type)
         # Every slot is written whole (values are padded), so the matrix needs no blanking.

@@ -16,7 +16,7 @@ from bureau.bureaus.models.artifacts import load_model
 from bureau.config.loader import load_scenario
 from bureau.config.scenario import Scenario
 from bureau.errors import BureauError, RunDirectoryError
-from bureau.formats.schema import label_months, month_labels
+from bureau.formats.schema import MONTH_PATTERN, label_months, month_labels
 from bureau.pipeline.chain import check_database
 from bureau.rundir import (
     RESOLVED_SCENARIO,
@@ -47,7 +47,7 @@ def month_of(scenario: Scenario, as_of: str | None) -> int:
     if as_of is None:
         return scenario.months - 1
     # Checked before counting: 2019-13 would otherwise count on to 2020-01.
-    if not isinstance(as_of, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", as_of):
+    if not isinstance(as_of, str) or not re.fullmatch(MONTH_PATTERN, as_of):
         raise BureauError(f"{as_of!r} is not a month (YYYY-MM, month 01 to 12)", field="as_of")
     month = int(label_months(scenario.start_date, pd.Series([as_of]))[0])
     if not 0 <= month < scenario.months:
