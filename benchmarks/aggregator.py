@@ -37,8 +37,8 @@ from bureau.aggregator.linkage import link, prepared_identities, splink_linker
 from bureau.aggregator.stage import latest_identities, reconcile_all
 from bureau.analysis.aggregation import linkage_quality
 from bureau.analysis.provenance import file_owners
-from bureau.bureaus.ingest import bureau_engine
-from bureau.pipeline import aggregator_engine, execute
+from bureau.layout import RunLayout
+from bureau.pipeline import run_stages
 from bureau.rundir import RESOLVED_SCENARIO
 from bureau.store.aggregator import AggregatorBase
 from bureau.store.engines import database_engine
@@ -73,7 +73,7 @@ def splink_alone(identities: pd.DataFrame, threshold: float) -> float:
 def owners_of(run: Path, bureaus: list[str]) -> pd.DataFrame:
     frames = []
     for bureau in bureaus:
-        engine = bureau_engine(run, bureau)
+        engine = RunLayout(run).bureau_engine(bureau)
         owners = file_owners(engine, run / "truth", bureau)
         engine.dispose()
         frames.append(
@@ -87,7 +87,7 @@ def owners_of(run: Path, bureaus: list[str]) -> pd.DataFrame:
 def measure(run: Path) -> None:
     scn = load_scenario(run / RESOLVED_SCENARIO)
     settings = scn.aggregator
-    source = aggregator_engine(run)
+    source = RunLayout(run).aggregator_engine()
     with source.connect() as conn:
         identities = latest_identities(conn)
     source.dispose()
@@ -159,7 +159,7 @@ def main() -> None:
         if not (run / "db" / "aggregator.db").exists():
             name = run.name if run.name in ("baseline", "large") else "baseline"
             print(f"making {run} (bureau run {name}) ...", flush=True)
-            execute(load_scenario(name), run, workers=2, force=run.exists())
+            run_stages(run, load_scenario(name), workers=2, force=run.exists())
         measure(run)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from memory import PeakMemory
 
 from bureau import __version__, load_scenario
-from bureau.pipeline import execute
+from bureau.pipeline import run_stages
 
 GIB = 1024**3
 
@@ -64,7 +64,7 @@ def main() -> None:
     try:
         with PeakMemory() as memory:
             started = time.perf_counter()
-            result = execute(scn, work / "run", workers=args.workers, progress=entered)
+            result = run_stages(work / "run", scn, workers=args.workers, progress=entered)
             wall = time.perf_counter() - started
         cpu = cpu_time()
         if memory.phase:

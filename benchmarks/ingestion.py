@@ -24,15 +24,16 @@ from pathlib import Path
 from sqlalchemy import Column, MetaData, Table, create_engine, select, text
 
 from bureau import __version__, load_scenario
-from bureau.bureaus.ingest import bureau_engine, ingest_all
-from bureau.pipeline import execute, run_stage
+from bureau.bureaus.ingest import ingest_all
+from bureau.layout import RunLayout
+from bureau.pipeline import run_stages
 from bureau.store.bulk import insert, read_frame, records
 from bureau.store.credit_file import TradelineMonth
 
 
 def load_ratio(run: Path, url: str | None, bureau: str = "chengxin") -> tuple[int, float, float]:
     """Time the loader's bulk insert and a Core executemany of the same rows, same database."""
-    with bureau_engine(run, bureau, url).connect() as conn:
+    with RunLayout(run, url).bureau_engine(bureau).connect() as conn:
         rows = read_frame(conn, select(TradelineMonth.__table__))
     # The same columns and primary key as tradeline_months, without the foreign key.
     metadata = MetaData()
@@ -71,9 +72,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
         run = work / "run"
-        execute(scn, run, stages=["world"], workers=args.workers)
-        furnish = run_stage(run, "furnish", workers=args.workers)
-        ingest = run_stage(run, "ingest", workers=args.workers)
+        run_stages(run, scn, stages=["world"], workers=args.workers)
+        furnish = run_stages(run, stages=["furnish"], workers=args.workers).outcome("furnish")
+        ingest = run_stages(run, stages=["ingest"], workers=args.workers).outcome("ingest")
         records_in = sum(v for k, v in furnish.rows.items() if k != "files")
         print(f"\n{args.scenario}: {scn.population.persons:,} persons, {records_in:,} feed records")
         print(
@@ -94,7 +95,7 @@ def main() -> None:
                 else:
                     shutil.rmtree(run / "db", ignore_errors=True)
                 started = time.perf_counter()
-                (report,) = ingest_all(scn, run, bureaus=[bureau], db_url=url, workers=1)
+                (report,) = ingest_all(scn, RunLayout(run, url), bureaus=[bureau], workers=1)
                 seconds = time.perf_counter() - started
                 entry = per_format[scn.bureaus[bureau].intake_format]
                 entry[0] += report.rows_read
@@ -107,9 +108,9 @@ def main() -> None:
         print(f"\n{'database':<11}{'rows':>10}{'loader s':>10}{'Core s':>9}{'Core/loader':>13}")
         for label, url in databases:
             if url:
-                ingest_all(scn, run, bureaus=["chengxin"], db_url=url, workers=1)
+                ingest_all(scn, RunLayout(run, url), bureaus=["chengxin"], workers=1)
             else:
-                ingest_all(scn, run, bureaus=["chengxin"], workers=1)
+                ingest_all(scn, RunLayout(run), bureaus=["chengxin"], workers=1)
             rows, loader, core = load_ratio(run, url)
             print(f"{label:<11}{rows:>10,}{loader:>10.2f}{core:>9.2f}{core / loader:>13.2f}")
     finally:

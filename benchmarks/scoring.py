@@ -34,10 +34,10 @@ import pyarrow.csv as pacsv
 from bureau import __version__, load_scenario
 from bureau.bureaus.batch import score_feature_table
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import load_model
 from bureau.bureaus.train import train_bureau
-from bureau.pipeline import execute, run_stage
+from bureau.layout import RunLayout
+from bureau.pipeline import run_stages
 from bureau.rundir import RESOLVED_SCENARIO
 from bureau.store.parquet import read_table
 
@@ -47,7 +47,7 @@ def training_times(run: Path) -> None:
     print(f"\n{'bureau':<15}{'model':<11}{'train rows':>11}{'seconds':>9}{'OOT AUC':>9}")
     total = 0.0
     for bureau in scn.active_bureaus:
-        engine = bureau_engine(run, bureau)
+        engine = RunLayout(run).bureau_engine(bureau)
         started = time.perf_counter()
         result = train_bureau(engine, scn, bureau)
         seconds = time.perf_counter() - started
@@ -65,7 +65,7 @@ def feature_tables(run: Path, rows: int, work: Path) -> None:
     scn = load_scenario(run / RESOLVED_SCENARIO)
     bureau = next(b for b in scn.active_bureaus if scn.bureaus[b].model == "lightgbm")
     model = load_model(run / "models" / bureau)
-    engine = bureau_engine(run, bureau)
+    engine = RunLayout(run).bureau_engine(bureau)
     features = snapshot_features(
         engine, scn.scoring.evaluation_snapshot, model.card["feature_groups"], scn.start_date
     )
@@ -156,9 +156,9 @@ def main() -> None:
     try:
         if args.run is None:
             run = work / "run"
-            execute(
-                load_scenario("baseline"),
+            run_stages(
                 run,
+                load_scenario("baseline"),
                 stages=["world", "furnish", "ingest"],
                 workers=args.workers,
             )
@@ -170,7 +170,7 @@ def main() -> None:
             training_times(run)
         manifest = json.loads((run / "manifest.json").read_text())
         if "train" not in manifest.get("stages", {}):
-            run_stage(run, "train", workers=args.workers)
+            run_stages(run, stages=["train"], workers=args.workers).outcome("train")
         if "features" in parts:
             feature_tables(run, args.feature_rows, work)
         if "identity" in parts:

@@ -17,12 +17,14 @@ from bureau.bureaus.models import load_model
 from bureau.config import Scenario, load_scenario
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
+from bureau.layout import RunLayout
 from bureau.pipeline import RunResult, run, score_file
 from bureau.world import World, simulate, validate_national_ids
 
 __all__ = [
     "BureauError",
     "RunDirectoryError",
+    "RunLayout",
     "RunResult",
     "Scenario",
     "ScenarioError",

@@ -301,20 +301,17 @@ def finished_stages(staging: Path) -> dict[str, Any]:
         return {}
 
 
-def record_finished(staging: Path, stage: str, record: dict[str, Any]) -> None:
-    """Record in a staging directory that a stage has finished.
+def write_finished(staging: Path, records: dict[str, Any]) -> None:
+    """Record in a staging directory the stages finished so far.
 
     Parameters
     ----------
     staging
         A directory yielded by :func:`staged_directory`.
-    stage
-        The stage.
-    record
-        What to keep of it (wall time, rows): JSON-serialisable.
+    records
+        Stage name to what to keep of it (wall time, rows): JSON-serialisable.
     """
-    finished = {**finished_stages(staging), stage: record}
-    write_text_atomic(staging / FINISHED, json.dumps(finished, indent=1, sort_keys=False) + "\n")
+    write_text_atomic(staging / FINISHED, json.dumps(records, indent=1, sort_keys=False) + "\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -19,8 +19,8 @@ def baseline_world() -> World:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory: pytest.TempPathFactory):
     """A run of 1,500 persons through the whole chain, world to compare (SQLite)."""
-    from bureau.pipeline import execute
+    from bureau.pipeline import run_stages
 
     scn = load_scenario("small", {"population.persons": 1500, "population.chunk_size": 750})
     out = tmp_path_factory.mktemp("runs") / "small"
-    return execute(scn, out, workers=2)
+    return run_stages(out, scn, workers=2)

@@ -4,7 +4,7 @@ from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.batch import score_feature_table
 from bureau.bureaus.feature_catalog import FEATURES, feature_names
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.ingest import IngestReport, bureau_engine, ingest_all, ingest_bureau
+from bureau.bureaus.ingest import IngestReport, ingest_all, ingest_bureau
 from bureau.bureaus.labels import observed_outcomes
 from bureau.bureaus.models import (
     BureauModel,
@@ -26,7 +26,6 @@ __all__ = [
     "ModelError",
     "TrainingResult",
     "WOEScorecard",
-    "bureau_engine",
     "feature_names",
     "ingest_all",
     "ingest_bureau",

@@ -43,10 +43,10 @@ from bureau.engine import map_chunks
 from bureau.errors import RunDirectoryError
 from bureau.formats import FeedError, ParsedFeed, get_codec
 from bureau.formats.schema import RECORDS, from_text, label_months, month_labels, month_numbers
+from bureau.layout import RunLayout
 from bureau.rundir import file_digest
 from bureau.store.bulk import read_frame
-from bureau.store.credit_file import Consumer, CreditFileBase, Identifier, LoadedFile
-from bureau.store.engines import database_engine
+from bureau.store.credit_file import Consumer, Identifier, LoadedFile
 
 logger = logging.getLogger(__name__)
 
@@ -334,12 +334,11 @@ def _load_month(
 
 @dataclass(frozen=True)
 class IngestJob:
-    """One bureau's ingestion: the scenario, the run directory and the database URL."""
+    """One bureau's ingestion: the scenario, the run (its feeds and databases) and the bureau."""
 
     scenario: Scenario
-    run_dir: Path
+    run: RunLayout
     bureau: str
-    db_url: str | None
 
 
 def ingest_job(job: IngestJob) -> IngestReport:
@@ -348,51 +347,24 @@ def ingest_job(job: IngestJob) -> IngestReport:
     Parameters
     ----------
     job
-        The bureau and where its feeds and database are.
+        The bureau and its run.
 
     Returns
     -------
     IngestReport
         What was loaded.
     """
-    engine = bureau_engine(job.run_dir, job.bureau, job.db_url)
-    try:
-        return ingest_bureau(job.scenario, job.run_dir / "feeds", job.bureau, engine)
-    finally:
-        engine.dispose()
+    with job.run.bureau_database(job.bureau) as engine:
+        return ingest_bureau(job.scenario, job.run.feeds, job.bureau, engine)
 
 
-def bureau_engine(
-    run_dir: str | Path, bureau: str, db_url: str | None = None, create: bool = True
-) -> Engine:
-    """Open a bureau's own database, creating its tables if needed.
-
-    Parameters
-    ----------
-    run_dir
-        The run directory (SQLite files go to ``db/<bureau>.db``).
-    bureau
-        The bureau, which is also its schema on a database server.
-    db_url
-        A server URL, or None for the SQLite default.
-    create
-        Create the database if there is none; a reader passes False.
-
-    Returns
-    -------
-    sqlalchemy.Engine
-        The engine; no other bureau's tables are reachable through it.
-    """
-    return database_engine(run_dir, bureau, CreditFileBase, db_url, create=create)
-
-
-def feed_bytes(run_dir: Path, bureau: str) -> int:
+def feed_bytes(run: RunLayout, bureau: str) -> int:
     """The size of a bureau's feeds: what its ingestion, and every later stage of it, has to do.
 
     Parameters
     ----------
-    run_dir
-        The run directory.
+    run
+        The run.
     bureau
         The bureau.
 
@@ -401,14 +373,13 @@ def feed_bytes(run_dir: Path, bureau: str) -> int:
     int
         Bytes of its feed files (0 before furnishing), to start the largest bureau first.
     """
-    return regular_files_bytes(run_dir / "feeds" / bureau)
+    return regular_files_bytes(run.feeds_of(bureau))
 
 
 def ingest_all(
     scn: Scenario,
-    run_dir: Path,
+    run: RunLayout,
     bureaus: list[str] | None = None,
-    db_url: str | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[IngestReport]:
@@ -418,12 +389,10 @@ def ingest_all(
     ----------
     scn
         The scenario.
-    run_dir
-        The run directory, holding ``feeds/``.
+    run
+        The run, holding the feeds, and its databases.
     bureaus
         The bureaus to ingest; every enabled bureau when None.
-    db_url
-        A server URL, or None for SQLite files in the run directory.
     workers
         Worker processes, one bureau each at a time.
     progress
@@ -435,8 +404,8 @@ def ingest_all(
         One report per bureau, in bureau order.
     """
     chosen = scn.active_bureaus if bureaus is None else bureaus
-    jobs = [IngestJob(scn, run_dir, bureau, db_url) for bureau in chosen]
-    weights = [feed_bytes(run_dir, bureau) for bureau in chosen]
+    jobs = [IngestJob(scn, run, bureau) for bureau in chosen]
+    weights = [feed_bytes(run, bureau) for bureau in chosen]
     reports = []
     if progress:
         progress(0, len(jobs))

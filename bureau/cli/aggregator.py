@@ -22,12 +22,13 @@ from bureau.cli.common import (
     progress_bars,
     relative,
 )
-from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg
+from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg, stage_command
 from bureau.config.loader import load_scenario
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.formats.national_id import check_national_id
 from bureau.formats.schema import month_labels
-from bureau.pipeline import aggregator_engine, check_database, month_of, run_stage
+from bureau.layout import RunLayout
+from bureau.pipeline import check_database, month_of
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest
 
 MethodOption = Annotated[
@@ -50,7 +51,7 @@ def submit(
 ) -> None:
     """Send every bureau's report at each scoring snapshot to the aggregator."""
     with progress_bars(quiet or as_json) as progress:
-        report = run_stage(run, "submit", workers=workers, progress=progress, db_url=db)
+        report = stage_command(run, "submit", workers=workers, progress=progress, db_url=db)
     if as_json:
         print_json({"run": relative(run), "skipped": report.skipped, "rows": report.rows})
         return
@@ -83,17 +84,13 @@ def reconcile(
     as_json: AsJson = False,
 ) -> None:
     """Link the bureaus' files into persons, consolidate their tradelines, fit the consensus."""
-    manifest = read_manifest(run)
-    if "submit" not in manifest.get("stages", {}):
-        # Reconciling needs submissions: make them first, as bureau run does.
-        with progress_bars(quiet or as_json) as progress:
-            run_stage(run, "submit", workers=workers, progress=progress, db_url=db)
     with progress_bars(quiet or as_json) as progress:
-        report = run_stage(
+        report = stage_command(
             run, "reconcile", workers=workers, progress=progress, db_url=db, method=method
         )
-    linkage = _read_csv(run / "report" / "linkage.csv")
-    consensus = _read_csv(run / "report" / "consensus.csv")
+    layout = RunLayout(run)
+    linkage = _read_csv(layout.report_file("linkage", "csv"))
+    consensus = _read_csv(layout.report_file("consensus", "csv"))
     summary = {
         "run": relative(run),
         "skipped": report.skipped,
@@ -198,11 +195,8 @@ def report(
             "nothing submitted to the aggregator yet: run bureau submit", path=run
         )
     check_database(run, manifest, db)
-    engine = aggregator_engine(run, db, create=False)
-    try:
+    with RunLayout(run, db).aggregator_database(create=False) as engine:
         result = consolidated_report(engine, national_id, month, start=scenario.start_date)
-    finally:
-        engine.dispose()
     if as_json:
         print_json(result)
         return
@@ -305,9 +299,10 @@ def disputes(
 ) -> None:
     """Print dispute statistics: errors disputed and corrected, and what corrections changed."""
     with progress_bars(quiet or as_json) as progress:
-        report = run_stage(run, "disputes", workers=workers, progress=progress, db_url=db)
-    table = _read_csv(run / "report" / "disputes.csv")
-    severity = _read_csv(run / "report" / "disputes_by_severity.csv")
+        report = stage_command(run, "disputes", workers=workers, progress=progress, db_url=db)
+    layout = RunLayout(run)
+    table = _read_csv(layout.report_file("disputes", "csv"))
+    severity = _read_csv(layout.report_file("disputes_by_severity", "csv"))
     if as_json:
         print_json(
             {

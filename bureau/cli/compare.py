@@ -19,9 +19,9 @@ from bureau.cli.common import (
     progress_bars,
     relative,
 )
-from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg
+from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg, stage_command
 from bureau.errors import RunDirectoryError
-from bureau.pipeline import run_stage
+from bureau.layout import RunLayout
 
 # The summary's columns: title, field of the comparison table, format.
 _COLUMNS = (
@@ -52,14 +52,14 @@ def compare(
 ) -> None:
     """Compare the bureaus and the consensus: coverage, accuracy, agreement, fairness, HTML."""
     with progress_bars(quiet or as_json) as progress:
-        report = run_stage(run, "compare", workers=workers, progress=progress, db_url=db)
+        report = stage_command(run, "compare", workers=workers, progress=progress, db_url=db)
     tables = {}
     for name in TABLES:
-        path = run / "report" / f"{name}.json"
+        path = RunLayout(run).report_file(name, "json")
         if not path.exists():
             raise RunDirectoryError("missing: run bureau compare on a complete run", path=path)
         tables[name] = json.loads(path.read_text(encoding="utf-8"))
-    page = run / "report" / INDEX
+    page = RunLayout(run).report / INDEX
     if not page.exists():
         # Compared by a version that wrote no HTML report: make it from the tables.
         page = write_html_report(run, workers=workers)

@@ -9,12 +9,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.report import credit_report
 from bureau.cli.common import AsJson, console, handle_errors, print_json
 from bureau.config.loader import load_scenario
 from bureau.errors import BureauError
 from bureau.formats.schema import month_labels
+from bureau.layout import RunLayout
 from bureau.pipeline import check_database
 from bureau.rundir import RESOLVED_SCENARIO, read_manifest
 
@@ -40,11 +40,8 @@ def show(
         known = ", ".join(scenario.active_bureaus)
         raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="bureau")
     check_database(run, manifest, db)
-    engine = bureau_engine(run, bureau, db, create=False)
-    try:
+    with RunLayout(run, db).bureau_database(bureau, create=False) as engine:
         report = credit_report(engine, national_id)
-    finally:
-        engine.dispose()
     if as_json:
         print_json({"bureau": bureau, **report})
         return

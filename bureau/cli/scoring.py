@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.table import Table
@@ -23,8 +23,8 @@ from bureau.cli.common import (
     progress_bars,
     relative,
 )
-from bureau.cli.stages import BureauOption, DbOption, RunArg
-from bureau.pipeline import run_stage, score_file
+from bureau.cli.stages import BureauOption, DbOption, RunArg, stage_command
+from bureau.pipeline import TablesResult, score_file
 
 DEFAULT_WORKERS = default_workers()
 DEFAULT_OUTPUT = Path("scores.csv")
@@ -49,7 +49,7 @@ def train(
     and RUN/report/model_performance.csv. Bureaus already trained are skipped.
     """
     with progress_bars(quiet or as_json) as progress:
-        report = run_stage(
+        report = stage_command(
             run, "train", workers=workers, progress=progress, db_url=db, bureaus=bureau
         )
     where = relative(run)
@@ -59,7 +59,8 @@ def train(
         else:
             console.print(f"models already trained in {where}/models/; nothing to do")
         return
-    table = report.detail
+    # Not skipped: the stage ran, and returned its tables.
+    table = cast(TablesResult, report.result).tables["model_performance"]
     if as_json:
         print_json(
             {"run": where, "seconds": report.seconds, "bureaus": table.to_dict(orient="records")}

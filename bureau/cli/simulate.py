@@ -24,8 +24,9 @@ from bureau.cli.common import (
     relative,
     scenario_from_cli,
 )
-from bureau.cli.stages import DbOption, print_ingest_warnings
-from bureau.pipeline import RunResult, execute
+from bureau.cli.stages import DbOption, ingest_reports, print_ingest_warnings
+from bureau.layout import RunLayout
+from bureau.pipeline import RunResult, run_stages
 
 DEFAULT_WORKERS = default_workers()
 
@@ -36,9 +37,7 @@ ScenarioArg = Annotated[
 
 def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
     where = relative(result.path)
-    for stage in result.stages:
-        if stage.name == "ingest" and stage.detail:
-            print_ingest_warnings(stage.detail)
+    print_ingest_warnings(ingest_reports(result))
     if as_json:
         print_json(
             {
@@ -75,7 +74,11 @@ def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
 
 def _headline(run: Path) -> str | None:
     """One line on what the aggregator gained, when the run got that far."""
-    linkage, consensus = run / "report" / "linkage.csv", run / "report" / "consensus.csv"
+    layout = RunLayout(run)
+    linkage, consensus = (
+        layout.report_file("linkage", "csv"),
+        layout.report_file("consensus", "csv"),
+    )
     if not (linkage.exists() and consensus.exists()):
         return None
     links = pd.read_csv(linkage).set_index("method")
@@ -141,7 +144,7 @@ def _build(
     scn = scenario_from_cli(source, seed, settings)
     target = out if out is not None else Path("runs") / scn.name
     with progress_bars(quiet or as_json) as progress:
-        result = execute(
-            scn, target, stages=stages, workers=workers, force=force, progress=progress, db_url=db
+        result = run_stages(
+            target, scn, stages=stages, workers=workers, force=force, progress=progress, db_url=db
         )
     _render(result, as_json, quiet)

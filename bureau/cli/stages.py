@@ -1,4 +1,8 @@
-"""``bureau furnish`` and ``bureau ingest``: run one stage on an existing run directory."""
+"""``bureau furnish`` and ``bureau ingest``: run one stage on an existing run directory.
+
+Every stage command runs through the one runner: the stages the one asked for requires are run
+first when they are not done, and a stage done already is not run again.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from bureau.cli.common import (
     progress_bars,
     relative,
 )
-from bureau.pipeline import run_stage
+from bureau.pipeline import IngestResult, RunResult, StageOutcome, run_stages
 
 DEFAULT_WORKERS = default_workers()
 RunArg = Annotated[Path, typer.Argument(help="A run directory (made by bureau run or simulate).")]
@@ -39,13 +43,54 @@ DbOption = Annotated[
 ]
 
 
+def stage_command(run: Path, stage: str, **options: Any) -> StageOutcome:
+    """Run one stage of a run, with whatever it requires that is not done.
+
+    Parameters
+    ----------
+    run
+        The run directory.
+    stage
+        The stage asked for.
+    **options
+        The runner's options (``workers``, ``progress``, ``db_url``, ``bureaus``...).
+
+    Returns
+    -------
+    StageOutcome
+        What the stage asked for did.
+    """
+    result = run_stages(run, stages=[stage], **options)
+    print_ingest_warnings(ingest_reports(result))
+    return result.outcome(stage)
+
+
+def ingest_reports(result: RunResult) -> list[IngestReport]:
+    """The bureaus' ingestion reports of a call of the runner, if it ran ingestion.
+
+    Parameters
+    ----------
+    result
+        The runner's result.
+
+    Returns
+    -------
+    list of IngestReport
+        One per bureau ingested; empty when ingestion was not run.
+    """
+    for outcome in result.stages:
+        if isinstance(outcome.result, IngestResult):
+            return outcome.result.reports
+    return []
+
+
 @handle_errors
 def furnish(
     run: RunArg, workers: Workers = DEFAULT_WORKERS, quiet: Quiet = False, as_json: AsJson = False
 ) -> None:
     """Write every bureau's feed files from the world of a run."""
     with progress_bars(quiet or as_json) as progress:
-        report = run_stage(run, "furnish", workers=workers, progress=progress)
+        report = stage_command(run, "furnish", workers=workers, progress=progress)
     if as_json:
         print_json(
             {
@@ -115,11 +160,12 @@ def ingest(
 ) -> None:
     """Load each bureau's feeds into its own credit files (loaded files are skipped)."""
     with progress_bars(quiet or as_json) as progress:
-        report = run_stage(
-            run, "ingest", workers=workers, progress=progress, db_url=db, bureaus=bureau
+        result = run_stages(
+            run, stages=["ingest"], workers=workers, progress=progress, db_url=db, bureaus=bureau
         )
-    reports = report.detail or []
+    reports = ingest_reports(result)
     print_ingest_warnings(reports)
+    report = result.outcome("ingest")
     if as_json:
         print_json(
             {

@@ -37,7 +37,7 @@ from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks
 from bureau.errors import BureauError
 from bureau.experiments.figure import sweep_figure
-from bureau.pipeline.chain import execute
+from bureau.pipeline.runner import run_stages
 from bureau.pipeline.stages import records_json
 from bureau.rundir import write_bytes_atomic, write_text_atomic
 from bureau.store.parquet import write_table
@@ -291,8 +291,8 @@ def run_metrics(root: Path) -> pd.DataFrame:
 def _run_job(job: _Job) -> tuple[CellRun, pd.DataFrame]:
     """Run one cell with one seed (a worker-process entry point) and read its metrics."""
     # force: a run left by other inputs (other code, say) is made again; one from the same
-    # inputs is kept as it is and an unfinished one resumed, which execute does by itself.
-    result = execute(job.scenario, job.path, workers=1, force=True)
+    # inputs is kept as it is and an unfinished one resumed, which the runner does by itself.
+    result = run_stages(job.path, job.scenario, workers=1, force=True)
     skipped = bool(result.stages) and all(stage.skipped for stage in result.stages)
     seconds = 0.0 if skipped else sum(stage.seconds for stage in result.stages)
     run = CellRun(job.cell, job.seed, job.path, skipped, round(seconds, 3))

@@ -26,6 +26,7 @@ from bureau.formats.schema import month_labels
 from bureau.furnish.channels import channels
 from bureau.furnish.feeds import Batch, inquiries, public_records, tradelines
 from bureau.furnish.platform_data import contacts, signals
+from bureau.layout import RunLayout
 from bureau.rng import generator
 from bureau.store.parquet import read_table, write_table
 
@@ -46,13 +47,14 @@ TRUTH_COLUMNS = (
 
 @dataclass(frozen=True)
 class FurnishJob:
-    """One bureau's furnishing: the scenario and where the world, feeds and truth live."""
+    """One bureau's furnishing: the scenario, the run, and where its feeds and truth go."""
 
     scenario: Scenario
     bureau: str
-    world: Path
-    feeds: Path
-    truth: Path
+    #: The run, holding the world.
+    run: RunLayout
+    #: Where the feeds and the truth are written (a staging directory of the run).
+    out: RunLayout
 
 
 # The world tables each record type is built from.
@@ -65,18 +67,18 @@ _SOURCES = {
 }
 
 
-def _world(world: Path, record_types: set[str]) -> dict[str, pd.DataFrame]:
+def _world(run: RunLayout, record_types: set[str]) -> dict[str, pd.DataFrame]:
     """Read the persons' identities and only the tables the bureau's channels need."""
     tables = {
         "persons": read_table(
-            world / "persons",
+            run.world_table("persons"),
             ["person_id", "name", "national_id", "phone", "previous_phone", "phone_since"],
         ).set_index("person_id")
     }
     for record_type in sorted(record_types):
         for name in _SOURCES[record_type]:
             if name not in tables:
-                tables[name] = read_table(world / name)
+                tables[name] = read_table(run.world_table(name))
     return tables
 
 
@@ -114,8 +116,8 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
     scn = job.scenario
     codec = get_codec(scn.bureaus[job.bureau].intake_format)
     feeds = channels(scn, job.bureau)
-    tables = _world(job.world, {t for channel in feeds for t in channel.record_types})
-    root = job.feeds / job.bureau
+    tables = _world(job.run, {t for channel in feeds for t in channel.record_types})
+    root = job.out.feeds_of(job.bureau)
     truth_parts, defect_parts = [], []
     counts = {"tradeline": 0, "inquiry": 0, "public_record": 0, "signal": 0, "contact": 0}
     counts["files"] = 0
@@ -183,7 +185,7 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
         if truth_parts
         else pd.DataFrame(columns=TRUTH_COLUMNS)
     )
-    write_table(truth, job.truth / "furnished" / f"{job.bureau}.parquet")
+    write_table(truth, job.out.furnished_truth(job.bureau))
     defects = (
         pd.concat(defect_parts, ignore_index=True)
         if defect_parts
@@ -193,12 +195,12 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
     )
     write_table(
         defects.astype({"true_value": "string", "reported_value": "string"}),
-        job.truth / "defects" / f"{job.bureau}.parquet",
+        job.out.defects_truth(job.bureau),
     )
     return counts
 
 
-def workload(scn: Scenario, world: Path) -> list[float]:
+def workload(scn: Scenario, run: RunLayout) -> list[float]:
     """Estimate how many records each enabled bureau's channels carry.
 
     Used only to start the largest bureaus first when several workers furnish; it reads two
@@ -208,21 +210,21 @@ def workload(scn: Scenario, world: Path) -> list[float]:
     ----------
     scn
         The scenario.
-    world
-        The run's ``world/`` directory.
+    run
+        The run.
 
     Returns
     -------
     list of float
         One estimate per bureau of :attr:`Scenario.active_bureaus`.
     """
-    accounts = read_table(world / "accounts", ["lender_id", "open_month", "close_month"])
+    accounts = read_table(run.world_table("accounts"), ["lender_id", "open_month", "close_month"])
     # -1 marks an account still open at the end of the window.
     close = accounts["close_month"].to_numpy(dtype=np.int64)
     end = np.where(close < 0, scn.months, close + 1)
     months = np.clip(end - np.maximum(accounts["open_month"].to_numpy(dtype=np.int64), 0), 0, None)
     per_source = pd.Series(months).groupby(accounts["lender_id"].astype(str).to_numpy()).sum()
-    members = read_table(world / "memberships", ["platform_id"])["platform_id"].astype(str)
+    members = read_table(run.world_table("memberships"), ["platform_id"])["platform_id"].astype(str)
     # Platforms send a summary per member and quarter.
     per_source = per_source.add(members.value_counts() * scn.months / 3, fill_value=0)
     return [
@@ -233,7 +235,7 @@ def workload(scn: Scenario, world: Path) -> list[float]:
 
 def furnish_all(
     scn: Scenario,
-    run_dir: Path,
+    run: RunLayout,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
@@ -246,8 +248,8 @@ def furnish_all(
     ----------
     scn
         The scenario.
-    run_dir
-        The run directory, holding ``world/``.
+    run
+        The run, holding the world.
     workers
         Worker processes (one bureau each at a time); the files do not depend on it.
     progress
@@ -258,14 +260,12 @@ def furnish_all(
     dict of str to int
         Records written per record type over all bureaus, and files written.
     """
-    staging = Path(tempfile.mkdtemp(prefix=".furnish.", dir=run_dir))
+    staging = Path(tempfile.mkdtemp(prefix=".furnish.", dir=run.root))
+    staged = run.moved_to(staging)
     try:
-        jobs = [
-            FurnishJob(scn, bureau, run_dir / "world", staging / "feeds", staging / "truth")
-            for bureau in scn.active_bureaus
-        ]
+        jobs = [FurnishJob(scn, bureau, run, staged) for bureau in scn.active_bureaus]
         totals: dict[str, int] = {}
-        weights = workload(scn, run_dir / "world") if workers > 1 else None
+        weights = workload(scn, run) if workers > 1 else None
         if progress:
             progress(0, len(jobs))
         done_jobs = map_chunks(furnish_bureau, jobs, workers, weights)
@@ -274,11 +274,10 @@ def furnish_all(
                 totals[key] = totals.get(key, 0) + value
             if progress:
                 progress(done, len(jobs))
-        for name in ("feeds", "truth"):
-            target = run_dir / name
+        for made, target in ((staged.feeds, run.feeds), (staged.truth, run.truth)):
             if target.exists():
                 shutil.rmtree(target)
-            (staging / name).rename(target)
+            made.rename(target)
         return totals
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,49 +1,54 @@
-"""The chain of stages of one run: the stages, running them, and batch scoring with a run.
+"""The chain of stages of a run: the stages, the runner, and batch scoring with a run.
 
-:mod:`bureau.pipeline.stages` holds the stages, :mod:`bureau.pipeline.chain` runs them (a
-whole run, or one stage on an existing run), :mod:`bureau.pipeline.scoring` scores files of
-applicants with a bureau of a run.
+:mod:`bureau.pipeline.contract` says what a stage is, :mod:`bureau.pipeline.stages` declares
+each stage, :mod:`bureau.pipeline.runner` runs any of them (with what they require) into a run
+directory, :mod:`bureau.pipeline.scoring` scores files of applicants with a bureau of a run.
 """
 
-from bureau.pipeline.chain import (
+from bureau.pipeline.contract import Stage, StageContext, StageProgress, StageResult, Window
+from bureau.pipeline.jobs import BureauJob, dispute_job, submit_job, train_job
+from bureau.pipeline.runner import (
     RunResult,
-    StageReport,
+    StageOutcome,
     check_database,
-    execute,
+    dependents,
+    plan,
     run,
-    run_stage,
+    run_stages,
 )
 from bureau.pipeline.scoring import month_of, score_file
 from bureau.pipeline.stages import (
-    REQUIRES,
     STAGES,
-    BureauJob,
-    StageContext,
-    StageProgress,
-    aggregator_engine,
-    dispute_job,
-    submit_job,
-    train_job,
-    write_report,
+    IngestResult,
+    ReconcileResult,
+    TablesResult,
+    records_json,
+    write_report_tables,
 )
 
 __all__ = [
-    "REQUIRES",
     "STAGES",
     "BureauJob",
+    "IngestResult",
+    "ReconcileResult",
     "RunResult",
+    "Stage",
     "StageContext",
+    "StageOutcome",
     "StageProgress",
-    "StageReport",
-    "aggregator_engine",
+    "StageResult",
+    "TablesResult",
+    "Window",
     "check_database",
+    "dependents",
     "dispute_job",
-    "execute",
     "month_of",
+    "plan",
+    "records_json",
     "run",
-    "run_stage",
+    "run_stages",
     "score_file",
     "submit_job",
     "train_job",
-    "write_report",
+    "write_report_tables",
 ]

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -36,14 +34,14 @@ from bureau.bureaus.disputes import (
     score_changes,
 )
 from bureau.bureaus.features import file_features, read_file
-from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
 from bureau.bureaus.submission import BureauSubmission, bureau_submission
 from bureau.bureaus.train import TrainingError, train_bureau
 from bureau.config.scenario import Scenario
 from bureau.furnish.disputes import file_disputes
+from bureau.layout import RunLayout
 from bureau.rng import generator
-from bureau.store.corrections import InForce, corrections_as_of
+from bureau.store.corrections import corrections_as_of
 from bureau.store.parquet import write_table
 
 logger = logging.getLogger(__name__)
@@ -53,45 +51,19 @@ logger = logging.getLogger(__name__)
 class BureauJob:
     """One bureau's work in a worker process.
 
-    Its run, its database, and for training the model family (the profile's when None).
+    Its run (paths and databases), the bureau, and for training the model family (the
+    profile's when None).
     """
 
     scenario: Scenario
-    root: Path
+    run: RunLayout
     bureau: str
-    db_url: str | None
     family: str | None = None
 
 
-@contextmanager
-def _database(job: BureauJob) -> Iterator[Engine]:
+def _database(job: BureauJob) -> AbstractContextManager[Engine]:
     """The job's bureau's database, disposed of when the job is done with it."""
-    engine = bureau_engine(job.root, job.bureau, job.db_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def modelling_table_path(root: Path, bureau: str, snapshot: int) -> Path:
-    """Where training keeps a bureau's modelling table at a snapshot.
-
-    Parameters
-    ----------
-    root
-        The run directory.
-    bureau
-        The bureau.
-    snapshot
-        The development or the evaluation snapshot.
-
-    Returns
-    -------
-    pathlib.Path
-        ``RUN/features/<bureau>/<snapshot>.parquet``: ``consumer_id``, every feature of the
-        bureau's model, and the ``bad`` and ``in_default`` outcome the bureau observed.
-    """
-    return root / "features" / bureau / f"{snapshot}.parquet"
+    return job.run.bureau_database(job.bureau)
 
 
 def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
@@ -108,7 +80,7 @@ def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
         :func:`~bureau.analysis.file_accuracy.assess_bureau` of the bureau.
     """
     with _database(job) as engine:
-        return assess_bureau(job.bureau, engine, job.root / "truth", *world_inputs(job.root))
+        return assess_bureau(job.bureau, engine, job.run.truth, *world_inputs(job.run.root))
 
 
 def truth_job(job: BureauJob) -> BureauTruth:
@@ -125,32 +97,7 @@ def truth_job(job: BureauJob) -> BureauTruth:
         :func:`~bureau.analysis.provenance.bureau_truth` of the bureau.
     """
     with _database(job) as engine:
-        return bureau_truth(engine, job.root / "truth", job.bureau)
-
-
-def reported_features_path(root: Path, bureau: str, snapshot: int, in_force: InForce) -> Path:
-    """Where the disputes stage keeps a bureau's features of its files as corrected at a snapshot.
-
-    The name carries the corrections' fingerprint, so the file stands only for the very
-    corrections it was computed with.
-
-    Parameters
-    ----------
-    root
-        The run directory.
-    bureau
-        The bureau.
-    snapshot
-        The snapshot.
-    in_force
-        The corrections in force at the snapshot.
-
-    Returns
-    -------
-    pathlib.Path
-        ``RUN/features/<bureau>/<snapshot>-corrected-<fingerprint>.parquet``.
-    """
-    return root / "features" / bureau / f"{snapshot}-corrected-{in_force.fingerprint()}.parquet"
+        return bureau_truth(engine, job.run.truth, job.bureau)
 
 
 def _reported_features(
@@ -164,9 +111,9 @@ def _reported_features(
     with engine.connect() as conn:
         in_force = corrections_as_of(conn, snapshot)
     if in_force.empty:
-        path = modelling_table_path(job.root, job.bureau, snapshot)
+        path = job.run.modelling_table(job.bureau, snapshot)
     else:
-        path = reported_features_path(job.root, job.bureau, snapshot, in_force)
+        path = job.run.corrected_features(job.bureau, snapshot, in_force.fingerprint())
     if not path.exists():
         return None
     table = pd.read_parquet(path).set_index("consumer_id")
@@ -180,7 +127,7 @@ def train_job(job: BureauJob) -> dict[str, Any]:
 
     Writes ``models/<bureau>/`` (model and card), ``scores/<bureau>.parquet`` (every
     consumer at the evaluation snapshot) and the modelling tables it learnt from and was judged
-    on (:func:`modelling_table_path`). A worker-process entry point.
+    on (:meth:`~bureau.layout.RunLayout.modelling_table`). A worker-process entry point.
 
     Parameters
     ----------
@@ -196,23 +143,21 @@ def train_job(job: BureauJob) -> dict[str, Any]:
     try:
         with _database(job) as engine:
             result = train_bureau(engine, job.scenario, job.bureau, job.family)
-            owners = file_owners(engine, job.root / "truth", job.bureau)
+            owners = file_owners(engine, job.run.truth, job.bureau)
     except TrainingError as exc:
         # A bureau too small to have seen a default has no model; the others go on.
         logger.warning("%s", exc.message)
         family = job.family or job.scenario.bureaus[job.bureau].model
         return {"bureau": job.bureau, "model": family, "status": exc.message}
     snapshot = job.scenario.scoring.evaluation_snapshot
-    truth = truth_performance(result.scores, owners, true_outcomes(job.root / "world", snapshot))
+    truth = truth_performance(result.scores, owners, true_outcomes(job.run.world, snapshot))
     truth = rounded(truth)
     result.model.card["metrics"]["out_of_time_truth"] = truth
     result.model.card["package_version"] = __version__
-    save_model(result.model, job.root / "models" / job.bureau)
+    save_model(result.model, job.run.model_dir(job.bureau))
     for snapshot, table in result.tables.items():
-        write_table(table.reset_index(), modelling_table_path(job.root, job.bureau, snapshot))
-    write_table(
-        result.scores.assign(snapshot=snapshot), job.root / "scores" / f"{job.bureau}.parquet"
-    )
+        write_table(table.reset_index(), job.run.modelling_table(job.bureau, snapshot))
+    write_table(result.scores.assign(snapshot=snapshot), job.run.scores_of(job.bureau))
     return {
         "bureau": job.bureau,
         "model": result.model.family,
@@ -225,9 +170,9 @@ def train_job(job: BureauJob) -> dict[str, Any]:
     }
 
 
-def _trained_model(root: Path, bureau: str) -> BureauModel | None:
+def _trained_model(run: RunLayout, bureau: str) -> BureauModel | None:
     """A bureau's model in a run, or None if it has none (too few defaults to train)."""
-    directory = root / "models" / bureau
+    directory = run.model_dir(bureau)
     return load_model(directory) if (directory / "model_card.json").exists() else None
 
 
@@ -246,7 +191,7 @@ def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
     """
     scn = job.scenario
     profile = scn.bureaus[job.bureau]
-    model = _trained_model(job.root, job.bureau)
+    model = _trained_model(job.run, job.bureau)
     groups = list(model.card["feature_groups"]) if model else list(profile.feature_groups)
     with _database(job) as engine:
         return {
@@ -284,17 +229,17 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
     """
     scn = job.scenario
     development, evaluation = scn.snapshots
-    _, account_months, wrongful = world_truth(job.root)
-    truth = read_truth(job.root / "truth", job.bureau)
+    _, account_months, wrongful = world_truth(job.run.root)
+    truth = read_truth(job.run.truth, job.bureau)
     with _database(job) as engine:
-        owner = file_owners(engine, job.root / "truth", job.bureau, truth)
+        owner = file_owners(engine, job.run.truth, job.bureau, truth)
         items = read_items(engine, truth, owner, scn.snapshots)
         errors = item_errors(engine, items, account_months, wrongful, development)
         rng = generator(scn.seed, f"disputes:{job.bureau}", 0)
         filed = file_disputes(job.bureau, errors, scn.aggregator.disputes, rng, development)
         record_disputes(engine, filed)
         later = item_errors(engine, items, account_months, wrongful, evaluation)
-        model = _trained_model(job.root, job.bureau)
+        model = _trained_model(job.run, job.bureau)
         changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
         rescored = None
         if model is not None:
@@ -307,7 +252,7 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
             )
             write_table(
                 reported.reset_index(),
-                reported_features_path(job.root, job.bureau, evaluation, in_force),
+                job.run.corrected_features(job.bureau, evaluation, in_force.fingerprint()),
             )
             who = corrected_consumers(engine, evaluation)
             changes = score_changes(model, who, furnished, reported)
@@ -321,8 +266,8 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
 
 def _full_model_scores(job: BureauJob) -> pd.DataFrame | None:
     """The scores training made, if its model is the profile's (the ablation's full model)."""
-    card_path = job.root / "models" / job.bureau / "model_card.json"
-    scores_path = job.root / "scores" / f"{job.bureau}.parquet"
+    card_path = job.run.model_dir(job.bureau) / "model_card.json"
+    scores_path = job.run.scores_of(job.bureau)
     if not (card_path.is_file() and scores_path.is_file()):
         return None
     card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -352,7 +297,7 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
     """
     scn = job.scenario
     development, evaluation = scn.scoring.development_snapshot, scn.scoring.evaluation_snapshot
-    paths = [modelling_table_path(job.root, job.bureau, s) for s in (development, evaluation)]
+    paths = [job.run.modelling_table(job.bureau, s) for s in (development, evaluation)]
     if not all(path.exists() for path in paths):
         return []  # a bureau too small to train has no model and nothing to ablate
     tables = [pd.read_parquet(path).set_index("consumer_id") for path in paths]
@@ -362,8 +307,8 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
         logger.warning("%s", exc.message)
         return []
     with _database(job) as engine:
-        owners = file_owners(engine, job.root / "truth", job.bureau)
-    outcomes = true_outcomes(job.root / "world", evaluation)
+        owners = file_owners(engine, job.run.truth, job.bureau)
+    outcomes = true_outcomes(job.run.world, evaluation)
     rows = []
     for removed, scores in scored.items():
         judged = scores[~scores["in_default"].to_numpy(dtype=bool)]

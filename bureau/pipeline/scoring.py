@@ -11,17 +11,14 @@ import pandas as pd
 
 from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.batch import ScoringSummary, check_output
-from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import load_model
 from bureau.config.loader import load_scenario
 from bureau.config.scenario import Scenario
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.formats.schema import MONTH_PATTERN, label_months, month_labels
-from bureau.pipeline.chain import check_database
-from bureau.rundir import (
-    RESOLVED_SCENARIO,
-    read_manifest,
-)
+from bureau.layout import RunLayout
+from bureau.pipeline.runner import check_database
+from bureau.rundir import read_manifest
 
 
 def month_of(scenario: Scenario, as_of: str | None) -> int:
@@ -102,23 +99,22 @@ def score_file(
     BureauError
         If the run, bureau, model, month or input is not usable.
     """
-    root = Path(run_dir)
-    manifest = read_manifest(root)
-    scenario = load_scenario(root / RESOLVED_SCENARIO)
+    run = RunLayout(Path(run_dir), db_url)
+    manifest = read_manifest(run.root)
+    scenario = load_scenario(run.scenario_file)
     if bureau not in scenario.active_bureaus:
         known = ", ".join(scenario.active_bureaus)
         raise BureauError(f"no bureau {bureau} in this run (bureaus: {known})", field="bureau")
     month = month_of(scenario, as_of)
-    model_dir = root / "models" / bureau
+    model_dir = run.model_dir(bureau)
     if not (model_dir / "model_card.json").exists():
         raise RunDirectoryError(f"{bureau} has no model: run bureau train first", path=model_dir)
     # Before the model is even read: the output must not be one of the files scoring reads.
     check_output(Path(output_path), [Path(input_path), *model_dir.iterdir()])
     model = load_model(model_dir)
     year = int(str(month_labels(scenario.start_date, np.array([month]))[0])[:4])
-    check_database(root, manifest, db_url)
-    engine = bureau_engine(root, bureau, db_url, create=False)
-    try:
+    check_database(run.root, manifest, db_url)
+    with run.bureau_database(bureau, create=False) as engine:
         return score_applicants(
             engine,
             model,
@@ -133,5 +129,3 @@ def score_file(
             rows_per_chunk=rows_per_chunk,
             progress=progress,
         )
-    finally:
-        engine.dispose()

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from bureau.bureaus.disputes import record_disputes
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.ingest import bureau_engine
 from bureau.cli.main import app
-from bureau.pipeline import aggregator_engine, run_stage
+from bureau.layout import RunLayout
+from bureau.pipeline import run_stages
 from bureau.store.aggregator import SubmittedTradeline
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Correction, Dispute
@@ -19,7 +19,7 @@ from bureau.store.credit_file import Correction, Dispute
 def all_disputes(small_run) -> pd.DataFrame:
     frames = []
     for bureau in small_run.scenario.active_bureaus:
-        engine = bureau_engine(small_run.path, bureau)
+        engine = RunLayout(small_run.path).bureau_engine(bureau)
         with engine.connect() as conn:
             frame = read_frame(conn, select(Dispute.__table__))
             fixes = read_frame(conn, select(Correction.__table__))
@@ -48,7 +48,7 @@ def test_a_correction_reaches_the_next_submission_only(small_run) -> None:
     disputes = all_disputes(small_run)
     fix = disputes[disputes["action"] == "status"].iloc[0]
     development, evaluation = small_run.scenario.snapshots
-    engine = aggregator_engine(small_run.path)
+    engine = RunLayout(small_run.path).aggregator_engine()
     with engine.connect() as conn:
         lines = read_frame(
             conn,
@@ -67,7 +67,7 @@ def test_a_correction_reaches_the_next_submission_only(small_run) -> None:
 def test_corrections_leave_earlier_views_as_they_were(small_run) -> None:
     disputes = all_disputes(small_run)
     bureau = disputes.loc[disputes["outcome"] == "corrected", "bureau"].iloc[0]
-    engine = bureau_engine(small_run.path, bureau)
+    engine = RunLayout(small_run.path).bureau_engine(bureau)
     groups = small_run.scenario.bureaus[bureau].feature_groups
     start = small_run.scenario.start_date
     development, evaluation = small_run.scenario.snapshots
@@ -89,10 +89,10 @@ def test_recording_the_same_disputes_again_adds_nothing(small_run) -> None:
         *("dispute_ref", "consumer_id", "item", "furnisher", "ref", "month", "shown"),
         *("claimed", "severity", "filed", "resolved", "outcome"),
     ]
-    engine = bureau_engine(small_run.path, bureau)
+    engine = RunLayout(small_run.path).bureau_engine(bureau)
     assert record_disputes(engine, mine[columns].fillna({"month": -1})) == 0
     engine.dispose()
-    assert run_stage(small_run.path, "disputes").skipped
+    assert run_stages(small_run.path, stages=["disputes"]).outcome("disputes").skipped
 
 
 def test_disputes_command_prints_the_statistics(small_run) -> None:

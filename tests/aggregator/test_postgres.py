@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from bureau.pipeline import run_stage
+from bureau.pipeline import run_stages
 from bureau.store.engines import schema_name
 
 URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
@@ -32,7 +32,7 @@ def test_the_chain_after_ingestion_gives_the_same_results_on_a_server(
     manifest["stages"] = {k: v for k, v in manifest["stages"].items() if k in ("world", "furnish")}
     (run / "manifest.json").write_text(json.dumps(manifest))
     for stage in ("ingest", "train", "disputes", "submit", "reconcile"):
-        run_stage(run, stage, workers=2, db_url=URL)
+        run_stages(run, stages=[stage], workers=2, db_url=URL).outcome(stage)
     schemas = [schema_name(run, o) for o in [*small_run.scenario.active_bureaus, "aggregator"]]
     assert "submitted_tradelines" in inspect(admin).get_table_names(schema=schemas[-1])
     with admin.begin() as conn:

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from bureau.aggregator.stage import person_links, reconcile_all
 from bureau.aggregator.submission import receive
 from bureau.cli.main import app
-from bureau.pipeline import aggregator_engine, run_stage
+from bureau.layout import RunLayout
+from bureau.pipeline import run_stages
 from bureau.store.aggregator import (
     AggregatorBase,
     ConsolidatedTradeline,
@@ -36,7 +37,7 @@ def test_linkage_is_measured_for_both_methods(small_run) -> None:
 
 
 def test_consolidated_fields_name_their_bureau_and_rule(small_run) -> None:
-    engine = aggregator_engine(small_run.path)
+    engine = RunLayout(small_run.path).aggregator_engine()
     with engine.connect() as conn:
         lines = read_frame(conn, select(ConsolidatedTradeline.__table__))
     engine.dispose()
@@ -70,8 +71,8 @@ def test_reconciling_again_is_a_no_op_and_another_method_reruns(small_run, tmp_p
     run = tmp_path / "run"
     shutil.copytree(small_run.path, run)
     before = pd.read_csv(run / "report" / "consensus.csv").set_index("view")
-    assert run_stage(run, "reconcile").skipped
-    engine = aggregator_engine(run)
+    assert run_stages(run, stages=["reconcile"]).outcome("reconcile").skipped
+    engine = RunLayout(run).aggregator_engine()
     scn = small_run.scenario
     again = reconcile_all(
         engine,
@@ -82,7 +83,7 @@ def test_reconciling_again_is_a_no_op_and_another_method_reruns(small_run, tmp_p
         snapshots=scn.snapshots,
     )
     assert again.unchanged
-    exact = run_stage(run, "reconcile", method="exact")
+    exact = run_stages(run, stages=["reconcile"], method="exact").outcome("reconcile")
     assert not exact.skipped
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["stages"]["reconcile"]["method"] == "exact"
@@ -93,7 +94,7 @@ def test_reconciling_again_is_a_no_op_and_another_method_reruns(small_run, tmp_p
 
 
 def test_a_bureau_that_did_not_submit_is_reported(small_run, tmp_path: Path) -> None:
-    source = aggregator_engine(small_run.path)
+    source = RunLayout(small_run.path).aggregator_engine()
     target = database_engine(tmp_path, "aggregator", AggregatorBase)
     scn = small_run.scenario
     tables = {
@@ -131,7 +132,7 @@ def test_a_bureau_that_did_not_submit_is_reported(small_run, tmp_path: Path) -> 
 
 
 def test_report_command_prints_a_consolidated_report(small_run) -> None:
-    engine = aggregator_engine(small_run.path)
+    engine = RunLayout(small_run.path).aggregator_engine()
     with engine.connect() as conn:
         lines = read_frame(
             conn,
@@ -141,7 +142,7 @@ def test_report_command_prints_a_consolidated_report(small_run) -> None:
     engine.dispose()
     runner = CliRunner()
     shared = lines[lines["bureaus"].str.contains("+", regex=False)]["person_key"].iloc[0]
-    mapping = person_links(aggregator_engine(small_run.path), "splink")
+    mapping = person_links(RunLayout(small_run.path).aggregator_engine(), "splink")
     files = mapping[mapping["person_key"] == shared].merge(identities, on=["bureau", "consumer_id"])
     number = files["national_id"].dropna().iloc[0]
     shown = runner.invoke(app, ["report", str(small_run.path), "--national-id", number, "--json"])

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from bureau.analysis.privacy import CATEGORIES, FEATURE_GROUP
 from bureau.bureaus.ablation import NOTHING_REMOVED, SCORE_COLUMNS, ablation_scores
-from bureau.bureaus.ingest import bureau_engine
-from bureau.pipeline.jobs import BureauJob, _full_model_scores, modelling_table_path
+from bureau.layout import RunLayout
+from bureau.pipeline.jobs import BureauJob, _full_model_scores
 from bureau.store.credit_file import Contact, PublicRecord
 
 
@@ -62,7 +62,7 @@ def test_the_ledger_counts_what_each_bureau_holds(small_run) -> None:
     assert core["held"].all()
     # The counts are the rows the bureau's own database holds.
     for bureau in bureaus:
-        engine = bureau_engine(small_run.path, bureau)
+        engine = RunLayout(small_run.path).bureau_engine(bureau)
         with engine.connect() as conn:
             records = conn.execute(select(func.count()).select_from(PublicRecord)).scalar()
             contacts = conn.execute(select(func.count()).select_from(Contact)).scalar()
@@ -86,7 +86,7 @@ def test_training_scores_are_the_full_model_the_ablation_would_fit(small_run) ->
     snapshots = (scn.scoring.development_snapshot, scn.scoring.evaluation_snapshot)
     checked = 0
     for bureau in scn.active_bureaus:
-        paths = [modelling_table_path(small_run.path, bureau, s) for s in snapshots]
+        paths = [RunLayout(small_run.path).modelling_table(bureau, s) for s in snapshots]
         if not all(path.exists() for path in paths):
             continue
         tables = [pd.read_parquet(path).set_index("consumer_id") for path in paths]
@@ -103,10 +103,10 @@ def test_a_model_of_another_family_is_not_taken_for_the_full_model(small_run) ->
         b for b in scn.active_bureaus if (small_run.path / "scores" / f"{b}.parquet").exists()
     ]
     bureau = trained[0]
-    job = BureauJob(scn, small_run.path, bureau, None)
+    job = BureauJob(scn, RunLayout(small_run.path), bureau)
     assert _full_model_scores(job) is not None
     profile = scn.bureaus[bureau]
     other = "lightgbm" if profile.model == "scorecard" else "scorecard"
     bureaus = {**scn.bureaus, bureau: profile.model_copy(update={"model": other})}
     changed = scn.model_copy(update={"bureaus": bureaus})
-    assert _full_model_scores(BureauJob(changed, small_run.path, bureau, None)) is None
+    assert _full_model_scores(BureauJob(changed, RunLayout(small_run.path), bureau)) is None

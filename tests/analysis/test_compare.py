@@ -23,6 +23,7 @@ from bureau.analysis.compare import TABLES, ComparisonError
 from bureau.analysis.fairness import _Bootstrap
 from bureau.cli.main import app
 from bureau.errors import RunDirectoryError
+from bureau.layout import RunLayout
 from bureau.pipeline import STAGES, StageContext
 
 SUFFIXES = ("parquet", "csv", "json")
@@ -152,7 +153,7 @@ def test_the_same_run_compares_to_the_same_bytes(small_run, tmp_path: Path) -> N
         for suffix in SUFFIXES:
             (run / "report" / f"{name}.{suffix}").unlink()
     # One worker here, two in the fixture's run: the result does not depend on it.
-    STAGES["compare"](StageContext(small_run.scenario, run, workers=1))
+    STAGES["compare"].run(StageContext(small_run.scenario, RunLayout(run), workers=1))
     for name in TABLES:
         for suffix in SUFFIXES:
             again = (run / "report" / f"{name}.{suffix}").read_bytes()
@@ -199,22 +200,23 @@ def test_cli_summary_json_and_errors(small_run, tmp_path: Path) -> None:
     manifest["stages"] = {k: v for k, v in manifest["stages"].items() if k in ("world",)}
     (run / "manifest.json").write_text(json.dumps(manifest))
     shutil.copy(small_run.path / "scenario.resolved.toml", run)
+    # The manifest says the world is made, and it is not there: that is named, in one line.
     early = runner.invoke(app, ["compare", str(run)])
-    assert early.exit_code == 2 and "reconcile" in early.output
+    assert early.exit_code == 2 and "world" in early.output
+    assert len(early.output.splitlines()) == 1
 
 
 def test_file_owners_are_kept_until_files_are_added(small_run, tmp_path: Path) -> None:
     from sqlalchemy import insert
 
     from bureau.analysis.provenance import file_owners
-    from bureau.bureaus.ingest import bureau_engine
     from bureau.store.credit_file import Consumer
 
     run = tmp_path / "run"
     shutil.copytree(small_run.path, run)
     truth, bureau = run / "truth", "sesame"
     shutil.rmtree(truth / "owners", ignore_errors=True)
-    engine = bureau_engine(run, bureau)
+    engine = RunLayout(run).bureau_engine(bureau)
     try:
         first = file_owners(engine, truth, bureau)
         (kept,) = (truth / "owners").glob(f"{bureau}-*.parquet")

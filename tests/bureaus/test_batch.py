@@ -15,10 +15,10 @@ from bureau.bureaus.applicants import IdentityMatcher
 from bureau.bureaus.batch import NothingScored, rejects_path, score_feature_table
 from bureau.bureaus.batch_io import InputError
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.models.artifacts import load_model
 from bureau.bureaus.resolve import identity_key_arrays
 from bureau.cli.main import app
+from bureau.layout import RunLayout
 from bureau.pipeline import score_file
 from bureau.store.credit_file import Inquiry
 from tests.cli.helpers import applicant_frame
@@ -76,7 +76,7 @@ def test_scores_agree_with_the_file_scored_directly(
     scores = pd.read_parquet(out)
     matched = scores[scores["match_status"] == "matched"]
     model = load_model(small_run.path / "models" / trained)
-    engine = bureau_engine(small_run.path, trained)
+    engine = RunLayout(small_run.path).bureau_engine(trained)
     month = small_run.scenario.scoring.evaluation_snapshot
     features = snapshot_features(
         engine, month, model.card["feature_groups"], small_run.scenario.start_date
@@ -91,7 +91,7 @@ def test_inquiries_are_recorded_once_per_file(
 ) -> None:
     source = tmp_path / "inquiries.csv"
     applicants.head(100).to_csv(source, index=False)
-    engine = bureau_engine(small_run.path, trained)
+    engine = RunLayout(small_run.path).bureau_engine(trained)
 
     def count() -> int:
         with engine.connect() as conn:
@@ -155,7 +155,7 @@ def test_feature_tables_score_directly_and_reject_bad_values(
     small_run, trained: str, tmp_path: Path
 ) -> None:
     model = load_model(small_run.path / "models" / trained)
-    engine = bureau_engine(small_run.path, trained)
+    engine = RunLayout(small_run.path).bureau_engine(trained)
     features = snapshot_features(
         engine, 20, model.card["feature_groups"], small_run.scenario.start_date
     )

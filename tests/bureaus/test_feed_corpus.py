@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bureau import load_scenario
-from bureau.bureaus.ingest import bureau_engine
 from bureau.cli.main import app
 from bureau.formats.fixed_width import layout
-from bureau.pipeline import execute
+from bureau.layout import RunLayout
+from bureau.pipeline import run_stages
 from bureau.store.credit_file import (
     Consumer,
     Inquiry,
@@ -76,7 +76,7 @@ def base_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "small", {"population.persons": 300, "population.chunk_size": 300, **off}
         )
         out = tmp_path_factory.mktemp("feed_corpus") / bureau
-        execute(scn, out, stages=["world", "furnish"], workers=1)
+        run_stages(out, scn, stages=["world", "furnish"], workers=1)
         feeds = out / "feeds" / bureau
         for month in sorted(p.name for p in feeds.iterdir()):
             if month not in MONTHS:
@@ -98,7 +98,7 @@ def _ingest(run: Path, bureau: str) -> tuple[int, str, dict]:
 
 def _held(run: Path, bureau: str) -> dict[str, pd.DataFrame]:
     """What a credit file holds, by natural keys (consumer numbers depend on load order)."""
-    engine = bureau_engine(run, bureau)
+    engine = RunLayout(run).bureau_engine(bureau)
     with engine.connect() as conn:
         held = {
             "files": pd.read_sql(

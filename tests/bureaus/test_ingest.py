@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from bureau import load_scenario
 from bureau.bureaus import ingest as ingest_module
 from bureau.bureaus.features import read_file
-from bureau.bureaus.ingest import bureau_engine, ingest_bureau
+from bureau.bureaus.ingest import ingest_bureau
 from bureau.formats.schema import label_months
+from bureau.layout import RunLayout
 from bureau.store.credit_file import (
     Consumer,
     LoadedFile,
@@ -39,7 +40,7 @@ def counts(engine) -> dict[str, int]:
 
 
 def test_second_ingest_changes_nothing(small_run) -> None:
-    engine = bureau_engine(small_run.path, "sesame")
+    engine = RunLayout(small_run.path).bureau_engine("sesame")
     before = counts(engine)
     assert before["tradelines"] > 0 and before["signals"] > 0
     report = ingest_bureau(small_run.scenario, small_run.path / "feeds", "sesame", engine)
@@ -48,7 +49,7 @@ def test_second_ingest_changes_nothing(small_run) -> None:
 
 
 def test_payment_history_reflects_the_monthly_reports(small_run) -> None:
-    engine = bureau_engine(small_run.path, "chengxin")
+    engine = RunLayout(small_run.path).bureau_engine("chengxin")
     with engine.connect() as conn:
         lines = pd.read_sql(
             select(
@@ -86,7 +87,7 @@ def test_a_load_interrupted_mid_month_leaves_no_trace_and_a_rerun_completes(
 ) -> None:
     bureau = "qianhai"
     feeds = _copy_feeds(small_run, tmp_path, bureau)
-    engine = bureau_engine(tmp_path, bureau)
+    engine = RunLayout(tmp_path).bureau_engine(bureau)
     real = ingest_module.record_file
     calls = {"n": 0}
 
@@ -111,7 +112,7 @@ def test_a_load_interrupted_mid_month_leaves_no_trace_and_a_rerun_completes(
     assert sources <= loaded
     monkeypatch.setattr(ingest_module, "record_file", real)
     ingest_bureau(small_run.scenario, feeds, bureau, engine)
-    assert counts(engine) == counts(bureau_engine(small_run.path, bureau))
+    assert counts(engine) == counts(RunLayout(small_run.path).bureau_engine(bureau))
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_broken_files_are_handled_file_by_file(tmp_path: Path, bureau: str, code
     for file in sorted((CORPUS / codec).iterdir()):
         if file.suffix != ".md":
             shutil.copy(file, month_dir / file.name)
-    engine = bureau_engine(tmp_path, bureau)
+    engine = RunLayout(tmp_path).bureau_engine(bureau)
     report = ingest_bureau(scn, tmp_path / "feeds", bureau, engine)
     failed = dict(report.failed)
     assert any(name.endswith(("empty.jsonl", "empty.csv", "empty.dat")) for name in failed)
@@ -159,7 +160,7 @@ def test_valid_records_load_and_each_broken_one_is_rejected_by_its_rule(
     month_dir = tmp_path / "feeds" / bureau / source.parent.name
     month_dir.mkdir(parents=True)
     (month_dir / source.name).write_text("\n".join(broken) + "\n", encoding="utf-8")
-    engine = bureau_engine(tmp_path, bureau)
+    engine = RunLayout(tmp_path).bureau_engine(bureau)
     report = ingest_bureau(small_run.scenario, tmp_path / "feeds", bureau, engine)
     with engine.connect() as conn:
         rejects = pd.read_sql(select(Reject.line, Reject.rule_id), conn).set_index("line")[
@@ -182,11 +183,11 @@ def test_a_copy_of_a_loaded_file_in_the_same_month_is_skipped(small_run, tmp_pat
     feeds = _copy_feeds(small_run, tmp_path, bureau)
     original = sorted(feeds.rglob("*.csv"))[0]
     shutil.copy(original, original.with_name("zz_copy" + original.suffix))
-    engine = bureau_engine(tmp_path, bureau)
+    engine = RunLayout(tmp_path).bureau_engine(bureau)
     report = ingest_bureau(small_run.scenario, feeds, bureau, engine)
     assert report.files_skipped == 1 and not report.failed
     assert counts(engine) == {
-        **counts(bureau_engine(small_run.path, bureau)),
+        **counts(RunLayout(small_run.path).bureau_engine(bureau)),
     }
 
 
@@ -198,7 +199,7 @@ def test_an_int_wider_than_its_field_is_rejected(small_run, tmp_path: Path) -> N
     month_dir = tmp_path / "feeds" / bureau / source.parent.name
     month_dir.mkdir(parents=True)
     (month_dir / source.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    engine = bureau_engine(tmp_path, bureau)
+    engine = RunLayout(tmp_path).bureau_engine(bureau)
     ingest_bureau(small_run.scenario, tmp_path / "feeds", bureau, engine)
     with engine.connect() as conn:
         rules = set(pd.read_sql(select(Reject.rule_id), conn)["rule_id"])
@@ -225,7 +226,7 @@ def test_huge_lines_are_one_reject_each_and_later_months_load(small_run, tmp_pat
     fields[1] = b"X" * (33 << 20)
     csv_file.write_bytes(b"\n".join([*rows[:2], b",".join(fields), *rows[2:]]))
     for bureau, rule in (("sesame", "P005"), ("qianhai", "C003")):
-        engine = bureau_engine(tmp_path / bureau, bureau)
+        engine = RunLayout(tmp_path / bureau).bureau_engine(bureau)
         report = ingest_bureau(small_run.scenario, feeds, bureau, engine)
         assert not report.failed
         assert report.by_rule[rule] == 1
@@ -284,7 +285,7 @@ def test_stray_entries_of_a_feed_tree_are_named_and_nothing_else_is_read(
     small_run, tmp_path: Path
 ) -> None:
     feeds, stray = _stray_tree(small_run, tmp_path)
-    engine = bureau_engine(tmp_path, "sesame")
+    engine = RunLayout(tmp_path).bureau_engine("sesame")
     report = ingest_bureau(small_run.scenario, feeds, "sesame", engine)
     ignored = dict(report.ignored)
     assert set(ignored) == set(stray)
@@ -304,7 +305,7 @@ def test_a_loaded_file_delivered_again_with_other_contents_is_refused(
     small_run, tmp_path: Path
 ) -> None:
     feeds = _copy_months(small_run, tmp_path, "sesame", ["2017-08", "2017-09"])
-    engine = bureau_engine(tmp_path, "sesame")
+    engine = RunLayout(tmp_path).bureau_engine("sesame")
     ingest_bureau(small_run.scenario, feeds, "sesame", engine)
     with engine.connect() as conn:
         before = pd.read_sql(select(TradelineMonth), conn)
@@ -343,7 +344,7 @@ def test_a_correction_in_a_later_delivery_is_kept_beside_the_first_report(
     fix = _one_line(first, r'"status":"N"', '"status":"3"')
     fix = fix.replace('"balance":"', '"balance":"1')
     (root / "2017-10" / "ant.fix.tradeline.jsonl").write_text(fix, encoding="utf-8")
-    engine = bureau_engine(tmp_path, "sesame")
+    engine = RunLayout(tmp_path).bureau_engine("sesame")
     report = ingest_bureau(small_run.scenario, feeds, "sesame", engine)
     assert not report.failed
     account = re.search(r'"account_ref":"([^"]+)"', fix).group(1)
@@ -384,7 +385,7 @@ def test_reports_of_one_delivery_keep_the_later_file(small_run, tmp_path: Path) 
     first = feeds / "sesame" / "2017-08" / "ant.tradeline.jsonl"
     fix = _one_line(first, r'"status":"N"', '"status":"2"')
     (first.parent / "zz.tradeline.jsonl").write_text(fix, encoding="utf-8")
-    engine = bureau_engine(tmp_path, "sesame")
+    engine = RunLayout(tmp_path).bureau_engine("sesame")
     ingest_bureau(small_run.scenario, feeds, "sesame", engine)
     account = re.search(r'"account_ref":"([^"]+)"', fix).group(1)
     with engine.connect() as conn:
@@ -418,7 +419,7 @@ def test_later_deliveries_overwrite_no_signal_and_no_end_of_a_record(
     (root / "2017-10" / "courts.end.public_record.jsonl").write_text(record, encoding="utf-8")
     other = record.replace('"ended":"2017-09"', '"ended":"2017-10"')
     (root / "2017-11" / "courts.fix.public_record.jsonl").write_text(other, encoding="utf-8")
-    engine = bureau_engine(tmp_path, "sesame")
+    engine = RunLayout(tmp_path).bureau_engine("sesame")
     report = ingest_bureau(small_run.scenario, feeds, "sesame", engine)
     ref = re.search(r'"record_ref":"([^"]+)"', record).group(1)
     with engine.connect() as conn:
@@ -446,7 +447,7 @@ def test_messages_name_files_relative_to_the_feeds(
     month = feeds / "qianhai" / "2017-08"
     for file in sorted((CORPUS / "csv_gb18030").iterdir()):
         shutil.copy(file, month / ("zz_" + file.name))
-    engine = bureau_engine(tmp_path, "qianhai")
+    engine = RunLayout(tmp_path).bureau_engine("qianhai")
     with caplog.at_level(logging.INFO):
         report = ingest_bureau(small_run.scenario, feeds, "qianhai", engine)
     with engine.connect() as conn:

@@ -13,8 +13,9 @@ from sqlalchemy import create_engine, inspect, text
 
 from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.ingest import bureau_engine, ingest_all, ingest_bureau
+from bureau.bureaus.ingest import ingest_all, ingest_bureau
 from bureau.bureaus.train import train_bureau
+from bureau.layout import RunLayout
 from bureau.store.engines import schema_name
 from bureau.store.parquet import read_table
 from tests.bureaus.test_ingest import counts
@@ -41,11 +42,13 @@ def fresh_schemas(small_run):
 
 
 def test_postgres_holds_what_sqlite_holds(small_run, fresh_schemas) -> None:
-    reports = ingest_all(small_run.scenario, small_run.path, bureaus=BUREAUS, db_url=URL, workers=2)
+    reports = ingest_all(
+        small_run.scenario, RunLayout(small_run.path, URL), bureaus=BUREAUS, workers=2
+    )
     assert [r.bureau for r in reports] == BUREAUS
     for bureau in BUREAUS:
-        on_server = bureau_engine(small_run.path, bureau, URL)
-        on_file = bureau_engine(small_run.path, bureau)
+        on_server = RunLayout(small_run.path, URL).bureau_engine(bureau)
+        on_file = RunLayout(small_run.path).bureau_engine(bureau)
         assert counts(on_server) == counts(on_file)
         # A bureau's engine reaches its own schema only.
         tables = set(inspect(on_server).get_table_names(schema=schema_name(small_run.path, bureau)))
@@ -58,9 +61,9 @@ def test_postgres_holds_what_sqlite_holds(small_run, fresh_schemas) -> None:
 def test_features_training_and_scoring_on_postgres(small_run, fresh_schemas, tmp_path) -> None:
     """What a bureau computes from its file does not depend on where the file is."""
     bureau = "qianhai"
-    ingest_all(small_run.scenario, small_run.path, bureaus=[bureau], db_url=URL)
-    on_server = bureau_engine(small_run.path, bureau, URL)
-    on_file = bureau_engine(small_run.path, bureau)
+    ingest_all(small_run.scenario, RunLayout(small_run.path, URL), bureaus=[bureau])
+    on_server = RunLayout(small_run.path, URL).bureau_engine(bureau)
+    on_file = RunLayout(small_run.path).bureau_engine(bureau)
     groups = small_run.scenario.bureaus[bureau].feature_groups
     start = small_run.scenario.start_date
     # The run's own files also hold the corrections of its disputes; the server's copy is
@@ -88,9 +91,10 @@ def test_features_training_and_scoring_on_postgres(small_run, fresh_schemas, tmp
     first = score_applicants(on_server, server.model, rules, applicants, tmp_path / "a.csv", **args)
     again = score_applicants(on_server, server.model, rules, applicants, tmp_path / "b.csv", **args)
     assert first.matched > 0 and first.inquiries == first.matched
+    schema = schema_name(small_run.path, bureau)
     with on_server.connect() as conn:
         held = conn.execute(
-            text(f'SELECT count(*) FROM "{bureau}".inquiries WHERE furnisher = :f'), {"f": "batch"}
+            text(f'SELECT count(*) FROM "{schema}".inquiries WHERE furnisher = :f'), {"f": "batch"}
         ).scalar()
     assert held == first.matched == again.matched
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

@@ -13,12 +13,12 @@ from sqlalchemy import create_engine, text
 from bureau import load_scenario
 from bureau.bureaus.feature_catalog import FEATURES, feature_names
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.labels import observed_outcomes
 from bureau.bureaus.models.artifacts import load_model
 from bureau.bureaus.train import train_bureau
 from bureau.config.loader import scenario_to_toml
-from bureau.pipeline import STAGES, execute, run_stage
+from bureau.layout import RunLayout
+from bureau.pipeline import STAGES, run_stages
 
 ALL_GROUPS = sorted({f.group for f in FEATURES})
 
@@ -40,7 +40,10 @@ def test_features_see_only_what_had_arrived(small_run, tmp_path: Path) -> None:
             )
         )
     full = snapshot_features(
-        bureau_engine(small_run.path, "sesame"), snapshot, ALL_GROUPS, small_run.scenario.start_date
+        RunLayout(small_run.path).bureau_engine("sesame"),
+        snapshot,
+        ALL_GROUPS,
+        small_run.scenario.start_date,
     )
     cut = snapshot_features(engine, snapshot, ALL_GROUPS, small_run.scenario.start_date)
     assert len(full) > 100
@@ -48,7 +51,7 @@ def test_features_see_only_what_had_arrived(small_run, tmp_path: Path) -> None:
 
 
 def test_features_have_the_profile_groups_only(small_run) -> None:
-    engine = bureau_engine(small_run.path, "pengyuan")
+    engine = RunLayout(small_run.path).bureau_engine("pengyuan")
     groups = small_run.scenario.bureaus["pengyuan"].feature_groups
     frame = snapshot_features(engine, 11, groups, small_run.scenario.start_date)
     assert list(frame.columns) == feature_names(groups)
@@ -59,14 +62,14 @@ def test_features_have_the_profile_groups_only(small_run) -> None:
 
 
 def test_observed_outcomes_are_reported_defaults_after_the_snapshot(small_run) -> None:
-    engine = bureau_engine(small_run.path, "chengxin")
+    engine = RunLayout(small_run.path).bureau_engine("chengxin")
     outcome = observed_outcomes(engine, 11)
     assert outcome["bad"].dtype == bool and outcome["in_default"].dtype == bool
     assert 0 < outcome["bad"].mean() < 0.2
 
 
 def test_training_is_reproducible(small_run) -> None:
-    engine = bureau_engine(small_run.path, "pengyuan")
+    engine = RunLayout(small_run.path).bureau_engine("pengyuan")
     first = train_bureau(engine, small_run.scenario, "pengyuan", "lightgbm")
     second = train_bureau(engine, small_run.scenario, "pengyuan", "lightgbm")
     assert first.model.model_text() == second.model.model_text()
@@ -97,7 +100,7 @@ def test_training_again_is_a_no_op(small_run) -> None:
         for p in (small_run.path / "models").rglob("*")
         if p.is_file()
     }
-    report = run_stage(small_run.path, "train")
+    report = run_stages(small_run.path, stages=["train"]).outcome("train")
     assert report.skipped
     after = {
         p.relative_to(small_run.path): p.read_bytes()
@@ -114,7 +117,7 @@ def test_regenerating_models_gives_the_same_bytes_whatever_the_workers(
     # Comparison has its own test of the same bytes with one worker
     # (tests/analysis/test_compare.py::test_the_same_run_compares_to_the_same_bytes).
     upto = [stage for stage in STAGES if stage != "compare"]
-    again = execute(small_run.scenario, tmp_path / "again", stages=upto, workers=1)
+    again = run_stages(tmp_path / "again", small_run.scenario, stages=upto, workers=1)
     for directory in ("models", "scores"):
         ours = sorted(
             p.relative_to(small_run.path) for p in (small_run.path / directory).rglob("*")
@@ -153,7 +156,7 @@ def test_reference_models_are_current_and_load() -> None:
 def test_social_features_count_contacts_with_a_known_default(small_run) -> None:
     """The contact features, recomputed from the tables by plain joins."""
     snapshot = 23
-    engine = bureau_engine(small_run.path, "tencent")
+    engine = RunLayout(small_run.path).bureau_engine("tencent")
     frame = snapshot_features(engine, snapshot, ["credit", "social"], small_run.scenario.start_date)
     assert frame["contacts"].sum() > 0
     with engine.connect() as conn:
@@ -191,7 +194,7 @@ def test_social_features_count_contacts_with_a_known_default(small_run) -> None:
 
 def test_never_is_beyond_any_months_since(small_run) -> None:
     """'Months since' an event that never happened sorts past every real value, not missing."""
-    engine = bureau_engine(small_run.path, "chengxin")
+    engine = RunLayout(small_run.path).bureau_engine("chengxin")
     groups = small_run.scenario.bureaus["chengxin"].feature_groups
     frame = snapshot_features(engine, 23, groups, small_run.scenario.start_date)
     clean = (frame["tradelines"] > 0) & (frame["delinquent_months_24m"] == 0)

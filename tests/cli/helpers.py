@@ -12,7 +12,7 @@ from click.testing import Result
 
 from bureau import load_scenario
 from bureau.bureaus.feature_catalog import feature_bounds
-from bureau.pipeline import execute
+from bureau.pipeline import run_stages
 
 MODELS = Path(__file__).parents[2] / "models"
 BUREAU = "qianhai"
@@ -23,7 +23,7 @@ def tiny_run(root: Path, bureau: str = BUREAU) -> Path:
     scenario = load_scenario("small")
     others = {f"bureaus.{b}.enabled": False for b in scenario.active_bureaus if b != bureau}
     scenario = load_scenario("small", {"population.persons": 300, **others})
-    execute(scenario, root, stages=["world", "furnish", "ingest"], workers=1)
+    run_stages(root, scenario, stages=["world", "furnish", "ingest"], workers=1)
     shutil.copytree(MODELS / bureau, root / "models" / bureau)
     return root
 

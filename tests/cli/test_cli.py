@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -143,7 +144,7 @@ def test_a_failing_stage_leaves_no_run_directory(
     def explode(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "world/part-00000.parquet")
 
-    monkeypatch.setitem(pipeline.STAGES, "world", explode)
+    monkeypatch.setitem(pipeline.STAGES, "world", replace(pipeline.STAGES["world"], run=explode))
     result = runner.invoke(app, ["run", SMALL, "--out", str(tmp_path / "r"), "-q"])
     # A full disk is the machine's fault, not a bug: one line naming the file, status 2.
     assert result.exit_code == 2
@@ -159,7 +160,7 @@ def test_a_bug_is_one_line_and_a_log_without_personal_data(
     def explode(*_args, **_kwargs):
         raise ValueError("Zhang Wei 110101199003071234 13800138000")
 
-    monkeypatch.setitem(pipeline.STAGES, "world", explode)
+    monkeypatch.setitem(pipeline.STAGES, "world", replace(pipeline.STAGES["world"], run=explode))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     result = runner.invoke(app, ["run", SMALL, "--out", str(tmp_path / "r"), "-q"])
     assert result.exit_code == 1
@@ -213,7 +214,7 @@ def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> Non
     import signal
 
     from bureau import load_scenario
-    from bureau.pipeline import execute
+    from bureau.pipeline import run_stages
 
     runs = tmp_path / "runs"
     # One bureau of each intake format: the resume is about stages, not about every bureau.
@@ -229,12 +230,12 @@ def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> Non
     script = (
         "import os, signal\n"
         "from bureau import load_scenario\n"
-        "from bureau.pipeline import execute\n"
+        "from bureau.pipeline import run_stages\n"
         "def progress(stage, done, total):\n"
         "    if stage == 'furnish' and done == 1:\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         f"scn = load_scenario({SMALL!r}, {settings!r})\n"
-        f"execute(scn, {str(runs / 'r')!r}, stages={stages!r}, workers=1, progress=progress)\n"
+        f"run_stages({str(runs / 'r')!r}, scn, stages={stages!r}, workers=1, progress=progress)\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
@@ -242,14 +243,14 @@ def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> Non
     [partial] = runs.glob(".r.*.partial")
     assert [p.name for p in partial.glob(".furnish.*/feeds/*")], "killed before any feed"
     scn = load_scenario(SMALL, settings)
-    resumed = execute(scn, runs / "r", stages=stages, workers=1)
+    resumed = run_stages(runs / "r", scn, stages=stages, workers=1)
     assert resumed.stages[0].name == "world" and resumed.stages[0].skipped
     assert not any(s.skipped for s in resumed.stages[1:])
     assert sorted(p.name for p in runs.iterdir()) == ["r"]
-    fresh = execute(scn, tmp_path / "fresh", stages=stages, workers=1)
+    fresh = run_stages(tmp_path / "fresh", scn, stages=stages, workers=1)
     assert resumed.manifest["files"] == fresh.manifest["files"]
     assert resumed.manifest["stages"]["world"]["rows"] == fresh.manifest["stages"]["world"]["rows"]
-    again = execute(scn, runs / "r", stages=stages, workers=2)
+    again = run_stages(runs / "r", scn, stages=stages, workers=2)
     assert all(s.skipped for s in again.stages)
 
 
@@ -323,15 +324,14 @@ def test_stage_commands_and_a_credit_report(tmp_path: Path) -> None:
         ],
     )
     assert made.exit_code == 0, made.output
-    early = runner.invoke(app, ["ingest", str(run), "-q"])
-    assert early.exit_code == 2 and "furnish" in early.stderr
-    assert runner.invoke(app, ["furnish", str(run), "-q", "--workers", "2"]).exit_code == 0
-    again = runner.invoke(app, ["furnish", str(run)])
-    assert again.exit_code == 0 and "nothing to do" in again.stdout
-    first = runner.invoke(app, ["ingest", str(run), "--bureau", "sesame", "--json"])
+    # A stage runs what it requires first: ingesting a run not furnished yet furnishes it.
+    first = runner.invoke(app, ["ingest", str(run), "--bureau", "sesame", "--json", "-w", "2"])
     assert first.exit_code == 0, first.output
     loaded = json.loads(first.stdout)["bureaus"]["sesame"]
     assert loaded["files_loaded"] > 0 and loaded["rows_loaded"] > 0
+    assert list(json.loads(first.stdout)["bureaus"]) == ["sesame"]
+    again = runner.invoke(app, ["furnish", str(run)])
+    assert again.exit_code == 0 and "nothing to do" in again.stdout
     second = json.loads(
         runner.invoke(app, ["ingest", str(run), "--bureau", "sesame", "--json"]).stdout
     )
@@ -366,13 +366,13 @@ def test_stage_commands_and_a_credit_report(tmp_path: Path) -> None:
 def test_a_stage_whose_inputs_changed_is_done_again(small_run, tmp_path: Path) -> None:
     import shutil
 
-    from bureau.pipeline import run_stage
+    from bureau.pipeline import run_stages
 
     run = tmp_path / "run"
     shutil.copytree(small_run.path, run)
     before = (run / "report" / "comparison.csv").read_bytes()
-    assert run_stage(run, "compare").skipped
-    relinked = run_stage(run, "reconcile", method="exact")
+    assert run_stages(run, stages=["compare"]).outcome("compare").skipped
+    relinked = run_stages(run, stages=["reconcile"], method="exact").outcome("reconcile")
     assert not relinked.skipped
     manifest = json.loads((run / "manifest.json").read_text())
     # Reconciled anew: what compare made from the old links is no longer reported as done.
@@ -382,7 +382,7 @@ def test_a_stage_whose_inputs_changed_is_done_again(small_run, tmp_path: Path) -
     assert "nothing to do" not in compared.stdout
     assert (run / "report" / "comparison.csv").read_bytes() != before
     # Done again with the same inputs, it is a no-op.
-    assert run_stage(run, "compare").skipped
+    assert run_stages(run, stages=["compare"]).outcome("compare").skipped
 
 
 def test_messages_show_neither_staging_paths_nor_numpy_reprs() -> None:

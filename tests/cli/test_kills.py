@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bureau import load_scenario
-from bureau.pipeline import execute
+from bureau.pipeline import run_stages
 from tests.cli.test_bad_input import TINY, tree
 from tests.processes import all_gone
 
@@ -38,12 +38,12 @@ KILLS = [
 _KILLED_RUN = """
 import os, signal, sys
 from bureau import load_scenario
-from bureau.pipeline import execute
+from bureau.pipeline import run_stages
 stage, at = sys.argv[2], int(sys.argv[3])
 def progress(name, done, total):
     if name == stage and done >= at:
         os.kill(os.getpid(), signal.SIGKILL)
-execute(load_scenario("small", {settings!r}), sys.argv[1], workers=2, progress=progress)
+run_stages(sys.argv[1], load_scenario("small", {settings!r}), workers=2, progress=progress)
 """
 
 
@@ -51,7 +51,7 @@ execute(load_scenario("small", {settings!r}), sys.argv[1], workers=2, progress=p
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny run made once, never killed."""
     out = tmp_path_factory.mktemp("reference") / "run"
-    execute(load_scenario("small", TINY), out, workers=2)
+    run_stages(out, load_scenario("small", TINY), workers=2)
     return out
 
 
@@ -80,11 +80,11 @@ def test_a_run_killed_at_every_stage_resumes_to_the_same_bytes(
         assert not (runs / "r").exists(), (stage, at)
         assert len(list(runs.glob(".r.*.partial"))) == 1, (stage, at)
         assert all_gone(marker), (stage, at, "worker processes outlived their parent")
-    resumed = execute(load_scenario("small", TINY), runs / "r", workers=1)
+    resumed = run_stages(runs / "r", load_scenario("small", TINY), workers=1)
     assert sorted(p.name for p in runs.iterdir()) == ["r"]
     assert not list((runs / "r").rglob(".*.tmp")) and not list((runs / "r").glob(".furnish.*"))
     assert _outputs(runs / "r") == _outputs(reference)
-    assert all(s.skipped for s in execute(load_scenario("small", TINY), runs / "r").stages)
+    assert all(s.skipped for s in run_stages(runs / "r", load_scenario("small", TINY)).stages)
     assert resumed.manifest["files"] == _read_manifest(reference)["files"]
 
 
@@ -96,12 +96,12 @@ def _read_manifest(run: Path) -> dict:
 
 _KILLED_STAGE = """
 import os, signal, sys
-from bureau.pipeline import run_stage
+from bureau.pipeline import run_stages
 stage, at = sys.argv[2], int(sys.argv[3])
 def progress(name, done, total):
     if name == stage and done >= at:
         os.kill(os.getpid(), signal.SIGKILL)
-run_stage(sys.argv[1], stage, workers=2, progress=progress)
+run_stages(sys.argv[1], stages=[stage], workers=2, progress=progress).outcome(stage)
 """
 
 
@@ -112,7 +112,7 @@ def test_a_stage_killed_alone_is_done_again_to_the_same_bytes(
     import json
     import shutil
 
-    from bureau.pipeline import STAGES, run_stage
+    from bureau.pipeline import STAGES, run_stages
 
     run = tmp_path / "run"
     shutil.copytree(reference, run)
@@ -133,6 +133,6 @@ def test_a_stage_killed_alone_is_done_again_to_the_same_bytes(
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert all_gone(marker)
     for name in later:
-        run_stage(run, name, workers=1)
+        run_stages(run, stages=[name], workers=1).outcome(name)
     assert _outputs(run) == _outputs(reference)
     assert not list(run.rglob(".*.tmp"))

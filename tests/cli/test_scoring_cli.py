@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bureau import load_scenario
-from bureau.bureaus.ingest import bureau_engine
 from bureau.bureaus.report import credit_report
 from bureau.cli.main import app
 from bureau.errors import BureauError
+from bureau.layout import RunLayout
 from bureau.pipeline import month_of, score_file
 from tests.cli.helpers import BUREAU, MODELS, feature_frame, files_in, one_line_error
 from tests.tampering import seal
@@ -237,7 +237,7 @@ def test_library_errors_name_fields_and_the_cli_names_options(
         score_file(run, BUREAU, source, tmp_path / "o.csv", as_of="2019-13")
     assert caught.value.field == "as_of" and "--" not in str(caught.value)
     with pytest.raises(BureauError) as caught:
-        credit_report(bureau_engine(run, BUREAU), "110105199001011232")
+        credit_report(RunLayout(run).bureau_engine(BUREAU), "110105199001011232")
     assert caught.value.field == "national_id" and "--" not in str(caught.value)
     args = ["score", str(run), "-b", "equifax", "-i", str(source), "-o", str(tmp_path / "o.csv")]
     assert "--bureau" in one_line_error(runner.invoke(app, args))

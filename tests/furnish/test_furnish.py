@@ -10,6 +10,7 @@ import pytest
 from bureau import load_scenario
 from bureau.formats import get_codec
 from bureau.furnish import channels, furnish_all
+from bureau.layout import RunLayout
 from bureau.rundir import content_hashes
 
 
@@ -87,7 +88,7 @@ def test_feeds_are_the_same_bytes_with_one_and_two_workers(small_run, tmp_path: 
             shutil.copytree(source, tmp_path / name)
         else:
             shutil.copy(source, tmp_path / name)
-    furnish_all(small_run.scenario, tmp_path, workers=1)
+    furnish_all(small_run.scenario, RunLayout(tmp_path), workers=1)
     # What furnishing writes (later stages keep the files' owners under truth/ too).
     written = ("feeds/", "truth/furnished/", "truth/defects/")
     ours = {k: v for k, v in content_hashes(tmp_path).items() if k.startswith(written)}
@@ -110,11 +111,7 @@ def test_wrongful_public_records_have_no_true_owner(small_run, tmp_path: Path) -
     scn = load_scenario(
         small_run.path / "scenario.resolved.toml", {"bureaus.chengxin.defects.wrongful_record": 0.5}
     )
-    furnish_bureau(
-        FurnishJob(
-            scn, "chengxin", small_run.path / "world", tmp_path / "feeds", tmp_path / "truth"
-        )
-    )
+    furnish_bureau(FurnishJob(scn, "chengxin", RunLayout(small_run.path), RunLayout(tmp_path)))
     truth = pd.read_parquet(tmp_path / "truth" / "furnished" / "chengxin.parquet")
     records = truth[truth["record_type"] == "public_record"]
     wrongful = records[records["defect"] == "wrongful_record"]
