@@ -17,9 +17,9 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable
+from bureau.bureaus.models.classifier import AdditiveClassifier
 from bureau.bureaus.models.lgb_text import check_model_text
 from bureau.errors import ModelError
 
@@ -82,7 +82,7 @@ def compile_tables(booster: lgb.Booster) -> AdditiveModel:
     return AdditiveModel(float(contrib[0, -1]), tuple(tables))
 
 
-class GradientBoostedModel(ClassifierMixin, BaseEstimator):
+class GradientBoostedModel(AdditiveClassifier):
     """An additive, monotone LightGBM classifier of default (scikit-learn estimator).
 
     Parameters
@@ -144,40 +144,36 @@ class GradientBoostedModel(ClassifierMixin, BaseEstimator):
             params["monotone_constraints_method"] = "advanced"
         return params
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> GradientBoostedModel:
+    def fit(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> GradientBoostedModel:
         """Train on features and binary labels (1 = bad).
 
         Parameters
         ----------
         X
-            Features, one column each.
+            Features, one column each; missing values allowed.
         y
-            Labels.
+            Labels of two classes; the model gives the probability of the second
+            (``True`` or ``1``: bad).
 
         Returns
         -------
         GradientBoostedModel
             self.
+
+        Raises
+        ------
+        ValueError
+            If the features or labels are malformed, the labels are not of two classes, or
+            there is one direction too many or too few.
         """
-        labels = np.asarray(y).astype(int)
-        if len(X) != len(labels) or len(np.unique(labels)) != 2:
-            raise ValueError("training needs as many labels as rows, with both classes present")
-        features = [str(c) for c in X.columns]
-        data = lgb.Dataset(
-            X.to_numpy(dtype=np.float64), label=labels, feature_name=features, free_raw_data=True
-        )
+        matrix, labels = self._validate_training(X, y)
+        features = self._input_names()
+        data = lgb.Dataset(matrix, label=labels, feature_name=features, free_raw_data=True)
         self.booster_ = lgb.train(
             self._params(len(features)), data, num_boost_round=self.n_estimators
         )
-        self.feature_names_in_ = np.array(features, dtype=object)
-        self.classes_ = np.array([0, 1])
         self.tables_ = compile_tables(self.booster_)
         return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities of good and bad, one row each."""
-        bad = self.tables_.predict_pd(X)
-        return np.column_stack([1.0 - bad, bad])
 
     def to_text(self) -> str:
         """The booster in LightGBM's text format."""
@@ -201,7 +197,8 @@ class GradientBoostedModel(ClassifierMixin, BaseEstimator):
         Returns
         -------
         GradientBoostedModel
-            The model, ready to score.
+            The model, ready to score; its classes are 0 and 1 (bad), the training labels
+            not being part of the file.
 
         Raises
         ------
@@ -218,5 +215,6 @@ class GradientBoostedModel(ClassifierMixin, BaseEstimator):
             # Whatever the checks let through and LightGBM still refuses is refused the same way.
             raise ModelError(f"not a usable model ({exc})", path=path) from None
         model.feature_names_in_ = np.array(model.booster_.feature_name(), dtype=object)
+        model.n_features_in_ = len(model.feature_names_in_)
         model.classes_ = np.array([0, 1])
         return model

@@ -18,10 +18,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable
+from bureau.bureaus.models.classifier import (
+    AdditiveClassifier,
+    binary_labels,
+    check_training_data,
+)
 from bureau.engine import one_thread
 from bureau.errors import TrainingError
 
@@ -55,14 +59,7 @@ class Bins:
     woe: np.ndarray
 
 
-def _labels(X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
-    labels = np.asarray(y).astype(int)
-    if len(X) != len(labels) or len(np.unique(labels)) != 2:
-        raise ValueError("training needs as many labels as rows, with both classes present")
-    return labels
-
-
-class WOEScorecard(ClassifierMixin, BaseEstimator):
+class WOEScorecard(AdditiveClassifier):
     """A weight-of-evidence logistic scorecard (scikit-learn estimator).
 
     Parameters
@@ -95,35 +92,48 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         self.min_iv = min_iv
         self.C = C
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> WOEScorecard:
+    def fit(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> WOEScorecard:
         """Bin every feature, keep the informative ones and fit the regression.
 
         Parameters
         ----------
         X
-            Features, one column each.
+            Features, one column each; missing values allowed.
         y
-            Labels (1 = bad).
+            Labels of two classes; the card gives the probability of the second (``True``
+            or ``1``: bad).
 
         Returns
         -------
         WOEScorecard
             self.
-        """
-        return self.fit_bins(self.bin_features(X, y), [str(c) for c in X.columns], y)
 
-    def bin_features(self, X: pd.DataFrame, y: np.ndarray) -> list[Bins]:
+        Raises
+        ------
+        ValueError
+            If the features or labels are malformed, the labels are not of two classes, or
+            there is one direction too many or too few.
+        bureau.errors.TrainingError
+            If no feature carries enough information to build a card.
+        """
+        matrix, labels = self._validate_training(X, y)
+        features = self._input_names()
+        self.tables_ = self._regression(self._bin(matrix, labels, features), len(features), labels)
+        return self
+
+    def bin_features(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> list[Bins]:
         """Bin every feature on its own, and keep those informative enough to enter the card.
 
         A feature's bins depend only on that feature and the labels, so a card fitted on some
         of the features can reuse them (:meth:`fit_bins`), as the data-source ablation does.
+        Nothing is fitted: the estimator is left as it was.
 
         Parameters
         ----------
         X
-            Features, one column each.
+            Features, one column each; missing values allowed.
         y
-            Labels (1 = bad).
+            Labels of two classes (the second is bad).
 
         Returns
         -------
@@ -133,13 +143,15 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If the labels do not match the rows or lack a class, or there is one direction
-            too many or too few.
+            If the features or labels are malformed, the labels are not of two classes, or
+            there is one direction too many or too few.
         """
+        matrix, labels, names = check_training_data(type(self).__name__, X, y)
+        return self._bin(matrix, labels, names)
+
+    def _bin(self, matrix: np.ndarray, labels: np.ndarray, features: list[str]) -> list[Bins]:
         from optbinning import OptimalBinning  # slow to import; only fitting needs it
 
-        labels = _labels(X, y)
-        features = [str(c) for c in X.columns]
         directions = self.directions or [0] * len(features)
         if len(directions) != len(features):
             raise ValueError("directions must give one entry per feature")
@@ -147,8 +159,8 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         with warnings.catch_warnings():
             # optbinning's own pandas usage warns on newer pandas; nothing the caller can act on.
             warnings.filterwarnings("ignore", module="optbinning")
-            for name, direction in zip(features, directions, strict=True):
-                x = X[name].to_numpy(dtype=np.float64)
+            for i, (name, direction) in enumerate(zip(features, directions, strict=True)):
+                x = matrix[:, i]
                 present = x[~np.isnan(x)]
                 if present.size == 0 or present.min() == present.max():
                     continue  # nothing to bin: the feature says the same of everyone
@@ -184,7 +196,7 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         features
             Every input feature of the card (those left out for want of information too).
         y
-            Labels (1 = bad), one per binned row.
+            Labels of two classes (the second is bad), one per binned row.
 
         Returns
         -------
@@ -193,13 +205,28 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
 
         Raises
         ------
+        ValueError
+            If the labels are not of two classes or not one per binned row, or a binned
+            feature is not among the inputs.
         bureau.errors.TrainingError
             If no feature carries enough information to build a card.
         """
-        kept = list(bins)
+        classes, labels = binary_labels(type(self).__name__, np.asarray(y))
+        if any(len(b.woe) != len(labels) for b in bins):
+            raise ValueError("the bins must hold one row per label")
+        unknown = sorted({b.name for b in bins} - set(features))
+        if unknown:
+            raise ValueError(f"binned features not among the inputs: {', '.join(unknown)}")
+        self.tables_ = self._regression(list(bins), len(features), labels)
+        self.classes_ = classes
+        self.feature_names_in_ = np.array(features, dtype=object)
+        self.n_features_in_ = len(features)
+        return self
+
+    def _regression(self, kept: list[Bins], width: int, labels: np.ndarray) -> AdditiveModel:
+        """The card's tables: the regression on the bins, less any feature of the wrong sign."""
         if not kept:
             raise TrainingError("no feature carries enough information to build a scorecard")
-        labels = np.asarray(y).astype(int)
         # Newton steps on the Cholesky factor converge in a few iterations on a dense matrix
         # of a few dozen columns, several times faster here than L-BFGS, to a tighter optimum.
         regression = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky")
@@ -215,7 +242,8 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
             if coef.max() <= 0 or len(kept) == 1:
                 break
             del kept[int(np.argmax(coef))]
-        self.tables_ = AdditiveModel(
+        logger.info("scorecard: %d of %d features kept", len(kept), width)
+        return AdditiveModel(
             float(regression.intercept_[0]),
             tuple(
                 FeatureTable(
@@ -224,21 +252,12 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
                 for i, b in enumerate(kept)
             ),
         )
-        self.feature_names_in_ = np.array(features, dtype=object)
-        self.classes_ = np.array([0, 1])
-        logger.info("scorecard: %d of %d features kept", len(kept), len(features))
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Probabilities of good and bad, one row each."""
-        bad = self.tables_.predict_pd(X)
-        return np.column_stack([1.0 - bad, bad])
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted card as plain values: every bin of every feature with its term."""
         return {
             "kind": "woe_scorecard",
-            "inputs": [str(c) for c in self.feature_names_in_],
+            "inputs": self._input_names(),
             **self.tables_.to_dict(),
         }
 
@@ -254,7 +273,8 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         Returns
         -------
         WOEScorecard
-            The card, ready to score.
+            The card, ready to score; its classes are 0 and 1 (bad), the training labels
+            not being part of the card.
 
         Raises
         ------
@@ -266,5 +286,6 @@ class WOEScorecard(ClassifierMixin, BaseEstimator):
         card = cls()
         card.tables_ = AdditiveModel.from_dict(data)
         card.feature_names_in_ = np.array(data["inputs"], dtype=object)
+        card.n_features_in_ = len(card.feature_names_in_)
         card.classes_ = np.array([0, 1])
         return card
