@@ -67,7 +67,7 @@ def feature_tables(run: Path, rows: int, work: Path) -> None:
     model = load_model(run / "models" / bureau)
     engine = RunLayout(run).bureau_engine(bureau)
     features = snapshot_features(
-        engine, scn.scoring.evaluation_snapshot, model.card["feature_groups"], scn.start_date
+        engine, scn.scoring.evaluation_snapshot, list(model.card.feature_groups), scn.start_date
     )
     repeat = np.resize(np.arange(len(features)), rows)
     table = features.iloc[repeat].reset_index()

@@ -4,16 +4,13 @@ Eight competing credit bureaus, each seeing a partial, late and noisy view of on
 world whose truth is known, so that everything they believe can be measured against it.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+# First: modules imported below read __version__ from the package while it is loading.
+from bureau.version import __version__
 
-try:
-    __version__ = version("bureau")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
-
+# isort: split
 from bureau.analysis.compare import compare
 from bureau.analysis.html_report import write_html_report
-from bureau.bureaus.models import load_model
+from bureau.bureaus.models import ModelCard, load_model
 from bureau.config import Scenario, load_scenario
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
@@ -23,6 +20,7 @@ from bureau.world import World, simulate, validate_national_ids
 
 __all__ = [
     "BureauError",
+    "ModelCard",
     "RunDirectoryError",
     "RunLayout",
     "RunResult",

@@ -4,7 +4,9 @@ A bureau judges its model against the defaults reported to it; the world knows e
 including those on accounts the bureau never heard of, and whose file is whose. Each consumer
 file is traced to the person whose identity created it (through the provenance every loaded row
 keeps), and its score at the evaluation snapshot is set against that person's true
-``default_12m``.
+``default_12m``. The figures go into the run's ``report/model_performance`` (the
+``out_of_time_truth_*`` columns), never onto a model card: a card holds only what its bureau
+knows.
 """
 
 from __future__ import annotations

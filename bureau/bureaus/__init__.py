@@ -9,6 +9,7 @@ from bureau.bureaus.labels import observed_outcomes
 from bureau.bureaus.models import (
     BureauModel,
     GradientBoostedModel,
+    ModelCard,
     ModelError,
     WOEScorecard,
     load_model,
@@ -23,6 +24,7 @@ __all__ = [
     "BureauModel",
     "GradientBoostedModel",
     "IngestReport",
+    "ModelCard",
     "ModelError",
     "TrainingResult",
     "WOEScorecard",

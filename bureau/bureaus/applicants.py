@@ -199,7 +199,7 @@ class FileScores:
             If the model's card names no feature groups, or features the file does not have.
         """
         card = model.directory / "model_card.json" if model.directory else None
-        groups = model.card.get("feature_groups")
+        groups = list(model.card.feature_groups)
         if not groups:
             raise ModelError(
                 "the card names no feature_groups: it cannot score a bureau's files", path=card

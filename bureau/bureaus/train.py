@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,15 @@ from bureau.analysis.metrics import discrimination, rounded
 from bureau.bureaus.feature_catalog import FEATURE_BY_NAME, feature_names
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.labels import observed_outcomes
-from bureau.bureaus.models.artifacts import BureauModel
+from bureau.bureaus.models.artifacts import BureauModel, model_text, score_frame
+from bureau.bureaus.models.card import (
+    MODEL_FILES,
+    CardMetrics,
+    Discrimination,
+    EvaluationWindow,
+    ModelCard,
+    TrainingWindow,
+)
 from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import scale_for
 from bureau.bureaus.models.scorecard import WOEScorecard
@@ -31,6 +38,7 @@ from bureau.config.scenario import Scenario
 from bureau.errors import TrainingError
 from bureau.formats.schema import month_labels
 from bureau.rng import stage_key
+from bureau.version import __version__
 
 HORIZON = 12
 
@@ -44,10 +52,10 @@ class TrainingResult:
     bureau
         The bureau.
     model
-        The fitted model, with its card.
+        The fitted model, with its card (complete: what :func:`save_model` writes).
     metrics
         ``development`` (in time) and ``out_of_time`` discrimination against the outcomes
-        the bureau observed.
+        the bureau observed (as on the card).
     scores
         Every consumer on file at the evaluation snapshot: ``consumer_id``, ``pd``,
         ``score``, ``reason_1`` .. ``reason_4``, the observed ``bad`` and ``in_default``.
@@ -247,34 +255,8 @@ def train_bureau(
         profile.base_odds or _median_odds(in_time_pd),
         profile.base_score,
     )
-    resolved = scenario_to_toml(scn)
-    card: dict[str, Any] = {
-        "bureau": bureau,
-        "bureau_name": profile.name,
-        "scenario": scn.name,
-        "scenario_sha256": hashlib.sha256(resolved.encode("utf-8")).hexdigest(),
-        "seed": scn.seed,
-        "feature_groups": groups,
-        "feature_directions": {f: FEATURE_BY_NAME[f].direction for f in features},
-        "feature_descriptions": {f: FEATURE_BY_NAME[f].description for f in features},
-        "hyperparameters": {k: v for k, v in estimator.get_params().items() if k != "directions"},
-        "training_window": {
-            "development_snapshot": development,
-            "development_month": _month(scn, development),
-            "outcome_months": [development + 1, development + HORIZON],
-            "label": "90+ days past due or written off, as reported to the bureau",
-            "excluded": "consumers already in default at the snapshot",
-        },
-        "evaluation_window": {
-            "evaluation_snapshot": evaluation,
-            "evaluation_month": _month(scn, evaluation),
-            "outcome_months": [evaluation + 1, evaluation + HORIZON],
-        },
-    }
-    model = BureauModel(family, estimator, features, scale, card)
-
     observed = tables[evaluation]
-    scores = model.score(observed.drop(columns=list(OUTCOME_COLUMNS)))
+    scores = score_frame(estimator.tables_, scale, observed.drop(columns=list(OUTCOME_COLUMNS)))
     scores.insert(0, "consumer_id", observed.index.to_numpy())
     for column in OUTCOME_COLUMNS:
         scores[column] = observed[column].to_numpy()
@@ -284,5 +266,35 @@ def train_bureau(
         "development": rounded(discrimination(y, in_time_pd)),
         "out_of_time": rounded(discrimination(judged["bad"].to_numpy(), judged["pd"].to_numpy())),
     }
-    card["metrics"] = metrics
-    return TrainingResult(bureau, model, metrics, scores, tables)
+    resolved = scenario_to_toml(scn)
+    card = ModelCard(
+        bureau=bureau,
+        bureau_name=profile.name,
+        scenario=scn.name,
+        scenario_sha256=hashlib.sha256(resolved.encode("utf-8")).hexdigest(),
+        seed=scn.seed,
+        package_version=__version__,
+        model_family=family,
+        model_file=MODEL_FILES[family],
+        model_sha256=hashlib.sha256(model_text(family, estimator).encode("utf-8")).hexdigest(),
+        features=tuple(features),
+        feature_groups=tuple(groups),
+        feature_directions={f: FEATURE_BY_NAME[f].direction for f in features},
+        feature_descriptions={f: FEATURE_BY_NAME[f].description for f in features},
+        hyperparameters={k: v for k, v in estimator.get_params().items() if k != "directions"},
+        training_window=TrainingWindow(
+            development_snapshot=development,
+            development_month=_month(scn, development),
+            outcome_months=(development + 1, development + HORIZON),
+            label="90+ days past due or written off, as reported to the bureau",
+            excluded="consumers already in default at the snapshot",
+        ),
+        evaluation_window=EvaluationWindow(
+            evaluation_snapshot=evaluation,
+            evaluation_month=_month(scn, evaluation),
+            outcome_months=(evaluation + 1, evaluation + HORIZON),
+        ),
+        metrics=CardMetrics(**{k: Discrimination(**v) for k, v in metrics.items()}),
+        score_scale=scale,
+    )
+    return TrainingResult(bureau, BureauModel(estimator, card), metrics, scores, tables)

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bureau import __version__
 from bureau.errors import BureauError
 from bureau.rundir import MANIFEST, read_manifest
 from bureau.store.engines import NOT_A_URL, RUN_ID, DatabaseError, run_id
+from bureau.version import __version__
 
 
 def _code_digest() -> str:

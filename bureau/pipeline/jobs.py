@@ -8,7 +8,6 @@ of the files as corrected, so that later jobs score them without reading the fil
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from bureau import __version__
 from bureau.analysis.aggregation import world_truth
 from bureau.analysis.disputes import dispute_statistics
 from bureau.analysis.file_accuracy import assess_bureau, world_inputs
@@ -35,6 +33,7 @@ from bureau.bureaus.disputes import (
 )
 from bureau.bureaus.features import file_features, read_file
 from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
+from bureau.bureaus.models.card import read_card
 from bureau.bureaus.submission import BureauSubmission, bureau_submission
 from bureau.bureaus.train import TrainingError, train_bureau
 from bureau.config.scenario import Scenario
@@ -151,9 +150,8 @@ def train_job(job: BureauJob) -> dict[str, Any]:
         return {"bureau": job.bureau, "model": family, "status": exc.message}
     snapshot = job.scenario.scoring.evaluation_snapshot
     truth = truth_performance(result.scores, owners, true_outcomes(job.run.world, snapshot))
-    truth = rounded(truth)
-    result.model.card["metrics"]["out_of_time_truth"] = truth
-    result.model.card["package_version"] = __version__
+    # Against the truth: for the report, never the card (a bureau cannot know it).
+    windows = {**result.metrics, "out_of_time_truth": rounded(truth)}
     save_model(result.model, job.run.model_dir(job.bureau))
     for snapshot, table in result.tables.items():
         write_table(table.reset_index(), job.run.modelling_table(job.bureau, snapshot))
@@ -163,7 +161,7 @@ def train_job(job: BureauJob) -> dict[str, Any]:
         "model": result.model.family,
         "status": "trained",
         **{
-            f"{window}_{metric}": result.model.card["metrics"][window][metric]
+            f"{window}_{metric}": windows[window][metric]
             for window in ("development", "out_of_time", "out_of_time_truth")
             for metric in ("rows", "bad_rate", "auc", "gini", "ks")
         },
@@ -192,7 +190,7 @@ def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
     scn = job.scenario
     profile = scn.bureaus[job.bureau]
     model = _trained_model(job.run, job.bureau)
-    groups = list(model.card["feature_groups"]) if model else list(profile.feature_groups)
+    groups = list(model.card.feature_groups) if model else list(profile.feature_groups)
     with _database(job) as engine:
         return {
             snapshot: bureau_submission(
@@ -243,7 +241,7 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
         changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
         rescored = None
         if model is not None:
-            groups = list(model.card["feature_groups"])
+            groups = list(model.card.feature_groups)
             data, in_force = read_file(engine, evaluation)
             fixed = in_force.plus(items_corrected(engine, later))
             furnished, reported, corrected = (
@@ -270,12 +268,12 @@ def _full_model_scores(job: BureauJob) -> pd.DataFrame | None:
     scores_path = job.run.scores_of(job.bureau)
     if not (card_path.is_file() and scores_path.is_file()):
         return None
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = read_card(card_path)
     profile = job.scenario.bureaus[job.bureau]
     # `bureau train --family` may have trained another family than the profile's.
-    if card.get("model_family") != profile.model:
+    if card.model_family != profile.model:
         return None
-    if card.get("feature_groups") != list(profile.feature_groups):
+    if list(card.feature_groups) != list(profile.feature_groups):
         return None
     return pd.read_parquet(scores_path, columns=list(SCORE_COLUMNS))
 

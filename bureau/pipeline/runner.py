@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bureau import __version__
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
 from bureau.engine import one_thread
@@ -42,6 +41,7 @@ from bureau.rundir import (
     write_manifest,
 )
 from bureau.store.engines import drop_run_schemas
+from bureau.version import __version__
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_scores_agree_with_the_file_scored_directly(
     engine = RunLayout(small_run.path).bureau_engine(trained)
     month = small_run.scenario.scoring.evaluation_snapshot
     features = snapshot_features(
-        engine, month, model.card["feature_groups"], small_run.scenario.start_date
+        engine, month, list(model.card.feature_groups), small_run.scenario.start_date
     )
     direct = model.score(features.loc[matched["consumer_id"].to_numpy()])
     np.testing.assert_array_equal(matched["score"].to_numpy(), direct["score"].to_numpy())
@@ -157,7 +157,7 @@ def test_feature_tables_score_directly_and_reject_bad_values(
     model = load_model(small_run.path / "models" / trained)
     engine = RunLayout(small_run.path).bureau_engine(trained)
     features = snapshot_features(
-        engine, 20, model.card["feature_groups"], small_run.scenario.start_date
+        engine, 20, list(model.card.feature_groups), small_run.scenario.start_date
     )
     table = features.reset_index().head(300)
     text = table.astype(object).astype(str).replace("nan", "")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +13,24 @@ import pandas as pd
 import pytest
 
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable, reason_codes
-from bureau.bureaus.models.artifacts import BureauModel, ModelError, load_model, save_model
+from bureau.bureaus.models.artifacts import (
+    BureauModel,
+    ModelError,
+    load_model,
+    model_text,
+    save_model,
+)
+from bureau.bureaus.models.card import (
+    MODEL_FILES,
+    CardMetrics,
+    Discrimination,
+    EvaluationWindow,
+    ModelCard,
+    TrainingWindow,
+    card_sha256,
+)
 from bureau.bureaus.models.gbm import GradientBoostedModel
-from bureau.bureaus.models.scale import common_scale, scale_for, to_pd, to_score
+from bureau.bureaus.models.scale import ScoreScale, common_scale, scale_for, to_pd, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
 from bureau.errors import BureauError, TrainingError
 from tests.tampering import resize_trees, seal
@@ -158,14 +175,38 @@ def test_scale_doubles_the_odds_and_inverts() -> None:
     assert common_scale().score_min == 300 and common_scale().score_max == 850
 
 
+def _card(
+    family: str, estimator: GradientBoostedModel | WOEScorecard, scale: ScoreScale, **fields
+) -> ModelCard:
+    """A complete card for a model fitted on the synthetic data."""
+    features = list(estimator.feature_names_in_)
+    text = model_text(family, estimator)
+    metrics = {"rows": 4000, "bad_rate": 0.08, "auc": 0.75, "gini": 0.5, "ks": float("nan")}
+    values = {
+        "bureau": "test",
+        "bureau_name": "Test Credit",
+        "scenario": "synthetic",
+        "scenario_sha256": "0" * 64,
+        "seed": 7,
+        "package_version": "0+test",
+        "model_family": family,
+        "model_file": MODEL_FILES[family],
+        "model_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "features": features,
+        "feature_groups": ["credit", "inquiries"],
+        "feature_directions": dict(zip(features, DIRECTIONS, strict=True)),
+        "feature_descriptions": {f: f"the {f} column" for f in features},
+        "hyperparameters": {"C": 1.0, "max_bins": 8, "name": None},
+        "training_window": TrainingWindow(11, "2018-06", (12, 23), "bad", "in default"),
+        "evaluation_window": EvaluationWindow(23, "2019-06", (24, 35)),
+        "metrics": CardMetrics(Discrimination(**metrics), Discrimination(**metrics)),
+        "score_scale": scale,
+    }
+    return ModelCard(**(values | fields))
+
+
 def _model(card: WOEScorecard) -> BureauModel:
-    return BureauModel(
-        "scorecard",
-        card,
-        list(card.feature_names_in_),
-        scale_for(350, 950, 40, 19),
-        {"bureau": "test"},
-    )
+    return BureauModel(card, _card("scorecard", card, scale_for(350, 950, 40, 19)))
 
 
 def test_saved_models_load_and_score_the_same(
@@ -174,7 +215,7 @@ def test_saved_models_load_and_score_the_same(
     X, _ = synthetic(300, seed=4)
     for model in (
         _model(card),
-        BureauModel("lightgbm", gbm, list(gbm.feature_names_in_), scale_for(300, 850, 40, 19), {}),
+        BureauModel(gbm, _card("lightgbm", gbm, scale_for(300, 850, 40, 19))),
     ):
         where = save_model(model, tmp_path / model.family)
         loaded = load_model(where)
@@ -285,12 +326,12 @@ def test_a_hand_edited_lightgbm_model_is_refused_before_lightgbm_reads_it(tmp_pa
         lambda c: c.update(feature_groups=c["feature_groups"][:1]),
         lambda c: c.update(bureau="someone else"),
         lambda c: c["metrics"]["development"].update(auc=0.99),
+        lambda c: c["training_window"].update(outcome_months=[12, 24]),
+        lambda c: c["hyperparameters"].update(C=2.0),
     ],
 )
 def test_editing_any_field_of_a_card_is_detected(tmp_path: Path, card: WOEScorecard, edit) -> None:
-    model = _model(card)
-    full = BureauModel(model.family, card, model.features, model.scale, _full_card())
-    where = save_model(full, tmp_path / "m")
+    where = save_model(_model(card), tmp_path / "m")
     meta = json.loads((where / "model_card.json").read_text())
     edit(meta)
     (where / "model_card.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -300,21 +341,112 @@ def test_editing_any_field_of_a_card_is_detected(tmp_path: Path, card: WOEScorec
         load_model(where)
 
 
-def _full_card() -> dict:
-    return {
-        "bureau": "test",
-        "feature_groups": ["credit", "inquiries"],
-        "metrics": {"development": {"auc": 0.7, "ks": float("nan")}},
-        "window": (12, 23),
-        "by_month": {2: 0.1, 10: 0.2},
-    }
-
-
-def test_a_card_of_any_json_values_loads_as_saved(tmp_path: Path, card: WOEScorecard) -> None:
+def test_a_card_round_trips_and_a_loaded_model_holds_it_typed(
+    tmp_path: Path, card: WOEScorecard
+) -> None:
     model = _model(card)
-    full = BureauModel(model.family, card, model.features, model.scale, _full_card())
-    loaded = load_model(save_model(full, tmp_path / "m"))
-    assert loaded.card["window"] == [12, 23] and loaded.card["by_month"] == {"2": 0.1, "10": 0.2}
+    data = json.loads(json.dumps(model.card.to_dict()))
+    assert ModelCard.from_dict(data).to_json() == model.card.to_json()  # NaN != NaN
+    assert data["card_sha256"] == model.card.card_sha256 == card_sha256(data)
+    loaded = load_model(save_model(model, tmp_path / "m"))
+    assert isinstance(loaded.card, ModelCard)
+    assert replace(loaded.card, metrics=None) == replace(model.card, metrics=None)
+    assert loaded.card.training_window.outcome_months == (12, 23)
+    assert loaded.card.features == tuple(card.feature_names_in_)
+    assert loaded.features == list(card.feature_names_in_)
+    assert (tmp_path / "m" / "model_card.json").read_text() == model.card.to_json()
+
+
+def test_saving_a_model_its_card_does_not_describe_is_refused(
+    tmp_path: Path, card: WOEScorecard
+) -> None:
+    model = _model(card)
+    wrong = BureauModel(card, replace(model.card, model_sha256="f" * 64))
+    with pytest.raises(ValueError, match="model_sha256"):
+        save_model(wrong, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def _resealed(edit) -> dict:
+    """A valid card's JSON, edited, with its seal forged to match."""
+    model = _model(WOEScorecard(directions=DIRECTIONS).fit(*synthetic(800)))
+    data = json.loads(json.dumps(model.card.to_dict()))
+    edit(data)
+    data["card_sha256"] = card_sha256(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "words"),
+    [
+        (lambda c: c.pop("seed"), "seed", "missing"),
+        (lambda c: c["training_window"].pop("label"), "training_window.label", "missing"),
+        (lambda c: c.update(seed="7"), "seed", "not a whole number"),
+        (lambda c: c.update(model_family=["lightgbm"]), "model_family", "unknown model family"),
+        (lambda c: c.update(bureau=3), "bureau", "not text"),
+        (lambda c: c.update(scenario_sha256="abc"), "scenario_sha256", "SHA-256"),
+        (lambda c: c.update(features="risk"), "features", "names"),
+        (lambda c: c.update(feature_groups=["credit", "tarot"]), "feature_groups", "groups"),
+        (
+            lambda c: c["feature_directions"].update(risk=2),
+            "feature_directions.risk",
+            "1, -1 or 0",
+        ),
+        (
+            lambda c: c["feature_descriptions"].update(colour="hue"),
+            "feature_descriptions",
+            "'colour' is not one of the features",
+        ),
+        (lambda c: c["hyperparameters"].update(C=[1]), "hyperparameters.C", "JSON scalar"),
+        (
+            lambda c: c["training_window"].update(development_month="2018-13"),
+            "training_window.development_month",
+            "YYYY-MM",
+        ),
+        (
+            lambda c: c["evaluation_window"].update(outcome_months=[35, 24]),
+            "evaluation_window.outcome_months",
+            "[first, last]",
+        ),
+        (
+            lambda c: c["metrics"]["development"].update(rows=1.5),
+            "metrics.development.rows",
+            "whole",
+        ),
+        (
+            lambda c: c["metrics"]["out_of_time"].update(auc="high"),
+            "metrics.out_of_time.auc",
+            "not a number",
+        ),
+        (lambda c: c["metrics"].pop("out_of_time"), "metrics.out_of_time", "missing"),
+        (lambda c: c.update(score_scale=[]), "score_scale", "not a JSON object"),
+        (lambda c: c.update(owner="me"), "owner", "not a field of a model card"),
+        (lambda c: c["evaluation_window"].update(x=1), "evaluation_window.x", "not a field"),
+        (
+            lambda c: c["metrics"].update(out_of_time_truth=c["metrics"]["out_of_time"]),
+            "metrics.out_of_time_truth",
+            "cannot know the true outcomes",
+        ),
+    ],
+)
+def test_a_card_is_checked_field_by_field(edit, field: str, words: str) -> None:
+    with pytest.raises(ModelError, match=rf"^card\.json: {re.escape(field)}: .*{re.escape(words)}"):
+        ModelCard.from_dict(_resealed(edit), Path("card.json"))
+
+
+def test_a_loaded_card_with_a_field_it_may_not_hold_names_the_file_and_field(
+    tmp_path: Path, card: WOEScorecard
+) -> None:
+    where = save_model(_model(card), tmp_path / "m")
+    meta = json.loads((where / "model_card.json").read_text())
+    meta["metrics"]["out_of_time_truth"] = meta["metrics"]["out_of_time"]
+    (where / "model_card.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    seal(where)
+    with pytest.raises(ModelError) as caught:
+        load_model(where)
+    assert caught.value.path == where / "model_card.json"
+    assert caught.value.field == "metrics.out_of_time_truth"
+    assert "report/model_performance" in str(caught.value)
 
 
 def test_a_card_without_a_seal_is_refused_with_what_to_do(

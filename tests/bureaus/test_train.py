@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import create_engine, text
 
-from bureau import load_scenario
+from bureau import ModelCard, __version__, load_scenario
 from bureau.bureaus.feature_catalog import FEATURES, feature_names
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.labels import observed_outcomes
@@ -84,9 +85,16 @@ def test_a_run_trains_scores_and_reports(small_run) -> None:
     for row in trained.to_dict(orient="records"):
         model = load_model(root / "models" / row["bureau"])
         card = model.card
-        assert card["scenario_sha256"] == small_run.manifest["scenario_sha256"]
-        assert set(card["metrics"]) == {"development", "out_of_time", "out_of_time_truth"}
-        assert card["training_window"]["development_snapshot"] == 11
+        assert isinstance(card, ModelCard)
+        assert card.scenario_sha256 == small_run.manifest["scenario_sha256"]
+        assert card.package_version == __version__
+        assert card.training_window.development_snapshot == 11
+        # The card holds what the bureau observed; the truth is in the report only.
+        assert card.metrics.out_of_time.rows == row["out_of_time_rows"]
+        assert card.metrics.out_of_time.auc == pytest.approx(row["out_of_time_auc"], nan_ok=True)
+        assert card.metrics.development.rows == row["development_rows"]
+        card_json = (root / "models" / row["bureau"] / "model_card.json").read_text()
+        assert "truth" not in card_json
         profile = small_run.scenario.bureaus[row["bureau"]]
         scores = pd.read_parquet(root / "scores" / f"{row['bureau']}.parquet")
         assert scores["score"].between(profile.score_min, profile.score_max).all()
@@ -148,9 +156,9 @@ def test_reference_models_are_current_and_load() -> None:
     digest = hashlib.sha256(scenario_to_toml(scenario).encode("utf-8")).hexdigest()
     for bureau in scenario.active_bureaus:
         model = load_model(root / bureau)
-        assert model.card["scenario_sha256"] == digest, f"{bureau}: run make models"
+        assert model.card.scenario_sha256 == digest, f"{bureau}: run make models"
         assert model.family == scenario.bureaus[bureau].model
-        assert model.card["metrics"]["out_of_time_truth"]["auc"] > 0.5
+        assert model.card.metrics.out_of_time.auc > 0.5
 
 
 def test_social_features_count_contacts_with_a_known_default(small_run) -> None:

@@ -1,8 +1,9 @@
 """The JSON files of a model directory, read strictly and checked field by field.
 
-A model card and a scorecard are JSON that a person can open and edit, so loading one checks
-every field the scoring relies on and names the one at fault as a path (``score_scale.score_min``,
-``features[3].values``) instead of failing later inside numpy with a value of the wrong type.
+A model card (:mod:`bureau.bureaus.models.card`) and a scorecard are JSON that a person can open
+and edit, so loading one checks every field and names the one at fault as a path
+(``score_scale.score_min``, ``features[3].values``) instead of failing later inside numpy with a
+value of the wrong type.
 A scorecard's numbers must be finite: JSON as Python reads it accepts ``NaN`` and ``Infinity``
 (a card's metrics may be undefined), which in a scorecard would score every consumer as NaN.
 """
@@ -16,10 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bureau.bureaus.feature_catalog import FEATURE_GROUPS
 from bureau.errors import ModelError
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 SCALE_KEYS = ("base_odds", "base_score", "points_to_double_odds", "score_max", "score_min")
 SCORECARD_KEYS = ("features", "inputs", "intercept", "kind")
 TABLE_KEYS = ("closed", "missing", "name", "splits", "values")
@@ -99,7 +98,7 @@ def _numbers(value: Any, field: str, path: Path) -> list[float]:
     return [finite(v, field, path) for v in value]
 
 
-def _names(value: Any, field: str, path: Path) -> list[str]:
+def names(value: Any, field: str, path: Path) -> list[str]:
     """A non-empty list of distinct names (no spaces: LightGBM splits its names on them)."""
     if not isinstance(value, list) or not value:
         raise ModelError("not a non-empty list of names", path=path, field=field)
@@ -111,52 +110,95 @@ def _names(value: Any, field: str, path: Path) -> list[str]:
     return list(value)
 
 
-def check_card(card: Any, path: Path, model_files: dict[str, str]) -> None:
-    """Check the fields of a model card that loading and scoring rely on.
+class JSONObject:
+    """A JSON object being read: exactly the keys expected, then each value checked by type.
 
     Parameters
     ----------
-    card
-        The parsed card.
+    value
+        The parsed value.
+    keys
+        The keys it must have, and the only ones it may have.
+    where
+        Its place in the file, as a path (``training_window``; empty for the whole file).
     path
-        The card's file, to name in errors.
-    model_files
-        Model family -> the model file's name.
+        The file, to name in errors.
+    known
+        What the file is, for the message naming a key it may not have.
 
     Raises
     ------
     bureau.errors.ModelError
-        Naming the field at fault.
+        If the value is not an object, lacks a key or has another, naming that key.
     """
-    family = card.get("model_family")
-    if family not in model_files:
-        known = ", ".join(model_files)
-        raise ModelError(
-            f"unknown model family {family!r} (families: {known})", path=path, field="model_family"
-        )
-    if card.get("model_file") != model_files[family]:
-        raise ModelError(
-            f"must be {model_files[family]!r} for a {family} model", path=path, field="model_file"
-        )
-    if not isinstance(card.get("model_sha256"), str) or not _SHA256.fullmatch(card["model_sha256"]):
-        raise ModelError("not a SHA-256 in hexadecimal", path=path, field="model_sha256")
-    _names(card.get("features"), "features", path)
-    scale = _object(card.get("score_scale"), SCALE_KEYS, "score_scale", path)
-    for key in ("score_min", "score_max"):
-        if not isinstance(scale[key], int) or isinstance(scale[key], bool):
-            raise ModelError("not a whole number", path=path, field=f"score_scale.{key}")
-    if scale["score_min"] >= scale["score_max"]:
-        raise ModelError("not below score_max", path=path, field="score_scale.score_min")
-    finite(scale["base_score"], "score_scale.base_score", path)
-    for key in ("points_to_double_odds", "base_odds"):
-        if finite(scale[key], f"score_scale.{key}", path) <= 0:
-            raise ModelError("not positive", path=path, field=f"score_scale.{key}")
-    groups = card.get("feature_groups", [])
-    if not isinstance(groups, list) or not set(groups) <= set(FEATURE_GROUPS):
-        known = ", ".join(FEATURE_GROUPS)
-        raise ModelError(
-            f"not a list of feature groups ({known})", path=path, field="feature_groups"
-        )
+
+    def __init__(
+        self,
+        value: Any,
+        keys: tuple[str, ...],
+        where: str,
+        path: Path | None,
+        known: str = "a model card",
+    ) -> None:
+        self.where, self.path = where, path
+        if not isinstance(value, dict):
+            raise ModelError("not a JSON object", path=path, field=where or None)
+        self.value = value
+        for key in keys:
+            if key not in value:
+                raise ModelError("missing", path=path, field=self.name(key))
+        for key in sorted(set(value) - set(keys)):
+            raise ModelError(f"not a field of {known}", path=path, field=self.name(key))
+
+    def name(self, key: str) -> str:
+        """The key's path in the file (``training_window.label``)."""
+        return f"{self.where}.{key}" if self.where else key
+
+    def fail(self, key: str, message: str) -> ModelError:
+        """The error naming a key."""
+        return ModelError(message, path=self.path, field=self.name(key))
+
+    def text(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "text") -> str:
+        """A string (matching a pattern, if given)."""
+        value = self.value[key]
+        if not isinstance(value, str) or (pattern is not None and not pattern.fullmatch(value)):
+            raise self.fail(key, f"{value!r} is not {what}")
+        return value
+
+    def whole(self, key: str, low: int | None = 0) -> int:
+        """A whole number, not below ``low`` (None: any)."""
+        value = self.value[key]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(key, f"{value!r} is not a whole number")
+        if low is not None and value < low:
+            raise self.fail(key, f"{value} is below {low}")
+        return value
+
+    def number(self, key: str) -> float:
+        """A JSON number, kept as written (NaN allowed: a metric may be undefined)."""
+        value = self.value[key]
+        if not _is_number(value):
+            raise self.fail(key, f"{value!r} is not a number")
+        return value
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        """A JSON object, as it is."""
+        value = self.value[key]
+        if not isinstance(value, dict):
+            raise self.fail(key, "not a JSON object")
+        return value
+
+    def months(self, key: str) -> tuple[int, int]:
+        """A ``[first, last]`` pair of months."""
+        value = self.value[key]
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in value)
+            or value[0] > value[1]
+        ):
+            raise self.fail(key, f"{value!r} is not a [first, last] pair of months")
+        return (value[0], value[1])
 
 
 def check_scorecard(data: Any, inputs: list[str], path: Path) -> None:
@@ -179,7 +221,7 @@ def check_scorecard(data: Any, inputs: list[str], path: Path) -> None:
     _object(data, SCORECARD_KEYS, "scorecard", path)
     if data["kind"] != "woe_scorecard":
         raise ModelError(f"{data['kind']!r} is not 'woe_scorecard'", path=path, field="kind")
-    if _names(data["inputs"], "inputs", path) != inputs:
+    if names(data["inputs"], "inputs", path) != inputs:
         raise ModelError(
             "not the card's features (names or order differ)", path=path, field="inputs"
         )
