@@ -44,6 +44,7 @@ from bureau.store.aggregator import (
     SubmittedScore,
     SubmittedTradeline,
 )
+from bureau.store.aggregator_reads import read_person_links, read_snapshot
 from bureau.store.bulk import insert, read_frame
 
 logger = logging.getLogger(__name__)
@@ -84,14 +85,6 @@ class ReconcileSummary:
     unchanged: bool = False
 
 
-def _read(conn: Connection, table: type, snapshot: int | None = None) -> pd.DataFrame:
-    statement = select(table.__table__)
-    if snapshot is not None:
-        statement = statement.where(table.__table__.c.snapshot == snapshot)
-    frame = read_frame(conn, statement)
-    return frame.drop(columns=["snapshot"], errors="ignore")
-
-
 def latest_identities(conn: Connection) -> pd.DataFrame:
     """Every submitted consumer file, with the identity of its latest submission.
 
@@ -130,8 +123,8 @@ class _Submitted:
 def _read_snapshot(engine: Engine, snapshot: int) -> _Submitted:
     with engine.connect() as conn:
         return _Submitted(
-            _read(conn, SubmittedTradeline, snapshot),
-            _read(conn, SubmittedPublicRecord, snapshot),
+            read_snapshot(conn, SubmittedTradeline, snapshot),
+            read_snapshot(conn, SubmittedPublicRecord, snapshot),
             read_frame(
                 conn,
                 select(
@@ -160,13 +153,7 @@ def person_links(engine: Engine, method: str) -> pd.DataFrame:
         ``bureau``, ``consumer_id``, ``person_key``.
     """
     with engine.connect() as conn:
-        frame = read_frame(
-            conn,
-            select(PersonLink.bureau, PersonLink.consumer_id, PersonLink.person_key)
-            .where(PersonLink.method == method)
-            .order_by(PersonLink.bureau, PersonLink.consumer_id),
-        )
-    return frame.astype({"consumer_id": np.int64, "person_key": np.int64})
+        return read_person_links(conn, method)
 
 
 def _inputs_hash(submissions: pd.DataFrame, settings: dict[str, Any]) -> str:
