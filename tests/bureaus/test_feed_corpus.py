@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from bureau import load_scenario
 from bureau.bureaus.ingest import bureau_engine
 from bureau.cli.main import app
-from bureau.formats.fixed_width import layout
+from bureau.formats.fixed_width_layout import layout
 from bureau.pipeline import execute
 from bureau.store.credit_file import (
     Consumer,
