@@ -34,7 +34,8 @@ import pandas as pd
 
 from bureau import __version__, load_scenario
 from bureau.aggregator.linkage import link, prepared_identities, splink_linker
-from bureau.aggregator.stage import latest_identities, reconcile_all
+from bureau.aggregator.linkage_store import latest_of, submitted_identities
+from bureau.aggregator.stage import reconcile_all
 from bureau.analysis.aggregation import linkage_quality
 from bureau.analysis.provenance import file_owners
 from bureau.layout import RunLayout
@@ -89,7 +90,7 @@ def measure(run: Path) -> None:
     settings = scn.aggregator
     source = RunLayout(run).aggregator_engine()
     with source.connect() as conn:
-        identities = latest_identities(conn)
+        identities = latest_of(submitted_identities(conn))
     source.dispose()
     print(f"\n{run}: {scn.population.persons:,} persons, {len(identities):,} submitted files")
 

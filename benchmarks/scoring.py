@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from bureau import __version__, load_scenario
-from bureau.bureaus.batch import score_feature_table
+from bureau.bureaus.batch_features import score_feature_table
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.artifacts import load_model
 from bureau.bureaus.train import train_bureau

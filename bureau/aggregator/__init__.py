@@ -9,11 +9,13 @@ their provenance, lists the discrepancies, and fits the consensus score;
 
 from bureau.aggregator.consensus import ConsensusModel
 from bureau.aggregator.linkage import METHODS, LinkageError, LinkResult, link
+from bureau.aggregator.linkage_store import person_links
 from bureau.aggregator.reconcile import Consolidated, reconcile
 from bureau.aggregator.report import NotReconciled, consolidated_report
 from bureau.aggregator.rules import RULES, settle
-from bureau.aggregator.stage import ReconcileSummary, person_links, reconcile_all
+from bureau.aggregator.stage import reconcile_all
 from bureau.aggregator.submission import Received, SubmissionError, receive
+from bureau.aggregator.summary import ReconcileSummary
 
 __all__ = [
     "METHODS",

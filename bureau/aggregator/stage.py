@@ -5,200 +5,44 @@ person keys of both linkage methods, the consolidated tradelines and public reco
 snapshot (with the chosen method's keys), the discrepancies and the consensus scores. It is
 keyed by a hash of its inputs (the submissions and the settings): run again on the same
 submissions with the same settings, it writes nothing.
+
+The linkages are stored by :mod:`~bureau.aggregator.linkage_store`, each snapshot's tables
+read and written by :mod:`~bureau.aggregator.snapshot_tables`, the consensus scores made by
+:mod:`~bureau.aggregator.consensus_scores`; this module runs them in order, the reads and
+writes on an I/O thread beside the computation.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Engine, select
 
-from bureau.aggregator.consensus import (
-    ConsensusError,
-    ConsensusModel,
-    consensus_features,
-    fit_consensus,
-    observed_defaults,
+from bureau.aggregator.consensus_scores import score_snapshots, write_consensus_scores
+from bureau.aggregator.fingerprint import inputs_hash
+from bureau.aggregator.linkage import METHODS, LinkageError, link
+from bureau.aggregator.linkage_store import (
+    latest_of,
+    link_and_store,
+    person_links,
+    submitted_identities,
+    write_linkage,
 )
-from bureau.aggregator.linkage import METHODS, LinkageError, LinkResult, link
 from bureau.aggregator.reconcile import Consolidated, reconcile
-from bureau.store.aggregator import (
-    ConsensusScore,
-    ConsolidatedPublicRecord,
-    ConsolidatedTradeline,
-    Discrepancy,
-    Linkage,
-    PersonLink,
-    Reconciliation,
-    Submission,
-    SubmittedIdentity,
-    SubmittedPublicRecord,
-    SubmittedScore,
-    SubmittedTradeline,
-)
-from bureau.store.bulk import insert, read_frame
+from bureau.aggregator.snapshot_tables import read_submitted, write_consolidated
+from bureau.aggregator.summary import ReconcileSummary, stored_summary
+from bureau.store.aggregator import Linkage, Reconciliation, Submission
+from bureau.store.bulk import read_frame
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class ReconcileSummary:
-    """What reconciliation found.
-
-    Attributes
-    ----------
-    method
-        The linkage whose person keys the consolidated tables use.
-    snapshots
-        The snapshots reconciled.
-    linkages
-        Per method: ``records``, ``persons``, ``links``.
-    tradelines, public_records, discrepancies
-        Consolidated rows and conflicts found, per snapshot.
-    missing
-        ``(snapshot, bureau)`` of expected bureaus that did not submit.
-    consensus
-        The consensus model (:meth:`ConsensusModel.to_dict`), or None if it could not be fitted.
-    unchanged
-        True when the same submissions and settings had been reconciled already.
-    """
-
-    method: str
-    snapshots: list[int]
-    linkages: dict[str, dict[str, int]]
-    tradelines: dict[int, int]
-    public_records: dict[int, int]
-    discrepancies: dict[int, int]
-    missing: list[tuple[int, str]] = field(default_factory=list)
-    consensus: dict[str, Any] | None = None
-    unchanged: bool = False
-
-
-def _read(conn: Connection, table: type, snapshot: int | None = None) -> pd.DataFrame:
-    statement = select(table.__table__)
-    if snapshot is not None:
-        statement = statement.where(table.__table__.c.snapshot == snapshot)
-    frame = read_frame(conn, statement)
-    return frame.drop(columns=["snapshot"], errors="ignore")
-
-
-def latest_identities(conn: Connection) -> pd.DataFrame:
-    """Every submitted consumer file, with the identity of its latest submission.
-
-    Parameters
-    ----------
-    conn
-        A connection to the aggregator's database.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``bureau``, ``consumer_id``, ``name``, ``national_id``, ``phone``, ``birth_month``,
-        sorted by bureau and consumer id.
-    """
-    return _latest(read_frame(conn, select(SubmittedIdentity.__table__)))
-
-
-def _latest(frame: pd.DataFrame) -> pd.DataFrame:
-    """The latest submission of every file among identities of all snapshots."""
-    if frame.empty:
-        return frame.drop(columns="snapshot", errors="ignore")
-    frame = frame.sort_values(["bureau", "consumer_id", "snapshot"], kind="stable")
-    latest = frame.drop_duplicates(["bureau", "consumer_id"], keep="last")
-    return latest.drop(columns="snapshot").reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class _Submitted:
-    """One snapshot's submitted tradelines, public records and scores."""
-
-    tradelines: pd.DataFrame
-    public_records: pd.DataFrame
-    scores: pd.DataFrame
-
-
-def _read_snapshot(engine: Engine, snapshot: int) -> _Submitted:
-    with engine.connect() as conn:
-        return _Submitted(
-            _read(conn, SubmittedTradeline, snapshot),
-            _read(conn, SubmittedPublicRecord, snapshot),
-            read_frame(
-                conn,
-                select(
-                    SubmittedScore.bureau,
-                    SubmittedScore.consumer_id,
-                    SubmittedScore.pd,
-                    SubmittedScore.in_default,
-                ).where(SubmittedScore.snapshot == snapshot),
-            ),
-        )
-
-
-def person_links(engine: Engine, method: str) -> pd.DataFrame:
-    """The person keys of one linkage method.
-
-    Parameters
-    ----------
-    engine
-        The aggregator's database.
-    method
-        ``splink`` or ``exact``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``bureau``, ``consumer_id``, ``person_key``.
-    """
-    with engine.connect() as conn:
-        frame = read_frame(
-            conn,
-            select(PersonLink.bureau, PersonLink.consumer_id, PersonLink.person_key)
-            .where(PersonLink.method == method)
-            .order_by(PersonLink.bureau, PersonLink.consumer_id),
-        )
-    return frame.astype({"consumer_id": np.int64, "person_key": np.int64})
-
-
-def _inputs_hash(submissions: pd.DataFrame, settings: dict[str, Any]) -> str:
-    state = {
-        "submissions": submissions[["snapshot", "bureau", "sha256"]].to_numpy().tolist(),
-        "settings": settings,
-    }
-    return hashlib.sha256(json.dumps(state, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def _write_linkage(engine: Engine, result: LinkResult, sha: str, records: int) -> None:
-    parameters = json.dumps(result.parameters, sort_keys=True, ensure_ascii=False, default=str)
-    with engine.begin() as conn:
-        conn.execute(delete(PersonLink).where(PersonLink.method == result.method))
-        conn.execute(delete(Linkage).where(Linkage.method == result.method))
-        insert(conn, PersonLink.__table__, result.keys.assign(method=result.method))
-        insert(
-            conn,
-            Linkage.__table__,
-            pd.DataFrame(
-                [
-                    {
-                        "method": result.method,
-                        "sha256": sha,
-                        "records": records,
-                        "persons": result.persons,
-                        "links": result.links,
-                        "parameters": parameters,
-                    }
-                ]
-            ),
-        )
 
 
 def reconcile_all(
@@ -266,12 +110,12 @@ def reconcile_all(
     for snapshot, bureau in missing:
         logger.warning("%s made no submission at month %d: reconciled without it", bureau, snapshot)
     settings = {"method": method, "threshold": threshold, "rules": rules, "snapshots": snapshots}
-    sha = _inputs_hash(submissions, settings)
+    sha = inputs_hash(submissions, settings)
     with engine.connect() as conn:
         previous = read_frame(conn, select(Reconciliation))
         linkages = read_frame(conn, select(Linkage))
     if len(previous) == len(snapshots) and (previous["sha256"] == sha).all():
-        return _summary_of(engine, method, snapshots, missing, linkages, unchanged=True)
+        return stored_summary(engine, method, snapshots, missing, linkages, unchanged=True)
 
     with engine.begin() as conn:
         # From here on the stored tables change: until the end, no reader may take them for
@@ -309,44 +153,6 @@ class _Work:
     step: Callable[[], None]
 
 
-def _link_and_store(
-    work: _Work, name: str, identities: pd.DataFrame, identity_sha: str
-) -> LinkResult | None:
-    """Link by one method and store its keys; None if the comparison method cannot link."""
-    try:
-        result = link(identities, name, threshold=work.threshold)
-    except LinkageError as exc:
-        if name == work.method:
-            raise
-        # The other method is only there for comparison: go on without it.
-        logger.warning("%s linkage not measured: %s", name, exc.message)
-        return None
-    _write_linkage(work.engine, result, identity_sha, len(identities))
-    return result
-
-
-def _write_snapshot(work: _Work, snapshot: int, result: Consolidated) -> None:
-    with work.engine.begin() as conn:
-        for table in (ConsolidatedTradeline, ConsolidatedPublicRecord, Discrepancy):
-            conn.execute(delete(table).where(table.snapshot == snapshot))
-        conn.execute(delete(Reconciliation).where(Reconciliation.snapshot == snapshot))
-        insert(conn, ConsolidatedTradeline.__table__, result.tradelines.assign(snapshot=snapshot))
-        insert(
-            conn,
-            ConsolidatedPublicRecord.__table__,
-            result.public_records.assign(snapshot=snapshot),
-        )
-        insert(conn, Discrepancy.__table__, result.discrepancies.assign(snapshot=snapshot))
-        row = {
-            "snapshot": snapshot,
-            "method": work.method,
-            "rules": ",".join(work.rules),
-            # Set once everything is written: a run killed before then reconciles again.
-            "sha256": "",
-        }
-        insert(conn, Reconciliation.__table__, pd.DataFrame([row]))
-
-
 def _reconcile(
     work: _Work,
     submissions: pd.DataFrame,
@@ -357,11 +163,11 @@ def _reconcile(
     """Link, reconcile every snapshot and fit the consensus (the body of reconcile_all)."""
     engine, io = work.engine, work.io
     with engine.connect() as conn:
-        every = read_frame(conn, select(SubmittedIdentity.__table__))
-    identities = _latest(every)
+        every = submitted_identities(conn)
+    identities = latest_of(every)
     if identities.empty:
         raise LinkageError("nothing to reconcile: no bureau has submitted an identity")
-    identity_sha = _inputs_hash(submissions, {"threshold": work.threshold})
+    identity_sha = inputs_hash(submissions, {"threshold": work.threshold})
     stored = {
         name: linkages[(linkages["method"] == name) & (linkages["sha256"] == identity_sha)]
         for name in METHODS
@@ -369,16 +175,24 @@ def _reconcile(
     # The comparison method is linked and stored on the I/O thread, then each snapshot's
     # submissions are read there, all while the chosen method links here.
     others = {
-        name: io.submit(_link_and_store, work, name, identities, identity_sha)
+        name: io.submit(
+            link_and_store,
+            engine,
+            identities,
+            name,
+            identity_sha,
+            threshold=work.threshold,
+            chosen=work.method,
+        )
         for name in METHODS
         if name != work.method and stored[name].empty
     }
-    submitted = {s: io.submit(_read_snapshot, engine, s) for s in work.snapshots}
+    submitted = {s: io.submit(read_submitted, engine, s) for s in work.snapshots}
     chosen = None
     if stored[work.method].empty:
         chosen = link(identities, work.method, threshold=work.threshold)
         # Stored after the comparison method's keys (the I/O thread's queue keeps order).
-        writes = [io.submit(_write_linkage, engine, chosen, identity_sha, len(identities))]
+        writes = [io.submit(write_linkage, engine, chosen, identity_sha, len(identities))]
         keys = chosen.keys.astype({"consumer_id": np.int64, "person_key": np.int64})
     else:
         writes = []
@@ -407,13 +221,24 @@ def _reconcile(
             reports.tradelines, reports.public_records, keys, work.rules
         )
         del reports
-        writes.append(io.submit(_write_snapshot, work, snapshot, consolidated[snapshot]))
+        writes.append(
+            io.submit(
+                write_consolidated,
+                engine,
+                snapshot,
+                consolidated[snapshot],
+                work.method,
+                work.rules,
+            )
+        )
         work.step()
 
     held = every[["snapshot", "bureau", "consumer_id"]].astype({"consumer_id": np.int64})
     del every
-    model, consensus = _consensus(consolidated, scores, held, keys, work.bureaus, work.snapshots)
-    writes.append(io.submit(_write_consensus, engine, consensus))
+    model, consensus = score_snapshots(
+        consolidated, scores, held, keys, work.bureaus, work.snapshots
+    )
+    writes.append(io.submit(write_consensus_scores, engine, consensus))
     for done in writes:
         # A failed write fails the reconciliation: it is not marked complete.
         done.result()
@@ -431,110 +256,4 @@ def _reconcile(
         discrepancies={s: len(c.discrepancies) for s, c in consolidated.items()},
         missing=missing,
         consensus=model.to_dict() if model is not None else None,
-    )
-
-
-def _consensus(
-    consolidated: dict[int, Consolidated],
-    scores: dict[int, pd.DataFrame],
-    held: pd.DataFrame,
-    keys: pd.DataFrame,
-    bureaus: list[str],
-    snapshots: list[int],
-) -> tuple[ConsensusModel | None, pd.DataFrame]:
-    """Fit the consensus at the first snapshot and score every snapshot.
-
-    Returns the model (None if it cannot be fitted) and the consensus scores to store (none
-    without a model).
-    """
-    development, evaluation = snapshots[0], snapshots[-1]
-    frames = {}
-    for snapshot in snapshots:
-        # Only the files submitted at this snapshot: a person first seen later is no one
-        # yet, and a bureau's file counts from the snapshot it was submitted at.
-        files = held.loc[held["snapshot"] == snapshot, ["bureau", "consumer_id"]]
-        frames[snapshot] = consensus_features(
-            consolidated[snapshot].tradelines,
-            consolidated[snapshot].public_records,
-            scores[snapshot],
-            keys.merge(files, on=["bureau", "consumer_id"]),
-            bureaus,
-            snapshot,
-        )
-    dev = frames[development]
-    bad = observed_defaults(
-        consolidated[evaluation].tradelines, dev.index, development, 12, evaluation
-    )
-    empty = pd.DataFrame(
-        {
-            "snapshot": pd.Series(dtype=np.int64),
-            "person_key": pd.Series(dtype=np.int64),
-            "pd": pd.Series(dtype=float),
-            "bureaus": pd.Series(dtype=np.int64),
-            "in_default": pd.Series(dtype=bool),
-        }
-    )
-    try:
-        model = fit_consensus(dev, bad)
-    except ConsensusError as exc:
-        logger.warning("%s", exc.message)
-        return None, empty
-    scored = [
-        pd.DataFrame(
-            {
-                "snapshot": snapshot,
-                "person_key": frame.index.to_numpy(dtype=np.int64),
-                "pd": model.predict(frame),
-                "bureaus": frame["bureaus_with_file"].to_numpy(dtype=np.int64),
-                "in_default": frame["in_default"].to_numpy(dtype=bool),
-            }
-        )
-        for snapshot, frame in frames.items()
-    ]
-    return model, pd.concat(scored, ignore_index=True)
-
-
-def _write_consensus(engine: Engine, scores: pd.DataFrame) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(ConsensusScore))
-        insert(conn, ConsensusScore.__table__, scores)
-
-
-def _summary_of(
-    engine: Engine,
-    method: str,
-    snapshots: list[int],
-    missing: list[tuple[int, str]],
-    linkages: pd.DataFrame,
-    unchanged: bool,
-) -> ReconcileSummary:
-    counts: dict[str, dict[int, int]] = {
-        "tradelines": {},
-        "public_records": {},
-        "discrepancies": {},
-    }
-    with engine.connect() as conn:
-        consensus = conn.execute(select(Reconciliation.consensus).limit(1)).scalar()
-        for name, table in (
-            ("tradelines", ConsolidatedTradeline),
-            ("public_records", ConsolidatedPublicRecord),
-            ("discrepancies", Discrepancy),
-        ):
-            column = table.__table__.c.snapshot
-            held = dict(conn.execute(select(column, func.count()).group_by(column)).all())
-            for snapshot in snapshots:
-                counts[name][snapshot] = int(held.get(snapshot, 0))
-    return ReconcileSummary(
-        method=method,
-        snapshots=list(snapshots),
-        linkages={
-            row["method"]: {k: int(row[k]) for k in ("records", "persons", "links")}
-            for _, row in linkages.iterrows()
-        },
-        tradelines=counts["tradelines"],
-        public_records=counts["public_records"],
-        discrepancies=counts["discrepancies"],
-        missing=missing,
-        consensus=json.loads(consensus) if consensus else None,
-        unchanged=unchanged,
     )

@@ -8,7 +8,8 @@ whole number, not a number, not true or false) or too long for it; a status or h
 not made of status codes; a month after the snapshot, or a last report before the opening; a
 negative amount; a probability outside 0-1; an identity with no attribute at all; a row of a
 consumer the bureau did not identify; or conflicting copies of one key (all copies). Exact
-copies of a row are one row.
+copies of a row are one row. The checks of each value are in
+:mod:`~bureau.aggregator.submission_checks`; this module checks the parts and stores them.
 
 A submission is stored in one transaction, under its content hash: receiving the same content
 again changes nothing, and new content for the same bureau and snapshot replaces the old whole.
@@ -23,8 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Column, Engine, Float, Integer, SmallInteger, delete, select
+from sqlalchemy import Engine, delete, select
 
+from bureau.aggregator.submission_checks import (
+    DTYPES,
+    Verdicts,
+    check_values,
+    column_kind,
+    typed_values,
+)
 from bureau.errors import BureauError
 from bureau.store.aggregator import (
     Submission,
@@ -38,11 +46,6 @@ from bureau.store.bulk import insert
 
 logger = logging.getLogger(__name__)
 
-STATUS_CODES = frozenset("N1234WC")
-HISTORY_PATTERN = r"[-N1234WC]{24}"
-BOOLEAN = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
-DTYPES = {"int": np.int64, "float": np.float64, "bool": bool, "str": object}
-IDENTITY_ATTRIBUTES = ("name", "national_id", "phone")
 #: Each part: its table, its key, and the columns it must have (all required but a few).
 PARTS = {
     "identities": (
@@ -187,98 +190,6 @@ class _Sorter:
         )
 
 
-def _kind(column: Column) -> tuple[str, int | None]:
-    """What a table column holds: ``int``, ``float``, ``bool`` or ``str`` (with its length)."""
-    kind = column.type
-    if isinstance(kind, Boolean):
-        return "bool", None
-    if isinstance(kind, Integer):
-        return "int", None
-    if isinstance(kind, Float):
-        return "float", None
-    return "str", getattr(kind, "length", None)
-
-
-class _Verdicts:
-    """The first reason each row of a part is refused (rows not refused stay None)."""
-
-    def __init__(self, rows: int) -> None:
-        self.field = np.full(rows, None, dtype=object)
-        self.reason = np.full(rows, None, dtype=object)
-
-    @property
-    def refused(self) -> np.ndarray:
-        return pd.notna(self.field) | pd.notna(self.reason)
-
-    def refuse(self, mask: np.ndarray, field: str | None, reason: str) -> None:
-        new = np.asarray(mask, dtype=bool) & ~self.refused
-        self.field[new] = field
-        self.reason[new] = reason
-
-
-def _typed(frame: pd.DataFrame, table: type, verdicts: _Verdicts) -> pd.DataFrame:
-    """Each column as its table's type; values that are not of it are refused."""
-    out = frame.copy()
-    for name in frame.columns:
-        if name == "_row":
-            continue
-        kind, length = _kind(table.__table__.c[name])
-        values = frame[name]
-        present = values.notna().to_numpy()
-        if kind in ("int", "float"):
-            number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-            bad = present & ~np.isfinite(number)
-            if kind == "int":
-                bad |= present & np.isfinite(number) & (number != np.round(number))
-                verdicts.refuse(bad, name, "not a whole number")
-                if isinstance(table.__table__.c[name].type, SmallInteger):
-                    verdicts.refuse(present & (np.abs(number) > 32767), name, "out of range")
-            else:
-                verdicts.refuse(bad, name, "not a number")
-            out[name] = number
-        elif kind == "bool":
-            text = values.astype(str).str.strip().str.lower()
-            truth = text.map(BOOLEAN).to_numpy()
-            verdicts.refuse(present & pd.isna(truth), name, "not true or false")
-            out[name] = truth
-        else:
-            text = values.astype("string")
-            if length is not None:
-                sizes = text.str.len().fillna(0).to_numpy(dtype=np.int64)
-                verdicts.refuse(sizes > length, name, f"longer than {length} characters")
-            out[name] = text.astype(object).where(text.notna(), None)
-    return out
-
-
-def _check_values(part: str, frame: pd.DataFrame, snapshot: int, verdicts: _Verdicts) -> None:
-    """The checks of meaning: codes, histories, months not after the snapshot, amounts."""
-    if part == "identities":
-        anonymous = frame[list(IDENTITY_ATTRIBUTES)].isna().all(axis=1).to_numpy()
-        verdicts.refuse(anonymous, None, "no identity attribute: nothing to link by")
-        return
-    if part == "tradelines":
-        verdicts.refuse(
-            ~frame["status"].isin(STATUS_CODES).to_numpy(),
-            "status",
-            "not a status code (N, 1-4, W, C)",
-        )
-        history = frame["history"].astype(str).str.fullmatch(HISTORY_PATTERN).to_numpy()
-        verdicts.refuse(~history, "history", "not 24 status codes (N, 1-4, W, C or -)")
-    if part in ("tradelines", "public_records"):
-        first = "opened" if part == "tradelines" else "filed"
-        for name in (first, "last_month"):
-            later = frame[name].to_numpy(dtype=float) > snapshot
-            verdicts.refuse(later, name, f"after the snapshot (month {snapshot})")
-        before = frame["last_month"].to_numpy(dtype=float) < frame[first].to_numpy(dtype=float)
-        verdicts.refuse(before, "last_month", f"before {first}")
-        for name in ("amount", "balance"):
-            if name in frame:
-                verdicts.refuse(frame[name].to_numpy(dtype=float) < 0, name, "negative")
-    if part == "scores":
-        value = frame["pd"].to_numpy(dtype=float)
-        verdicts.refuse(~((value >= 0) & (value <= 1)), "pd", "not a probability")
-
-
 def _check_part(
     part: str,
     frame: pd.DataFrame,
@@ -290,15 +201,15 @@ def _check_part(
     table, key, columns = PARTS[part]
     raw = frame[columns].reset_index(drop=True)
     raw.insert(0, "_row", np.arange(1, len(raw) + 1))
-    verdicts = _Verdicts(len(raw))
+    verdicts = Verdicts(len(raw))
     for column in columns:
         if column not in OPTIONAL:
             verdicts.refuse(raw[column].isna().to_numpy(), column, "required value missing")
-    typed = _typed(raw, table, verdicts)
+    typed = typed_values(raw, table, verdicts)
     sound_so_far = ~verdicts.refused
     checked = typed[sound_so_far]
-    later = _Verdicts(len(checked))
-    _check_values(part, checked, snapshot, later)
+    later = Verdicts(len(checked))
+    check_values(part, checked, snapshot, later)
     if consumers is not None:
         stranger = ~checked["consumer_id"].isin(consumers).to_numpy()
         later.refuse(stranger, "consumer_id", "consumer not among the submitted identities")
@@ -318,7 +229,7 @@ def _check_part(
     sorter.reject(part, raw, clashing, key[-1], f"conflicting copies of one {label}")
     kept = sound[~clash].drop(columns="_row").reset_index(drop=True)
     return kept.astype(
-        {c: DTYPES[_kind(table.__table__.c[c])[0]] for c in columns if c not in OPTIONAL}
+        {c: DTYPES[column_kind(table.__table__.c[c])[0]] for c in columns if c not in OPTIONAL}
     )
 
 

@@ -33,11 +33,11 @@ from bureau.store.aggregator import (
     ConsolidatedPublicRecord,
     ConsolidatedTradeline,
     Discrepancy,
-    PersonLink,
     SubmittedIdentity,
     SubmittedPublicRecord,
     SubmittedTradeline,
 )
+from bureau.store.aggregator_reads import read_person_links, read_snapshot
 from bureau.store.bulk import read_frame
 
 
@@ -287,14 +287,6 @@ def world_truth(run_dir: Path) -> tuple[int, pd.Series, set[int]]:
     return len(persons), status, set(records.loc[records["wrongful"], "record_id"])
 
 
-def _read(engine: Engine, table: type, snapshot: int) -> pd.DataFrame:
-    with engine.connect() as conn:
-        frame = read_frame(
-            conn, select(table.__table__).where(table.__table__.c.snapshot == snapshot)
-        )
-    return frame
-
-
 def assess_aggregation(
     run_dir: Path,
     aggregator: Engine,
@@ -336,7 +328,7 @@ def assess_aggregation(
     truths = [traced[b] for b in sorted(bureaus)]
     owners = pd.concat([t.owners for t in truths], ignore_index=True)
     with aggregator.connect() as conn:
-        links = read_frame(conn, select(PersonLink.__table__))
+        links = read_person_links(conn)
     linkage = pd.DataFrame(
         [
             {"method": m, **linkage_quality(links[links["method"] == m], owners)}
@@ -355,9 +347,10 @@ def assess_aggregation(
     ].to_numpy()
 
     owner_of = owners.set_index(["bureau", "consumer_id"])["person_id"]
-    identities = _read(aggregator, SubmittedIdentity, evaluation)
-    submitted_lines = _read(aggregator, SubmittedTradeline, evaluation)
-    submitted_records = _read(aggregator, SubmittedPublicRecord, evaluation)
+    with aggregator.connect() as conn:
+        identities = read_snapshot(conn, SubmittedIdentity, evaluation)
+        submitted_lines = read_snapshot(conn, SubmittedTradeline, evaluation)
+        submitted_records = read_snapshot(conn, SubmittedPublicRecord, evaluation)
 
     def owned(frame: pd.DataFrame) -> np.ndarray:
         index = pd.MultiIndex.from_arrays([frame["bureau"], frame["consumer_id"]])
@@ -389,8 +382,9 @@ def assess_aggregation(
         )
     keys = links[links["method"] == method][["bureau", "consumer_id", "person_key"]]
     of_key = key_owners(keys, owners)
-    lines = _read(aggregator, ConsolidatedTradeline, evaluation)
-    records = _read(aggregator, ConsolidatedPublicRecord, evaluation)
+    with aggregator.connect() as conn:
+        lines = read_snapshot(conn, ConsolidatedTradeline, evaluation)
+        records = read_snapshot(conn, ConsolidatedPublicRecord, evaluation)
 
     def key_owned(frame: pd.DataFrame) -> np.ndarray:
         return of_key.reindex(frame["person_key"].to_numpy()).fillna(-1).to_numpy(np.int64)
@@ -407,7 +401,8 @@ def assess_aggregation(
     accuracy = pd.DataFrame(rows)
 
     consensus_rows = []
-    scores = _read(aggregator, ConsensusScore, evaluation)
+    with aggregator.connect() as conn:
+        scores = read_snapshot(conn, ConsensusScore, evaluation)
     if len(scores):
         truth = true_outcomes(run_dir / "world", evaluation)
         consensus_rows.append(

@@ -18,12 +18,8 @@ from sqlalchemy import Engine, func, select
 
 from bureau.analysis.aggregation import key_owners
 from bureau.errors import BureauError
-from bureau.store.aggregator import (
-    ConsensusScore,
-    ConsolidatedTradeline,
-    PersonLink,
-    Reconciliation,
-)
+from bureau.store.aggregator import ConsensusScore, ConsolidatedTradeline, Reconciliation
+from bureau.store.aggregator_reads import read_person_links, read_snapshot
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Tradeline
 from bureau.store.reports import monthly_reports
@@ -211,22 +207,12 @@ def aggregator_view(
         If there is no consensus at the evaluation snapshot.
     """
     with engine.connect() as conn:
-        consensus = read_frame(
-            conn,
-            select(ConsensusScore.person_key, ConsensusScore.pd, ConsensusScore.in_default).where(
-                ConsensusScore.snapshot == evaluation
-            ),
-        )
+        consensus = read_snapshot(conn, ConsensusScore, evaluation)
         method = conn.execute(
             select(Reconciliation.method).where(Reconciliation.snapshot == evaluation)
         ).scalar()
         method = method or default_method
-        links = read_frame(
-            conn,
-            select(PersonLink.bureau, PersonLink.consumer_id, PersonLink.person_key).where(
-                PersonLink.method == method
-            ),
-        )
+        links = read_person_links(conn, method)
         lines = read_frame(
             conn,
             select(ConsolidatedTradeline.person_key, func.count().label("tradelines"))
@@ -241,7 +227,6 @@ def aggregator_view(
         )
     consensus = consensus.sort_values("person_key", ignore_index=True)
     keys = consensus["person_key"].to_numpy(dtype=np.int64)
-    links = links.astype({"consumer_id": np.int64, "person_key": np.int64})
     of_key = key_owners(links, owners)
     # The aggregator observes nothing of its own: what its bureaus observed is what it knows.
     observed = pd.concat(

@@ -1,7 +1,7 @@
 """The bureaus: each one's ingestion pipeline, credit files and models (never the world's truth)."""
 
 from bureau.bureaus.applicants import score_applicants
-from bureau.bureaus.batch import score_feature_table
+from bureau.bureaus.batch_features import score_feature_table
 from bureau.bureaus.feature_catalog import FEATURES, feature_names
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.ingest import IngestReport, ingest_all, ingest_bureau

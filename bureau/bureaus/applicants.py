@@ -21,17 +21,20 @@ from sqlalchemy import Engine, select
 from bureau.bureaus.batch import (
     PASS_THROUGH,
     Progress,
-    RowRejects,
     ScoringSummary,
-    as_bool,
-    check_columns,
     check_output,
     finish_output,
-    flag_control_characters,
     row_table,
+)
+from bureau.bureaus.batch_input import read_chunks
+from bureau.bureaus.batch_io import AtomicTableWriter, Chunk
+from bureau.bureaus.batch_rows import (
+    RowRejects,
+    as_bool,
+    check_columns,
+    flag_control_characters,
     text_column,
 )
-from bureau.bureaus.batch_io import AtomicTableWriter, Chunk, read_chunks
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.additive import REASONS
 from bureau.bureaus.models.artifacts import BureauModel

@@ -8,7 +8,7 @@ from typing import Annotated, cast
 import typer
 from rich.table import Table
 
-from bureau.bureaus.batch import score_feature_table
+from bureau.bureaus.batch_features import score_feature_table
 from bureau.bureaus.models.artifacts import load_model
 from bureau.cli.common import (
     AsJson,

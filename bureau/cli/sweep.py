@@ -25,6 +25,7 @@ from bureau.cli.common import (
 from bureau.cli.simulate import ScenarioArg
 from bureau.config import load_scenario
 from bureau.experiments import sweep as experiment
+from bureau.experiments.cells import parse_settings
 from bureau.pipeline.stages import records_json
 
 DEFAULT_WORKERS = default_workers()
@@ -62,7 +63,7 @@ def sweep(
     as_json: AsJson = False,
 ) -> None:
     """Run a grid of settings with several seeds each; summarise with 95% intervals."""
-    grid = experiment.parse_settings(settings or [])
+    grid = parse_settings(settings or [])
     scn = load_scenario(scenario)
     with progress_bars(quiet or as_json) as progress:
         table = experiment.sweep(scn, grid, seeds, out, workers=workers, progress=progress)

@@ -17,26 +17,20 @@ coverage per cell.
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
-import math
-import re
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bureau.config import load_scenario, scenario_to_dict
 from bureau.config.scenario import Scenario
 from bureau.engine import map_chunks
-from bureau.errors import BureauError
+from bureau.experiments.cells import SweepError, grid, label
 from bureau.experiments.figure import sweep_figure
+from bureau.experiments.metrics import run_metrics, summarise
 from bureau.pipeline.runner import run_stages
 from bureau.pipeline.stages import records_json
 from bureau.rundir import write_bytes_atomic, write_text_atomic
@@ -48,26 +42,10 @@ logger = logging.getLogger(__name__)
 SUMMARY = "sweep"
 #: Where the runs go inside the sweep directory.
 CELLS = "cells"
-#: The confidence level of the intervals.
-CONFIDENCE = 0.95
-#: The view that stands for the aggregator in the summary (as in the ``comparison`` table).
-AGGREGATOR = "aggregator"
 #: The summary's columns after the cell's settings.
 SUMMARY_COLUMNS = ("view", "metric", "seeds", "mean", "std", "ci_low", "ci_high")
 
 SweepProgress = Callable[[str, int, int], None]
-
-
-class SweepError(BureauError):
-    """A sweep asked for something impossible: an unknown key, a bad value, no seeds."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of the grid: its directory name and the value of each key."""
-
-    id: str
-    settings: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -89,205 +67,6 @@ class _Job:
     path: Path
 
 
-def split_values(text: str) -> list[str]:
-    """Split ``V1,V2,...`` at the commas outside brackets and quotes.
-
-    Parameters
-    ----------
-    text
-        The values as typed after ``KEY=``; an array value such as ``[1, 2]`` stays whole.
-
-    Returns
-    -------
-    list of str
-        The values, stripped; an empty text gives one empty value.
-    """
-    values, depth, quote, start = [], 0, "", 0
-    for i, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            values.append(text[start:i].strip())
-            start = i + 1
-    values.append(text[start:].strip())
-    return values
-
-
-def parse_settings(assignments: Sequence[str]) -> dict[str, list[str]]:
-    """Parse ``KEY=V1,V2`` assignments into the values per key, still as text.
-
-    Parameters
-    ----------
-    assignments
-        The ``--set`` options of ``bureau sweep``.
-
-    Returns
-    -------
-    dict
-        The values per dotted key, in the order given; :func:`sweep` types them.
-
-    Raises
-    ------
-    SweepError
-        If an assignment has no ``=`` or no key, or a key is given twice.
-    """
-    settings: dict[str, list[str]] = {}
-    for assignment in assignments:
-        key, sep, raw = assignment.partition("=")
-        key = key.strip()
-        if not sep or not key or any(not part for part in key.split(".")):
-            raise SweepError(f"must be KEY=V1,V2,..., got {assignment!r}", field="--set")
-        if key in settings:
-            raise SweepError("given twice: list its values in one --set", field=f"--set {key}")
-        settings[key] = split_values(raw)
-    return settings
-
-
-def _lookup(data: Mapping[str, Any], key: str) -> Any:
-    """The scenario's value at a dotted key, or None where it has none."""
-    node: Any = data
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _typed(key: str, value: Any, current: Any) -> Any:
-    """A value given as text read as the type the scenario holds at that key."""
-    if not isinstance(value, str) or isinstance(current, str):
-        return value
-    text = value.strip()
-    try:
-        if isinstance(current, bool):
-            if text.lower() not in ("true", "false"):
-                raise ValueError
-            return text.lower() == "true"
-        if isinstance(current, int):
-            return int(text.replace("_", ""))
-        if isinstance(current, float):
-            return float(text.replace("_", ""))
-    except ValueError:
-        kind = type(current).__name__
-        raise SweepError(f"{value!r} is not a {kind}", field=f"--set {key}") from None
-    # Arrays and tables, or a key the scenario leaves unset: read as a TOML value.
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _label(value: Any) -> str:
-    """A value as written in a cell's name and the summary."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, str | int | float):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-
-
-def _cell_id(settings: Mapping[str, Any], swept: Sequence[str]) -> str:
-    """A directory name that reads as the cell's swept settings."""
-    if not swept:
-        return "base"
-    text = "__".join(f"{key}={_label(settings[key])}" for key in swept)
-    return re.sub(r"[^A-Za-z0-9._=+-]", "-", text)
-
-
-def grid(scenario: Scenario, settings: Mapping[str, Sequence[Any]]) -> list[tuple[Cell, Scenario]]:
-    """Every cell of the grid with its scenario, validated.
-
-    Parameters
-    ----------
-    scenario
-        The scenario the settings change.
-    settings
-        Values per dotted key (``{"sharing": ["siloed", "shared"]}``); values given as text
-        are read as the type the scenario holds at that key.
-
-    Returns
-    -------
-    list of (Cell, Scenario)
-        In grid order: the last key varies fastest.
-
-    Raises
-    ------
-    SweepError
-        If a key has no values or a value twice, or a value cannot be read as its key's type.
-    bureau.ScenarioError
-        If a key is unknown or a value is out of range (the message names the key).
-    """
-    base = scenario_to_dict(scenario)
-    typed: dict[str, list[Any]] = {}
-    for key, values in settings.items():
-        values = list(values)
-        if not values or values == [""]:
-            raise SweepError("no values given", field=f"--set {key}")
-        current = _lookup(base, key)
-        typed[key] = [_typed(key, value, current) for value in values]
-        labels = [_label(value) for value in typed[key]]
-        if len(set(labels)) < len(labels):
-            raise SweepError("a value is given twice", field=f"--set {key}")
-    swept = [key for key, values in typed.items() if len(values) > 1]
-    cells: list[tuple[Cell, Scenario]] = []
-    for combination in itertools.product(*typed.values()):
-        chosen = dict(zip(typed, combination, strict=True))
-        cell = Cell(_cell_id(chosen, swept), chosen)
-        cells.append((cell, load_scenario(base, chosen)))
-    ids = [cell.id for cell, _ in cells]
-    if len(set(ids)) < len(ids):
-        raise SweepError(
-            "two cells would share a directory name; use plainer values", field="--set"
-        )
-    return cells
-
-
-def run_metrics(root: Path) -> pd.DataFrame:
-    """The metrics of one finished run, one row per view and metric.
-
-    Parameters
-    ----------
-    root
-        A run directory that has been through the compare stage.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``view``, ``metric``, ``value``: every numeric column of ``report/comparison`` per
-        bureau and for the aggregator, then for the aggregator ``linkage_f1_<method>`` per
-        linkage method and ``visible_coverage`` (the share of the world's persons with a file
-        at the aggregator).
-    """
-    report = root / "report"
-    comparison = pd.read_parquet(report / "comparison.parquet")
-    numeric = list(comparison.select_dtypes(include="number").columns)
-    views = comparison["bureau"].to_numpy(dtype=object)
-    frame = pd.DataFrame(
-        {
-            "view": np.repeat(views, len(numeric)),
-            "metric": np.tile(np.array(numeric, dtype=object), len(views)),
-            "value": comparison[numeric].to_numpy(dtype=float).ravel(),
-        }
-    )
-    linkage = pd.read_parquet(report / "linkage.parquet").sort_values("method")
-    coverage = pd.read_parquet(report / "coverage_accuracy.parquet").set_index("view")
-    visible = coverage["coverage"].get(AGGREGATOR, math.nan)
-    extra = pd.DataFrame(
-        {
-            "view": AGGREGATOR,
-            "metric": [*("linkage_f1_" + linkage["method"].astype(str)), "visible_coverage"],
-            "value": [*linkage["f1"].astype(float), float(visible)],
-        }
-    )
-    return pd.concat([frame, extra], ignore_index=True)
-
-
 def _run_job(job: _Job) -> tuple[CellRun, pd.DataFrame]:
     """Run one cell with one seed (a worker-process entry point) and read its metrics."""
     # force: a run left by other inputs (other code, say) is made again; one from the same
@@ -297,34 +76,6 @@ def _run_job(job: _Job) -> tuple[CellRun, pd.DataFrame]:
     seconds = 0.0 if skipped else sum(stage.seconds for stage in result.stages)
     run = CellRun(job.cell, job.seed, job.path, skipped, round(seconds, 3))
     return run, run_metrics(job.path)
-
-
-def summarise(values: pd.DataFrame, level: float = CONFIDENCE) -> pd.DataFrame:
-    """Mean and Student t confidence interval across seeds, per cell, view and metric.
-
-    Parameters
-    ----------
-    values
-        ``cell``, ``view``, ``metric``, ``value``: one row per seed.
-    level
-        The confidence level.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``cell``, ``view``, ``metric``, ``seeds`` (seeds with a value), ``mean``, ``std``
-        (sample standard deviation), ``ci_low``, ``ci_high``, in order of first appearance.
-        The interval is NaN when fewer than two seeds give a value.
-    """
-    grouped = values.groupby(["cell", "view", "metric"], sort=False)["value"]
-    table = grouped.agg(seeds="count", mean="mean", std="std").reset_index()
-    n = table["seeds"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
-        half = np.where(n >= 2, t * table["std"].to_numpy() / np.sqrt(n), np.nan)
-    table["ci_low"] = table["mean"] - half
-    table["ci_high"] = table["mean"] + half
-    return table
 
 
 def sweep(
@@ -414,7 +165,7 @@ def sweep(
 
 def _column_value(value: Any) -> Any:
     """A setting as it goes into a column: scalars as they are, arrays and tables as text."""
-    return value if isinstance(value, str | int | float | bool) else _label(value)
+    return value if isinstance(value, str | int | float | bool) else label(value)
 
 
 def _write(out: Path, table: pd.DataFrame) -> None:

@@ -25,7 +25,7 @@ cannot be split into the header's columns is a reject:
     bare carriage return).
 ``C003``
     The line is longer than any record can be (more than
-    :data:`~bureau.formats._common.MAX_LINE_BYTES` bytes as UTF-8): a field of megabytes is
+    :data:`~bureau.formats._bytes.MAX_LINE_BYTES` bytes as UTF-8): a field of megabytes is
     no value, and would not fit the parser's blocks.
 ``C004``
     A field holds a control character (U+0000 to U+001F, other than tab): a NUL or an escape
@@ -34,7 +34,7 @@ cannot be split into the header's columns is a reject:
 Values are converted to canonical text only where the conversion is exact (``201807`` ->
 ``2018-07``, ``00120`` -> ``120``, ``是`` -> ``1``); anything else, such as ``201813`` or
 ``12.50``, passes through as its raw text for validation to flag. Blank lines are skipped. A
-rejected line's raw text is kept up to its first :data:`~bureau.formats._common.RAW_CHARS`
+rejected line's raw text is kept up to its first :data:`~bureau.formats._results.RAW_CHARS`
 characters.
 
 A file is refused whole (:class:`FeedError`) if it is empty, not GB18030 (undecodable bytes,
@@ -54,28 +54,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from bureau.formats._common import (
+from bureau.formats._bytes import (
     MAX_LINE_BYTES,
     STRING,
-    arrow_strings,
-    canon_compact_month,
-    canon_int,
-    check_record_type,
-    clip_raw,
-    compact_month,
-    concat,
     count_in_lines,
     has_bytes,
     line_bounds,
     lines_array,
-    no_rejects,
-    null_if_empty,
-    records_frame,
-    refuse_controls,
-    rejects_frame,
-    split_controls,
     take_sorted,
     utf8_bytes,
+)
+from bureau.formats._canonical import (
+    arrow_strings,
+    canon_compact_month,
+    canon_int,
+    compact_month,
+    concat,
+    null_if_empty,
+)
+from bureau.formats._controls import refuse_controls, split_controls
+from bureau.formats._results import (
+    check_record_type,
+    clip_raw,
+    no_rejects,
+    records_frame,
+    rejects_frame,
 )
 from bureau.formats.base import Codec, FeedError, ParsedFeed
 from bureau.formats.schema import RECORDS, FieldSpec, to_text

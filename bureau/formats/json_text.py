@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bureau.formats._common import STRING, array_buffers, canon_int, concat
+from bureau.formats._bytes import STRING, array_buffers
+from bureau.formats._canonical import canon_int, concat
 from bureau.formats.schema import FieldSpec
 
 _YUAN_PATTERN = r"^(?P<sign>-?)(?P<yuan>[0-9]+)(?:\.(?P<jiao>[0-9]{1,2}))?$"

@@ -8,7 +8,8 @@ import pandas as pd
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bureau.aggregator.stage import person_links, reconcile_all
+from bureau.aggregator.linkage_store import person_links
+from bureau.aggregator.stage import reconcile_all
 from bureau.aggregator.submission import receive
 from bureau.cli.main import app
 from bureau.layout import RunLayout

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bureau.bureaus.applicants import IdentityMatcher
-from bureau.bureaus.batch import NothingScored, rejects_path, score_feature_table
+from bureau.bureaus.batch import NothingScored, rejects_path
+from bureau.bureaus.batch_features import score_feature_table
 from bureau.bureaus.batch_io import InputError
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.artifacts import load_model

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from bureau import load_scenario
 from bureau.cli.main import app
-from bureau.formats.fixed_width import layout
+from bureau.formats.fixed_width_layout import layout
 from bureau.layout import RunLayout
 from bureau.pipeline import run_stages
 from bureau.store.credit_file import (

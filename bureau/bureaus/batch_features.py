@@ -1,0 +1,125 @@
+"""Batch scoring of a table of features with a model directory (for researchers' own features).
+
+Each row holds a value per model feature; a value that is not a number, not finite or out of
+the feature's possible range rejects its row, and the other rows are scored: probability of
+default, score and reasons.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from bureau.bureaus.batch import Progress, ScoringSummary, check_output, finish_output, row_table
+from bureau.bureaus.batch_input import read_chunks
+from bureau.bureaus.batch_io import AtomicTableWriter, Chunk
+from bureau.bureaus.batch_rows import (
+    RowRejects,
+    check_columns,
+    flag_control_characters,
+    text_column,
+)
+from bureau.bureaus.feature_catalog import feature_bounds
+from bureau.bureaus.models.additive import REASONS
+from bureau.bureaus.models.artifacts import BureauModel
+
+FEATURE_PASS_THROUGH = ("applicant_id", "consumer_id")
+
+
+def _numbers(chunk: Chunk, name: str, rejects: RowRejects) -> np.ndarray:
+    """A feature column as float64 (NaN where empty); non-numbers and impossible values flagged."""
+    column = chunk.columns[name]
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        raw = column
+    else:
+        raw = text_column(chunk, name)
+        try:
+            values = raw.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = pd.Series(raw.to_numpy(zero_copy_only=False), dtype=object)
+            values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+            rejects.flag(np.isnan(values) & text.notna().to_numpy(), name, "not a number", raw)
+    rejects.flag(np.isinf(values), name, "not a finite number", raw)
+    low, high = feature_bounds(name)
+    outside = ~np.isnan(values) & ((values < low) | (values > high))
+    rejects.flag(outside, name, f"impossible value (expected {low:g} to {high:g})", raw)
+    return values
+
+
+def score_feature_table(
+    model: BureauModel,
+    input_path: Path,
+    output_path: Path,
+    *,
+    rows_per_chunk: int = 200_000,
+    progress: Progress | None = None,
+) -> ScoringSummary:
+    """Score a table of features with a model: probability of default, score, reasons.
+
+    Parameters
+    ----------
+    model
+        The model (see :func:`~bureau.bureaus.models.artifacts.load_model`).
+    input_path
+        A ``.csv`` or ``.parquet`` file with a column per model feature (see the model
+        card's ``features``; empty means missing), optionally ``applicant_id`` and
+        ``consumer_id`` (copied to the output).
+    output_path
+        The ``.csv`` or ``.parquet`` file to write: ``row``, the copied identifiers, ``score``,
+        ``pd`` and ``reason_1`` .. ``reason_4``.
+    rows_per_chunk
+        Rows read at a time.
+    progress
+        Called as ``progress(done, total)``.
+
+    Returns
+    -------
+    ScoringSummary
+        Rows scored and rejected.
+
+    Raises
+    ------
+    InputError
+        If the input is missing, empty, unreadable or lacks a feature column.
+    NothingScored
+        If no row was valid.
+    """
+    summary = ScoringSummary()
+    check_output(output_path, [input_path, *model.files()])
+    summary.warnings = check_columns(input_path, model.features, FEATURE_PASS_THROUGH)
+    writer = AtomicTableWriter(output_path)
+    rejected: list[tuple[int, str, str, str]] = []
+    try:
+        numeric = dict.fromkeys(model.features, pa.float64())
+        for chunk in read_chunks(input_path, rows_per_chunk, numeric):
+            summary.rows += len(chunk.rows) + len(chunk.rejects)
+            checks = RowRejects(chunk)
+            flag_control_characters(checks, chunk, FEATURE_PASS_THROUGH)
+            matrix = np.column_stack([_numbers(chunk, f, checks) for f in model.features])
+            keep = checks.ok
+            rejected += checks.found
+            summary.rejected += len(chunk.rejects) + int((~keep).sum())
+            scored = model.score(pd.DataFrame(matrix[keep], columns=model.features))
+            extra: dict[str, pa.Array] = {}
+            if "consumer_id" in chunk.columns:
+                extra["consumer_id"] = text_column(chunk, "consumer_id").filter(pa.array(keep))
+            extra["score"] = pa.array(scored["score"].to_numpy(), type=pa.int32())
+            extra["pd"] = pa.array(scored["pd"].to_numpy(), type=pa.float64())
+            for i in range(1, REASONS + 1):
+                extra[f"reason_{i}"] = pa.array(
+                    scored[f"reason_{i}"].to_numpy(), type=pa.string(), from_pandas=True
+                )
+            writer.write(row_table(chunk, keep, extra))
+            summary.scored += int(keep.sum())
+            if progress:
+                progress(chunk.position, chunk.total)
+        return finish_output(summary, writer, rejected, output_path, source=input_path)
+    except BaseException:
+        writer.abort()
+        raise

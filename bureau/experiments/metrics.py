@@ -1,0 +1,83 @@
+"""What a sweep measures: the metrics of each run, and their mean and interval across seeds."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+#: The confidence level of the intervals.
+CONFIDENCE = 0.95
+#: The view that stands for the aggregator in the summary (as in the ``comparison`` table).
+AGGREGATOR = "aggregator"
+
+
+def run_metrics(root: Path) -> pd.DataFrame:
+    """The metrics of one finished run, one row per view and metric.
+
+    Parameters
+    ----------
+    root
+        A run directory that has been through the compare stage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``view``, ``metric``, ``value``: every numeric column of ``report/comparison`` per
+        bureau and for the aggregator, then for the aggregator ``linkage_f1_<method>`` per
+        linkage method and ``visible_coverage`` (the share of the world's persons with a file
+        at the aggregator).
+    """
+    report = root / "report"
+    comparison = pd.read_parquet(report / "comparison.parquet")
+    numeric = list(comparison.select_dtypes(include="number").columns)
+    views = comparison["bureau"].to_numpy(dtype=object)
+    frame = pd.DataFrame(
+        {
+            "view": np.repeat(views, len(numeric)),
+            "metric": np.tile(np.array(numeric, dtype=object), len(views)),
+            "value": comparison[numeric].to_numpy(dtype=float).ravel(),
+        }
+    )
+    linkage = pd.read_parquet(report / "linkage.parquet").sort_values("method")
+    coverage = pd.read_parquet(report / "coverage_accuracy.parquet").set_index("view")
+    visible = coverage["coverage"].get(AGGREGATOR, math.nan)
+    extra = pd.DataFrame(
+        {
+            "view": AGGREGATOR,
+            "metric": [*("linkage_f1_" + linkage["method"].astype(str)), "visible_coverage"],
+            "value": [*linkage["f1"].astype(float), float(visible)],
+        }
+    )
+    return pd.concat([frame, extra], ignore_index=True)
+
+
+def summarise(values: pd.DataFrame, level: float = CONFIDENCE) -> pd.DataFrame:
+    """Mean and Student t confidence interval across seeds, per cell, view and metric.
+
+    Parameters
+    ----------
+    values
+        ``cell``, ``view``, ``metric``, ``value``: one row per seed.
+    level
+        The confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cell``, ``view``, ``metric``, ``seeds`` (seeds with a value), ``mean``, ``std``
+        (sample standard deviation), ``ci_low``, ``ci_high``, in order of first appearance.
+        The interval is NaN when fewer than two seeds give a value.
+    """
+    grouped = values.groupby(["cell", "view", "metric"], sort=False)["value"]
+    table = grouped.agg(seeds="count", mean="mean", std="std").reset_index()
+    n = table["seeds"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+        half = np.where(n >= 2, t * table["std"].to_numpy() / np.sqrt(n), np.nan)
+    table["ci_low"] = table["mean"] - half
+    table["ci_high"] = table["mean"] + half
+    return table
