@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bureau import __version__
+from bureau.cli.common import option_for
 from bureau.cli.main import app
 from bureau.config import data_dir
 
@@ -392,3 +393,18 @@ def test_messages_show_neither_staging_paths_nor_numpy_reprs() -> None:
         "runs/.baseline.4242.k3j_9x2a.partial/world/persons: 3 rows, np.int64(7) of np.float64(0.5)"
     )
     assert public_text(raw) == "runs/baseline/world/persons: 3 rows, 7 of 0.5"
+
+
+def test_library_arguments_are_shown_as_the_options_that_carry_them() -> None:
+    from bureau.cli import simulate
+    from bureau.cli import sweep as sweep_command
+
+    assert option_for(simulate.run, "overrides") == "--set"
+    assert option_for(simulate.run, "overrides population.persons") == "--set population.persons"
+    assert option_for(simulate.simulate, "overrides a, b") == "--set a, b"
+    assert option_for(sweep_command.sweep, "settings sharing") == "--set sharing"
+    assert option_for(sweep_command.sweep, "seeds") == "--seeds"
+    assert option_for(simulate.run, "db_url") == "--db"
+    # A field that no option carries is left as it is, spaces and all.
+    assert option_for(simulate.run, "monthly income") == "monthly income"
+    assert option_for(sweep_command.sweep, "--set") == "--set"
