@@ -194,6 +194,7 @@ def _start_long_run(runs: Path, name: str) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_no_run_directory_and_the_next_run_cleans_up(tmp_path: Path) -> None:
     import signal
 
@@ -210,6 +211,7 @@ def test_a_killed_run_leaves_no_run_directory_and_the_next_run_cleans_up(tmp_pat
     assert sorted(p.name for p in runs.iterdir()) == ["k"]  # ... which the next run removes
 
 
+@pytest.mark.slow
 def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> None:
     import signal
 
@@ -254,6 +256,7 @@ def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> Non
     assert all(s.skipped for s in again.stages)
 
 
+@pytest.mark.slow
 def test_sigterm_unwinds_and_removes_the_staging_directory(tmp_path: Path) -> None:
     import signal
 
@@ -307,6 +310,7 @@ def test_impossible_run_directories_exit_2(tmp_path: Path, where: str) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.slow
 def test_stage_commands_and_a_credit_report(tmp_path: Path) -> None:
     run = tmp_path / "r"
     made = runner.invoke(

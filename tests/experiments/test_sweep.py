@@ -39,6 +39,7 @@ def swept(scenario, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     return out, bureau.sweep(scenario, SETTINGS, SEEDS, out, workers=2)
 
 
+@pytest.mark.slow
 def test_the_table_has_a_row_per_cell_view_and_metric(swept) -> None:
     out, table = swept
     assert list(table.columns) == [
@@ -74,6 +75,7 @@ def test_the_table_has_a_row_per_cell_view_and_metric(swept) -> None:
     assert pd.read_parquet(out / "sweep.parquet").equals(table)
 
 
+@pytest.mark.slow
 def test_the_mean_is_that_of_the_runs_and_lies_within_its_interval(swept) -> None:
     out, table = swept
     runs = [
@@ -95,6 +97,7 @@ def test_the_mean_is_that_of_the_runs_and_lies_within_its_interval(swept) -> Non
     assert table.loc[table["seeds"] < 2, ["ci_low", "ci_high"]].isna().all().all()
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_every_run_and_writes_the_same_bytes(swept, scenario) -> None:
     out, table = swept
     before = {name: (out / name).read_bytes() for name in OUTPUTS}
@@ -108,6 +111,7 @@ def test_a_rerun_skips_every_run_and_writes_the_same_bytes(swept, scenario) -> N
     assert again.equals(table)
 
 
+@pytest.mark.slow
 def test_one_worker_gives_the_same_bytes_as_two(swept, scenario, tmp_path) -> None:
     out, _ = swept
     alone = tmp_path / "sharing"
@@ -124,6 +128,7 @@ def test_one_worker_gives_the_same_bytes_as_two(swept, scenario, tmp_path) -> No
         assert (alone / name).read_bytes() == (out / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_the_command_line_resumes_a_sweep(swept, tmp_path) -> None:
     out, _ = swept
     copy = tmp_path / "copy"
