@@ -1,11 +1,12 @@
-# Two commands set everything up: `make run` and `make test`.
+# Two commands set everything up: `make run` and `make test`; `make test-fast` leaves out the
+# tests marked slow (those that build a whole scenario).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= data/scenarios/baseline.toml
 RUN_DIR ?= runs/$(basename $(notdir $(SCENARIO)))
 
-.PHONY: run test lint format bench models clean
+.PHONY: run test test-fast lint format bench models clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -4,6 +4,24 @@ import pytest
 
 from bureau import World, load_scenario, simulate
 
+#: Fixtures that build a whole scenario: every test that uses one is marked ``slow``, so that
+#: ``pytest -m "not slow"`` (``make test-fast``) never builds them.
+WHOLE_RUNS = ("small_run", "baseline_world")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if set(WHOLE_RUNS) & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        listed = "\n  ".join(unmarked)
+        raise pytest.UsageError(
+            f"tests using {' or '.join(WHOLE_RUNS)} must be marked slow:\n  {listed}"
+        )
+
 
 @pytest.fixture(scope="session")
 def small_world() -> World:

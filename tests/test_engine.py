@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from threadpoolctl import threadpool_info
 
 from bureau.engine import map_chunks, one_thread, started
@@ -94,6 +95,7 @@ def _start_pool(tmp_path, marker: str):
     return proc
 
 
+@pytest.mark.slow
 def test_workers_end_when_their_parent_is_killed(tmp_path) -> None:
     import signal
     import uuid
@@ -106,6 +108,7 @@ def test_workers_end_when_their_parent_is_killed(tmp_path) -> None:
     assert all_gone(marker), marked_processes(marker)
 
 
+@pytest.mark.slow
 def test_sigterm_ends_the_pool_within_seconds_not_after_its_queue(tmp_path) -> None:
     import signal
     import time

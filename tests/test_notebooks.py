@@ -70,6 +70,7 @@ def test_notebooks_are_stored_clean(path: Path) -> None:
     assert notebook.metadata.kernelspec.name == "python3"
 
 
+@pytest.mark.slow
 def test_the_kernel_is_this_environment_s_python(workdir: Path) -> None:
     probe = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("import sys\nprint(sys.prefix)\nprint(sys.executable)")]
@@ -80,6 +81,7 @@ def test_the_kernel_is_this_environment_s_python(workdir: Path) -> None:
     assert Path(executable).resolve() == Path(sys.executable).resolve()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_without_error(path: Path, workdir: Path) -> None:
     # In order: the first makes the run that the next two read, the last makes a sweep.

@@ -56,11 +56,16 @@ Settings = Annotated[
 
 #: Library arguments an error can name as its ``field``, and the command parameter each
 #: comes in by where the two names differ: the command line shows the option instead
-#: (``db_url`` -> ``--db``).
+#: (``db_url`` -> ``--db``). A field may name a key within the argument after a space
+#: (``overrides population.persons`` -> ``--set population.persons``); arguments named as
+#: the command's parameters need no entry (a sweep's ``settings`` -> ``--set``, ``seeds`` ->
+#: ``--seeds``).
 ARGUMENTS = {
     "bureaus": "bureau",
     "db_url": "db",
     "output_path": "output",
+    # load_scenario's overrides come in by --set KEY=VALUE (the command's ``settings``).
+    "overrides": "settings",
 }
 
 
@@ -76,17 +81,22 @@ def option_for(command: Callable[..., Any], field: str | None) -> str | None:
     command
         The command's implementation (its annotations declare its options).
     field
-        An error's ``field``.
+        An error's ``field``: a library argument, optionally followed by a space and a key
+        within it (``overrides population.persons``).
 
     Returns
     -------
     str or None
-        The option (``--as-of``), the argument (``RUN``), or ``field`` unchanged.
+        The option (``--as-of``, ``--set population.persons``), the argument (``RUN``), or
+        ``field`` unchanged where the command has no parameter for it.
     """
     if field is None or field.startswith("-"):
         return field
-    name = ARGUMENTS.get(field, field)
-    return _parameters(command).get(name, field)
+    argument, space, key = field.partition(" ")
+    shown = _parameters(command).get(ARGUMENTS.get(argument, argument))
+    if shown is None:
+        return field
+    return f"{shown}{space}{key}"
 
 
 def _parameters(command: Callable[..., Any]) -> dict[str, str]:

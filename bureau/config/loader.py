@@ -82,7 +82,7 @@ def parse_override(assignment: str) -> tuple[str, Any]:
     key, sep, raw = assignment.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ScenarioError(f"an override must be KEY=VALUE, got {assignment!r}", field="--set")
+        raise ScenarioError(f"an override must be KEY=VALUE, got {assignment!r}", field="overrides")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -98,7 +98,7 @@ def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ScenarioError(f"{part!r} is not a table", field=f"--set {dotted}")
+                raise ScenarioError(f"{part!r} is not a table", field=f"overrides {dotted}")
             node = child
         node[parts[-1]] = value
     return data
@@ -133,7 +133,7 @@ def _validate(
             given = [k for k in overrides if key is None or k.startswith(f"{key}.") or k == key]
             given = given or list(overrides)
         if given:
-            raise ScenarioError(message, field=f"--set {', '.join(given)}") from None
+            raise ScenarioError(message, field=f"overrides {', '.join(given)}") from None
         raise ScenarioError(message, path=path, field=key) from None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from bureau.config import load_scenario, scenario_to_dict
 from bureau.config.scenario import Scenario
-from bureau.errors import BureauError
+from bureau.errors import BureauError, ScenarioError
 
 
 class SweepError(BureauError):
@@ -84,9 +84,11 @@ def parse_settings(assignments: Sequence[str]) -> dict[str, list[str]]:
         key, sep, raw = assignment.partition("=")
         key = key.strip()
         if not sep or not key or any(not part for part in key.split(".")):
-            raise SweepError(f"must be KEY=V1,V2,..., got {assignment!r}", field="--set")
+            raise SweepError(f"must be KEY=V1,V2,..., got {assignment!r}", field="settings")
         if key in settings:
-            raise SweepError("given twice: list its values in one --set", field=f"--set {key}")
+            raise SweepError(
+                "given twice: list all its values in one assignment", field=f"settings {key}"
+            )
         settings[key] = split_values(raw)
     return settings
 
@@ -117,7 +119,7 @@ def _typed(key: str, value: Any, current: Any) -> Any:
             return float(text.replace("_", ""))
     except ValueError:
         kind = type(current).__name__
-        raise SweepError(f"{value!r} is not a {kind}", field=f"--set {key}") from None
+        raise SweepError(f"{value!r} is not a {kind}", field=f"settings {key}") from None
     # Arrays and tables, or a key the scenario leaves unset: read as a TOML value.
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -170,21 +172,29 @@ def grid(scenario: Scenario, settings: Mapping[str, Sequence[Any]]) -> list[tupl
     for key, values in settings.items():
         values = list(values)
         if not values or values == [""]:
-            raise SweepError("no values given", field=f"--set {key}")
+            raise SweepError("no values given", field=f"settings {key}")
         current = _lookup(base, key)
         typed[key] = [_typed(key, value, current) for value in values]
         labels = [label(value) for value in typed[key]]
         if len(set(labels)) < len(labels):
-            raise SweepError("a value is given twice", field=f"--set {key}")
+            raise SweepError("a value is given twice", field=f"settings {key}")
     swept = [key for key, values in typed.items() if len(values) > 1]
     cells: list[tuple[Cell, Scenario]] = []
     for combination in itertools.product(*typed.values()):
         chosen = dict(zip(typed, combination, strict=True))
         cell = Cell(_cell_id(chosen, swept), chosen)
-        cells.append((cell, load_scenario(base, chosen)))
+        try:
+            scn = load_scenario(base, chosen)
+        except ScenarioError as exc:
+            # The values came in as this function's settings, not as load_scenario's overrides.
+            field = exc.field
+            if field is not None and field.partition(" ")[0] == "overrides":
+                field = "settings" + field.removeprefix("overrides")
+            raise ScenarioError(exc.message, path=exc.path, row=exc.row, field=field) from None
+        cells.append((cell, scn))
     ids = [cell.id for cell, _ in cells]
     if len(set(ids)) < len(ids):
         raise SweepError(
-            "two cells would share a directory name; use plainer values", field="--set"
+            "two cells would share a directory name; use plainer values", field="settings"
         )
     return cells

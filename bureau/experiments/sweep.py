@@ -126,7 +126,7 @@ def sweep(
         If a key is unknown or a value out of range; nothing has run then.
     """
     if seeds < 1:
-        raise SweepError(f"at least one seed is needed, got {seeds}", field="--seeds")
+        raise SweepError(f"at least one seed is needed, got {seeds}", field="seeds")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     out = Path(out)

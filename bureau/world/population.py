@@ -87,7 +87,7 @@ def generate_persons(scn: Scenario, chunk: int) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per person; see the schema in the README. ``national_id`` and the phone
+        One row per person; see its columns in docs/outputs.md. ``national_id`` and the phone
         columns are unique within the chunk; :class:`bureau.world.identity.UniqueRegistry`
         settles them across chunks.
     """

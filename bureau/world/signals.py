@@ -81,7 +81,7 @@ def generate_signals(
     -------
     pandas.DataFrame
         One row per person and month; numeric signals are NaN where no platform collects
-        them. See the README for units.
+        them. See docs/outputs.md for units.
     """
     rng = generator(scn.seed, "world.signals", chunk)
     sig = scn.signals

@@ -30,7 +30,7 @@ class World:
         The scenario the world was generated from.
     persons, ties, memberships, accounts, account_months, applications, public_records,
     signals, outcomes
-        The tables; the README documents their columns.
+        The tables; docs/outputs.md documents their columns.
     """
 
     scenario: Scenario

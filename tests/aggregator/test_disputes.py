@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -14,6 +15,8 @@ from bureau.pipeline import run_stages
 from bureau.store.aggregator import SubmittedTradeline
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Correction, Dispute
+
+pytestmark = pytest.mark.slow
 
 
 def all_disputes(small_run) -> pd.DataFrame:

@@ -17,7 +17,10 @@ from bureau.pipeline import run_stages
 from bureau.store.engines import schema_name
 
 URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set")
+pytestmark = [
+    pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set"),
+    pytest.mark.slow,
+]
 
 
 def test_the_chain_after_ingestion_gives_the_same_results_on_a_server(

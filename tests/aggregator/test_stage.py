@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -24,6 +25,8 @@ from bureau.store.aggregator import (
 )
 from bureau.store.bulk import read_frame
 from bureau.store.engines import database_engine
+
+pytestmark = pytest.mark.slow
 
 RULES = {"agreed", "single", "furnisher_of_record", "most_recent", "majority", "tiebreak"}
 

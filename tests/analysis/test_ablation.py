@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import func, select
 
 from bureau.analysis.privacy import CATEGORIES, FEATURE_GROUP
@@ -11,6 +12,8 @@ from bureau.bureaus.ablation import NOTHING_REMOVED, SCORE_COLUMNS, ablation_sco
 from bureau.layout import RunLayout
 from bureau.pipeline.jobs import BureauJob, _full_model_scores
 from bureau.store.credit_file import Contact, PublicRecord
+
+pytestmark = pytest.mark.slow
 
 
 def _report(run, name: str) -> pd.DataFrame:

@@ -35,6 +35,7 @@ def tables(small_run) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(small_run.path / "report" / f"{name}.parquet") for name in TABLES}
 
 
+@pytest.mark.slow
 def test_the_run_goes_through_the_compare_stage(small_run) -> None:
     assert "compare" in {stage.name for stage in small_run.stages}
     for name in TABLES:
@@ -42,6 +43,7 @@ def test_the_run_goes_through_the_compare_stage(small_run) -> None:
             assert (small_run.path / "report" / f"{name}.{suffix}").is_file()
 
 
+@pytest.mark.slow
 def test_comparison_has_each_scored_bureau_and_the_consensus(small_run, tables) -> None:
     comparison = tables["comparison"].set_index("bureau")
     scored = sorted(p.stem for p in (small_run.path / "scores").glob("*.parquet"))
@@ -61,6 +63,7 @@ def test_comparison_has_each_scored_bureau_and_the_consensus(small_run, tables) 
             assert comparison.loc[view, f"truth_{metric}"] == pytest.approx(expected, nan_ok=True)
 
 
+@pytest.mark.slow
 def test_calibration_deciles_cover_the_judged_files(tables) -> None:
     calibration = tables["calibration"]
     comparison = tables["comparison"].set_index("bureau")
@@ -72,6 +75,7 @@ def test_calibration_deciles_cover_the_judged_files(tables) -> None:
         assert ((deciles["default_rate"] >= 0) & (deciles["default_rate"] <= 1)).all()
 
 
+@pytest.mark.slow
 def test_pairwise_tier_shares_sum_to_one_and_migrations_to_the_persons(tables) -> None:
     pairwise, migration = tables["pairwise"], tables["migration"]
     bureaus = len(tables["comparison"]) - 1
@@ -89,6 +93,7 @@ def test_pairwise_tier_shares_sum_to_one_and_migrations_to_the_persons(tables) -
     np.testing.assert_allclose(same, merged["same_tier"], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_score_spread_shares_fall_as_the_range_grows(tables) -> None:
     spread = tables["score_spread"]
     assert spread["scored_by"].iloc[0] == "3+"
@@ -110,6 +115,7 @@ def test_common_scale_and_tiers() -> None:
     assert risk_tier(np.r_[0.0, bounds - 1e-9, bounds, 1.0]).tolist() == [1, 1, 2, 3, 2, 3, 4, 4]
 
 
+@pytest.mark.slow
 def test_fairness_intervals_hold_their_estimates(tables) -> None:
     fairness = tables["fairness"]
     assert set(fairness["attribute"]) == {"hukou", "gender", "age_band", "city_tier", "device"}
@@ -146,6 +152,7 @@ def test_the_weighted_auc_is_the_auc_of_the_resampled_persons() -> None:
             assert drawn[r, g, 2] == pytest.approx(gap)
 
 
+@pytest.mark.slow
 def test_the_same_run_compares_to_the_same_bytes(small_run, tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(small_run.path, run)
@@ -162,6 +169,7 @@ def test_the_same_run_compares_to_the_same_bytes(small_run, tmp_path: Path) -> N
     assert list(records[0]) == list(pd.read_parquet(run / "report" / "comparison.parquet"))
 
 
+@pytest.mark.slow
 def test_the_python_api_returns_the_tables(small_run, tables) -> None:
     result = bureau.compare(small_run.path)
     assert list(result) == list(TABLES)
@@ -169,6 +177,7 @@ def test_the_python_api_returns_the_tables(small_run, tables) -> None:
         pd.testing.assert_frame_equal(result[name], tables[name], check_dtype=False)
 
 
+@pytest.mark.slow
 def test_bad_input_is_a_typed_error(small_run, tmp_path: Path) -> None:
     with pytest.raises(RunDirectoryError, match="not a run directory"):
         bureau.compare(tmp_path)
@@ -181,6 +190,7 @@ def test_bad_input_is_a_typed_error(small_run, tmp_path: Path) -> None:
     assert caught.value.path == scores and caught.value.field == "pd"
 
 
+@pytest.mark.slow
 def test_cli_summary_json_and_errors(small_run, tmp_path: Path) -> None:
     runner = CliRunner()
     shown = runner.invoke(app, ["compare", str(small_run.path)])
@@ -206,6 +216,7 @@ def test_cli_summary_json_and_errors(small_run, tmp_path: Path) -> None:
     assert len(early.output.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_file_owners_are_kept_until_files_are_added(small_run, tmp_path: Path) -> None:
     from sqlalchemy import insert
 

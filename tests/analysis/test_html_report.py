@@ -15,6 +15,8 @@ from bureau.analysis.compare import TABLES, judged_samples
 from bureau.analysis.html_report import FIGURES, INDEX, write_html_report
 from bureau.cli.main import app
 
+pytestmark = pytest.mark.slow
+
 FIGURE_NAMES = {
     "roc",
     "score_distribution",

@@ -38,6 +38,7 @@ def applicants(small_run) -> pd.DataFrame:
     return applicant_frame(small_run.path, 600)
 
 
+@pytest.mark.slow
 def test_applicants_are_matched_scored_and_rejected_by_row(
     small_run, trained: str, applicants: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -67,6 +68,7 @@ def test_applicants_are_matched_scored_and_rejected_by_row(
     assert "UTF-8" in rejects["reason"].iloc[-1]
 
 
+@pytest.mark.slow
 def test_scores_agree_with_the_file_scored_directly(
     small_run, trained: str, applicants: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -87,6 +89,7 @@ def test_scores_agree_with_the_file_scored_directly(
     np.testing.assert_allclose(matched["pd"].to_numpy(), direct["pd"].to_numpy())
 
 
+@pytest.mark.slow
 def test_inquiries_are_recorded_once_per_file(
     small_run, trained: str, applicants: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -122,6 +125,7 @@ def test_ambiguous_keys_are_reported_not_guessed() -> None:
     assert consumer.tolist() == [-1, 3, -1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -140,6 +144,7 @@ def test_unreadable_inputs_are_input_errors(
     assert not (tmp_path / "out.csv").exists()
 
 
+@pytest.mark.slow
 def test_nothing_scored_keeps_the_previous_output(small_run, trained: str, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
@@ -152,6 +157,7 @@ def test_nothing_scored_keeps_the_previous_output(small_run, trained: str, tmp_p
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_feature_tables_score_directly_and_reject_bad_values(
     small_run, trained: str, tmp_path: Path
 ) -> None:
@@ -181,6 +187,7 @@ def test_feature_tables_score_directly_and_reject_bad_values(
         score_feature_table(model, missing, tmp_path / "x.csv")
 
 
+@pytest.mark.slow
 def test_cli_score_reports_and_exits_2_when_nothing_scores(
     small_run, trained: str, applicants: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -652,6 +652,7 @@ def test_the_corpus_is_large_enough() -> None:
     assert len({_id(c) for c in CASES}) == len(CASES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_bad_input(case: Case, base_runs: dict[str, Path], reference: dict, tmp_path: Path) -> None:
     run = _copy_run(base_runs[case.bureau], tmp_path / "run")

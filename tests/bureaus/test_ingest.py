@@ -39,6 +39,7 @@ def counts(engine) -> dict[str, int]:
         }
 
 
+@pytest.mark.slow
 def test_second_ingest_changes_nothing(small_run) -> None:
     engine = RunLayout(small_run.path).bureau_engine("sesame")
     before = counts(engine)
@@ -48,6 +49,7 @@ def test_second_ingest_changes_nothing(small_run) -> None:
     assert counts(engine) == before
 
 
+@pytest.mark.slow
 def test_payment_history_reflects_the_monthly_reports(small_run) -> None:
     engine = RunLayout(small_run.path).bureau_engine("chengxin")
     with engine.connect() as conn:
@@ -82,6 +84,7 @@ def _copy_feeds(small_run, tmp_path: Path, bureau: str) -> Path:
     return feeds
 
 
+@pytest.mark.slow
 def test_a_load_interrupted_mid_month_leaves_no_trace_and_a_rerun_completes(
     small_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -143,6 +146,7 @@ def test_broken_files_are_handled_file_by_file(tmp_path: Path, bureau: str, code
     assert rejects["rule_id"].str.fullmatch(r"[PCFV]\d{3}").all()
 
 
+@pytest.mark.slow
 def test_valid_records_load_and_each_broken_one_is_rejected_by_its_rule(
     small_run, tmp_path: Path
 ) -> None:
@@ -178,6 +182,7 @@ def test_valid_records_load_and_each_broken_one_is_rejected_by_its_rule(
     assert report.rows_loaded == len(lines) - 4
 
 
+@pytest.mark.slow
 def test_a_copy_of_a_loaded_file_in_the_same_month_is_skipped(small_run, tmp_path: Path) -> None:
     bureau = "qianhai"
     feeds = _copy_feeds(small_run, tmp_path, bureau)
@@ -191,6 +196,7 @@ def test_a_copy_of_a_loaded_file_in_the_same_month_is_skipped(small_run, tmp_pat
     }
 
 
+@pytest.mark.slow
 def test_an_int_wider_than_its_field_is_rejected(small_run, tmp_path: Path) -> None:
     bureau = "sesame"
     source = sorted((small_run.path / "feeds" / bureau).glob("*/taobao.signal.jsonl"))[-1]
@@ -214,6 +220,7 @@ def _copy_months(small_run, tmp_path: Path, bureau: str, months: list[str]) -> P
     return feeds
 
 
+@pytest.mark.slow
 def test_huge_lines_are_one_reject_each_and_later_months_load(small_run, tmp_path: Path) -> None:
     feeds = _copy_months(small_run, tmp_path, "sesame", ["2017-08", "2017-09"])
     first = feeds / "sesame" / "2017-08" / "ant.tradeline.jsonl"
@@ -281,6 +288,7 @@ def _stray_tree(small_run, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return feeds, stray
 
 
+@pytest.mark.slow
 def test_stray_entries_of_a_feed_tree_are_named_and_nothing_else_is_read(
     small_run, tmp_path: Path
 ) -> None:
@@ -301,6 +309,7 @@ def test_stray_entries_of_a_feed_tree_are_named_and_nothing_else_is_read(
     assert again.files_loaded == 0 and dict(again.ignored) == ignored
 
 
+@pytest.mark.slow
 def test_a_loaded_file_delivered_again_with_other_contents_is_refused(
     small_run, tmp_path: Path
 ) -> None:
@@ -333,6 +342,7 @@ def _one_line(path: Path, pattern: str, replacement: str) -> str:
     return re.sub(pattern, replacement, line) + "\n"
 
 
+@pytest.mark.slow
 def test_a_correction_in_a_later_delivery_is_kept_beside_the_first_report(
     small_run, tmp_path: Path
 ) -> None:
@@ -380,6 +390,7 @@ def test_a_correction_in_a_later_delivery_is_kept_beside_the_first_report(
     assert ingest_bureau(small_run.scenario, feeds, "sesame", engine).files_loaded == 0
 
 
+@pytest.mark.slow
 def test_reports_of_one_delivery_keep_the_later_file(small_run, tmp_path: Path) -> None:
     feeds = _copy_months(small_run, tmp_path, "sesame", ["2017-08"])
     first = feeds / "sesame" / "2017-08" / "ant.tradeline.jsonl"
@@ -398,6 +409,7 @@ def test_reports_of_one_delivery_keep_the_later_file(small_run, tmp_path: Path) 
     assert status == "2" and revisions == 0
 
 
+@pytest.mark.slow
 def test_later_deliveries_overwrite_no_signal_and_no_end_of_a_record(
     small_run, tmp_path: Path
 ) -> None:
@@ -437,6 +449,7 @@ def test_later_deliveries_overwrite_no_signal_and_no_end_of_a_record(
     assert "2017-10/courts.end.public_record.jsonl" not in warned
 
 
+@pytest.mark.slow
 def test_messages_name_files_relative_to_the_feeds(
     small_run, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -21,7 +21,10 @@ from bureau.store.parquet import read_table
 from tests.bureaus.test_ingest import counts
 
 URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set")
+pytestmark = [
+    pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set"),
+    pytest.mark.slow,
+]
 BUREAUS = ["kaola", "qianhai"]
 
 

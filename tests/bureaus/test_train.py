@@ -24,6 +24,7 @@ from bureau.pipeline import STAGES, run_stages
 ALL_GROUPS = sorted({f.group for f in FEATURES})
 
 
+@pytest.mark.slow
 def test_features_see_only_what_had_arrived(small_run, tmp_path: Path) -> None:
     """Deleting everything that arrived after the snapshot changes no feature."""
     snapshot = 14
@@ -51,6 +52,7 @@ def test_features_see_only_what_had_arrived(small_run, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(full, cut)
 
 
+@pytest.mark.slow
 def test_features_have_the_profile_groups_only(small_run) -> None:
     engine = RunLayout(small_run.path).bureau_engine("pengyuan")
     groups = small_run.scenario.bureaus["pengyuan"].feature_groups
@@ -62,6 +64,7 @@ def test_features_have_the_profile_groups_only(small_run) -> None:
     assert frame["utilisation"].dropna().ge(0).all()
 
 
+@pytest.mark.slow
 def test_observed_outcomes_are_reported_defaults_after_the_snapshot(small_run) -> None:
     engine = RunLayout(small_run.path).bureau_engine("chengxin")
     outcome = observed_outcomes(engine, 11)
@@ -69,6 +72,7 @@ def test_observed_outcomes_are_reported_defaults_after_the_snapshot(small_run) -
     assert 0 < outcome["bad"].mean() < 0.2
 
 
+@pytest.mark.slow
 def test_training_is_reproducible(small_run) -> None:
     engine = RunLayout(small_run.path).bureau_engine("pengyuan")
     first = train_bureau(engine, small_run.scenario, "pengyuan", "lightgbm")
@@ -77,6 +81,7 @@ def test_training_is_reproducible(small_run) -> None:
     pd.testing.assert_frame_equal(first.scores, second.scores)
 
 
+@pytest.mark.slow
 def test_a_run_trains_scores_and_reports(small_run) -> None:
     root = small_run.path
     table = pd.read_csv(root / "report" / "model_performance.csv")
@@ -102,6 +107,7 @@ def test_a_run_trains_scores_and_reports(small_run) -> None:
         assert np.isfinite(row["out_of_time_truth_auc"])
 
 
+@pytest.mark.slow
 def test_training_again_is_a_no_op(small_run) -> None:
     before = {
         p.relative_to(small_run.path): p.read_bytes()
@@ -118,6 +124,7 @@ def test_training_again_is_a_no_op(small_run) -> None:
     assert before == after
 
 
+@pytest.mark.slow
 def test_regenerating_models_gives_the_same_bytes_whatever_the_workers(
     small_run, tmp_path: Path
 ) -> None:
@@ -161,6 +168,7 @@ def test_reference_models_are_current_and_load() -> None:
         assert model.card.metrics.out_of_time.auc > 0.5
 
 
+@pytest.mark.slow
 def test_social_features_count_contacts_with_a_known_default(small_run) -> None:
     """The contact features, recomputed from the tables by plain joins."""
     snapshot = 23
@@ -200,6 +208,7 @@ def test_social_features_count_contacts_with_a_known_default(small_run) -> None:
     assert frame["contacts_defaulted_share"].dropna().between(0, 1).all()
 
 
+@pytest.mark.slow
 def test_never_is_beyond_any_months_since(small_run) -> None:
     """'Months since' an event that never happened sorts past every real value, not missing."""
     engine = RunLayout(small_run.path).bureau_engine("chengxin")

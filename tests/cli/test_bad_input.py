@@ -177,6 +177,7 @@ def test_a_directory_without_a_manifest(tmp_path: Path) -> None:
     assert list((tmp_path / "run").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_manifest_that_is_not_json(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     (run / "manifest.json").write_text("{ not json")
@@ -185,6 +186,7 @@ def test_a_manifest_that_is_not_json(tiny: Path, tmp_path: Path) -> None:
     assert tree(run) == before
 
 
+@pytest.mark.slow
 def test_a_run_without_its_resolved_scenario(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     (run / "scenario.resolved.toml").unlink()
@@ -193,6 +195,7 @@ def test_a_run_without_its_resolved_scenario(tiny: Path, tmp_path: Path) -> None
     assert tree(run) == before
 
 
+@pytest.mark.slow
 def test_a_truncated_world_file(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path, keep=("world",))
     shutil.rmtree(run / "feeds"), shutil.rmtree(run / "truth")
@@ -212,6 +215,7 @@ def test_replacing_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]
 
 
+@pytest.mark.slow
 def test_a_run_in_the_way_without_force(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     before = tree(run)
@@ -227,6 +231,7 @@ def test_a_run_where_nothing_can_be_written() -> None:
     refused(["simulate", SMALL, "--out", "/sys/bureau-test/run", "-q"], 2, "/sys/bureau-test/run")
 
 
+@pytest.mark.slow
 def test_a_stage_runs_the_stages_it_needs_first(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path, keep=("world",))
     result = runner.invoke(app, ["train", str(run), "-q"])
@@ -235,6 +240,7 @@ def test_a_stage_runs_the_stages_it_needs_first(tiny: Path, tmp_path: Path) -> N
     assert list(done) == ["world", "furnish", "ingest", "train"]
 
 
+@pytest.mark.slow
 def test_reading_a_file_before_ingestion_creates_no_database(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path, keep=("world", "furnish"))
     args = ["file", str(run), "--bureau", "sesame", "--national-id", "110101199003071233"]
@@ -242,12 +248,14 @@ def test_reading_a_file_before_ingestion_creates_no_database(tiny: Path, tmp_pat
     assert not (run / "db").exists()
 
 
+@pytest.mark.slow
 def test_reading_a_report_before_submission_creates_no_database(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     refused(["report", str(run), "-n", "110101199003071233"], 2, "nothing submitted")
     assert not (run / "db" / "aggregator.db").exists()
 
 
+@pytest.mark.slow
 def test_an_unknown_bureau(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     before = tree(run)
@@ -270,6 +278,7 @@ URLS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(URLS))
 def test_database_urls(tiny: Path, tmp_path: Path, case: str) -> None:
     url, message = URLS[case]
@@ -281,6 +290,7 @@ def test_database_urls(tiny: Path, tmp_path: Path, case: str) -> None:
     assert not (run / "db").exists()
 
 
+@pytest.mark.slow
 def test_a_sqlite_run_given_a_server_url(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     before = tree(run)
@@ -288,6 +298,7 @@ def test_a_sqlite_run_given_a_server_url(tiny: Path, tmp_path: Path) -> None:
     assert tree(run) == before
 
 
+@pytest.mark.slow
 def test_a_damaged_credit_file(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     with sqlite3.connect(run / "db" / "sesame.db") as conn:
@@ -296,6 +307,7 @@ def test_a_damaged_credit_file(tiny: Path, tmp_path: Path) -> None:
     assert not (run / "models").exists()
 
 
+@pytest.mark.slow
 def test_a_credit_file_that_is_not_a_database(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
     (run / "db" / "sesame.db").write_bytes(b"\0garbage" * 512)
@@ -304,6 +316,7 @@ def test_a_credit_file_that_is_not_a_database(tiny: Path, tmp_path: Path) -> Non
     refused(["train", str(run), "-q", "-w", "1"], 2, "cannot open the database of sesame")
 
 
+@pytest.mark.slow
 @on_server
 def test_a_server_run_read_without_its_url(tiny: Path, tmp_path: Path) -> None:
     from bureau.store.engines import schema_name
@@ -321,6 +334,7 @@ def test_a_server_run_read_without_its_url(tiny: Path, tmp_path: Path) -> None:
         _drop_schemas(URL, [schema_name(run, b) for b in KEPT])
 
 
+@pytest.mark.slow
 @on_server
 def test_two_runs_on_one_server_keep_their_own_files(tiny: Path, tmp_path: Path) -> None:
     from sqlalchemy import func, select
@@ -400,6 +414,7 @@ WRITERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(WRITERS))
 def test_a_second_writer_stops_at_once(held: tuple[Path, int], case: str) -> None:
     run, pid = held
@@ -411,6 +426,7 @@ def test_a_second_writer_stops_at_once(held: tuple[Path, int], case: str) -> Non
     assert tree(run) == before
 
 
+@pytest.mark.slow
 def test_a_reader_is_not_held_up_by_a_writer(held: tuple[Path, int]) -> None:
     run, _ = held
     result = runner.invoke(
@@ -419,6 +435,7 @@ def test_a_reader_is_not_held_up_by_a_writer(held: tuple[Path, int]) -> None:
     assert "another command" not in result.stderr
 
 
+@pytest.mark.slow
 def test_two_ingestions_at_once_load_the_feeds_once(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path, keep=("world", "furnish"))
     command = [sys.executable, "-m", "bureau", "ingest", str(run), "-q", "-w", "1"]
@@ -440,6 +457,7 @@ def test_two_ingestions_at_once_load_the_feeds_once(tiny: Path, tmp_path: Path) 
     assert not lock_path(run).exists()
 
 
+@pytest.mark.slow
 @on_server
 def test_a_server_run_replaced_with_force_leaves_no_schema_behind(tmp_path: Path) -> None:
     from sqlalchemy import create_engine, inspect

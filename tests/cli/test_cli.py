@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bureau import __version__
+from bureau.cli.common import option_for
 from bureau.cli.main import app
 from bureau.config import data_dir
 
@@ -194,6 +195,7 @@ def _start_long_run(runs: Path, name: str) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_no_run_directory_and_the_next_run_cleans_up(tmp_path: Path) -> None:
     import signal
 
@@ -210,6 +212,7 @@ def test_a_killed_run_leaves_no_run_directory_and_the_next_run_cleans_up(tmp_pat
     assert sorted(p.name for p in runs.iterdir()) == ["k"]  # ... which the next run removes
 
 
+@pytest.mark.slow
 def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> None:
     import signal
 
@@ -254,6 +257,7 @@ def test_a_killed_run_goes_on_from_the_stages_it_finished(tmp_path: Path) -> Non
     assert all(s.skipped for s in again.stages)
 
 
+@pytest.mark.slow
 def test_sigterm_unwinds_and_removes_the_staging_directory(tmp_path: Path) -> None:
     import signal
 
@@ -307,6 +311,7 @@ def test_impossible_run_directories_exit_2(tmp_path: Path, where: str) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.slow
 def test_stage_commands_and_a_credit_report(tmp_path: Path) -> None:
     run = tmp_path / "r"
     made = runner.invoke(
@@ -392,3 +397,18 @@ def test_messages_show_neither_staging_paths_nor_numpy_reprs() -> None:
         "runs/.baseline.4242.k3j_9x2a.partial/world/persons: 3 rows, np.int64(7) of np.float64(0.5)"
     )
     assert public_text(raw) == "runs/baseline/world/persons: 3 rows, 7 of 0.5"
+
+
+def test_library_arguments_are_shown_as_the_options_that_carry_them() -> None:
+    from bureau.cli import simulate
+    from bureau.cli import sweep as sweep_command
+
+    assert option_for(simulate.run, "overrides") == "--set"
+    assert option_for(simulate.run, "overrides population.persons") == "--set population.persons"
+    assert option_for(simulate.simulate, "overrides a, b") == "--set a, b"
+    assert option_for(sweep_command.sweep, "settings sharing") == "--set sharing"
+    assert option_for(sweep_command.sweep, "seeds") == "--seeds"
+    assert option_for(simulate.run, "db_url") == "--db"
+    # A field that no option carries is left as it is, spaces and all.
+    assert option_for(simulate.run, "monthly income") == "monthly income"
+    assert option_for(sweep_command.sweep, "--set") == "--set"

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from bureau.cli.main import app
 from tests.cli.helpers import BUREAU, assert_rejects, files_in, one_line_error
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

@@ -20,6 +20,8 @@ from bureau.pipeline import month_of, score_file
 from tests.cli.helpers import BUREAU, MODELS, feature_frame, files_in, one_line_error
 from tests.tampering import seal
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

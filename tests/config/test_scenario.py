@@ -45,6 +45,25 @@ def test_overrides_apply_dotted_keys() -> None:
     assert parse_override('name="x"') == ("name", "x")
 
 
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"population.size": 3}, "overrides population.size"),
+        ({"population.persons": -3}, "overrides population.persons"),
+        ({"seed.x": 1}, "overrides seed.x"),
+        ({"scoring.evaluation_snapshot": 30}, "overrides scoring.evaluation_snapshot"),
+    ],
+)
+def test_a_bad_override_names_the_argument_and_its_key(overrides, field: str) -> None:
+    # A notebook user passed overrides, not a command-line option.
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("small", overrides)
+    assert info.value.field == field and "--" not in str(info.value)
+    with pytest.raises(ScenarioError) as info:
+        parse_override("population.persons")
+    assert info.value.field == "overrides" and "--" not in str(info.value)
+
+
 def _write(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "bad.toml"
     path.write_text(f'extends = "{data_dir() / "scenarios" / "small.toml"}"\n{body}')

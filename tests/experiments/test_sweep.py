@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import bureau
 from bureau.cli.main import app
-from bureau.experiments import SweepError, grid, split_values
+from bureau.experiments import SweepError, grid, parse_settings, split_values
 
 # Two bureaus of 500 persons: the smallest world in which every stage, training and Splink
 # linkage included, still has something to work on, so that the sweeps fit in the test time.
@@ -39,6 +39,7 @@ def swept(scenario, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     return out, bureau.sweep(scenario, SETTINGS, SEEDS, out, workers=2)
 
 
+@pytest.mark.slow
 def test_the_table_has_a_row_per_cell_view_and_metric(swept) -> None:
     out, table = swept
     assert list(table.columns) == [
@@ -74,6 +75,7 @@ def test_the_table_has_a_row_per_cell_view_and_metric(swept) -> None:
     assert pd.read_parquet(out / "sweep.parquet").equals(table)
 
 
+@pytest.mark.slow
 def test_the_mean_is_that_of_the_runs_and_lies_within_its_interval(swept) -> None:
     out, table = swept
     runs = [
@@ -95,6 +97,7 @@ def test_the_mean_is_that_of_the_runs_and_lies_within_its_interval(swept) -> Non
     assert table.loc[table["seeds"] < 2, ["ci_low", "ci_high"]].isna().all().all()
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_every_run_and_writes_the_same_bytes(swept, scenario) -> None:
     out, table = swept
     before = {name: (out / name).read_bytes() for name in OUTPUTS}
@@ -108,6 +111,7 @@ def test_a_rerun_skips_every_run_and_writes_the_same_bytes(swept, scenario) -> N
     assert again.equals(table)
 
 
+@pytest.mark.slow
 def test_one_worker_gives_the_same_bytes_as_two(swept, scenario, tmp_path) -> None:
     out, _ = swept
     alone = tmp_path / "sharing"
@@ -124,6 +128,7 @@ def test_one_worker_gives_the_same_bytes_as_two(swept, scenario, tmp_path) -> No
         assert (alone / name).read_bytes() == (out / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_the_command_line_resumes_a_sweep(swept, tmp_path) -> None:
     out, _ = swept
     copy = tmp_path / "copy"
@@ -181,3 +186,39 @@ def test_the_command_line_names_a_bad_key_in_one_line(tmp_path) -> None:
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "population.persns" in lines[0], result.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "seeds", "field"),
+    [
+        ({"population.persns": [1, 2]}, 1, "settings population.persns"),
+        ({"population.persons": ["many"]}, 1, "settings population.persons"),
+        ({"sharing": []}, 1, "settings sharing"),
+        ({"sharing": ["shared", "shared"]}, 1, "settings sharing"),
+        ({"sharing": ["shared"]}, 0, "seeds"),
+    ],
+)
+def test_library_errors_name_the_arguments_of_sweep(
+    scenario, tmp_path, settings, seeds: int, field: str
+) -> None:
+    with pytest.raises(bureau.BureauError) as raised:
+        bureau.sweep(scenario, settings, seeds, tmp_path / "bad")
+    assert raised.value.field == field and "--" not in str(raised.value)
+    with pytest.raises(SweepError) as raised:
+        parse_settings(["population.persons"])
+    assert raised.value.field == "settings" and "--" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["--set", "population.persns=1,2"], "error: --set population.persns: unknown key"),
+        (["--set", "population.persons=many"], "error: --set population.persons: "),
+        (["--set", "sharing=shared", "--set", "sharing=siloed"], "error: --set sharing: given"),
+        (["--set", "sharing"], "error: --set: must be KEY=V1,V2,..."),
+    ],
+)
+def test_the_command_line_names_its_options(tmp_path, args: list[str], start: str) -> None:
+    result = CliRunner().invoke(app, ["sweep", "small", "--out", str(tmp_path / "bad"), *args])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(start), result.output

@@ -38,6 +38,7 @@ def test_licensed_only_keeps_platform_data_from_unlicensed_bureaus() -> None:
     assert any(c.kind == "platform" for c in channels(licensed, "sesame"))
 
 
+@pytest.mark.slow
 def test_every_defect_is_in_the_truth_and_in_the_file(small_run) -> None:
     run: Path = small_run.path
     scn = small_run.scenario
@@ -79,6 +80,7 @@ def test_every_defect_is_in_the_truth_and_in_the_file(small_run) -> None:
     assert expected <= seen
 
 
+@pytest.mark.slow
 def test_feeds_are_the_same_bytes_with_one_and_two_workers(small_run, tmp_path: Path) -> None:
     import shutil
 
@@ -97,6 +99,7 @@ def test_feeds_are_the_same_bytes_with_one_and_two_workers(small_run, tmp_path: 
     assert len(ours) > 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bureau", ["sesame", "qianhai", "pengyuan"])
 def test_each_bureau_gets_its_own_format(small_run, bureau: str) -> None:
     codec = get_codec(small_run.scenario.bureaus[bureau].intake_format)
@@ -105,6 +108,7 @@ def test_each_bureau_gets_its_own_format(small_run, bureau: str) -> None:
     assert data and all(f.suffix == codec.suffix for f in data)
 
 
+@pytest.mark.slow
 def test_wrongful_public_records_have_no_true_owner(small_run, tmp_path: Path) -> None:
     from bureau.furnish.stage import FurnishJob, furnish_bureau
 

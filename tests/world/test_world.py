@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bureau import World, load_scenario, validate_national_ids
 from bureau.world.hardship import BURN_IN, hardship_matrix
@@ -33,6 +34,7 @@ def test_identities_are_valid_and_unique(small_world: World) -> None:
     assert (born == pd.to_datetime(persons["birth_date"])).all()
 
 
+@pytest.mark.slow
 def test_default_rate_falls_across_every_decile_of_creditworthiness(baseline_world: World) -> None:
     outcomes = baseline_world.outcomes.merge(
         baseline_world.persons[["person_id", "creditworthiness"]], on="person_id"
@@ -44,6 +46,7 @@ def test_default_rate_falls_across_every_decile_of_creditworthiness(baseline_wor
     assert rate[0] > 10 * rate[-1]
 
 
+@pytest.mark.slow
 def test_annual_default_rate_among_borrowers_is_plausible(baseline_world: World) -> None:
     # Target about 4% (an assumption: bank retail NPL ratios of 1-2% plus platform, cash and
     # P2P loans, which default far more often); accepted between 3% and 6%.
@@ -52,6 +55,7 @@ def test_annual_default_rate_among_borrowers_is_plausible(baseline_world: World)
     assert 0.03 <= borrowers["default_12m"].mean() <= 0.06
 
 
+@pytest.mark.slow
 def test_share_of_adults_with_a_bank_credit_account_is_plausible(baseline_world: World) -> None:
     # FACTS.md: 370M persons with a credit record at end 2015 among about 1.1 billion adults,
     # about a third, rising with credit growth to 2017: target about 35%, accepted 30-45%.
@@ -64,6 +68,7 @@ def test_share_of_adults_with_a_bank_credit_account_is_plausible(baseline_world:
     assert 0.30 <= share <= 0.45
 
 
+@pytest.mark.slow
 def test_dishonest_debtor_list_holds_about_one_percent(baseline_world: World) -> None:
     # FACTS.md: about 12 million people restricted in 2018, roughly 1% of adults.
     records = baseline_world.public_records
@@ -76,6 +81,7 @@ def test_dishonest_debtor_list_holds_about_one_percent(baseline_world: World) ->
     assert len(slow) > 0
 
 
+@pytest.mark.slow
 def test_social_ties_show_homophily(baseline_world: World) -> None:
     persons = baseline_world.persons.set_index("person_id")
     social = baseline_world.ties[baseline_world.ties["kind"] == "social"]
@@ -103,6 +109,7 @@ def test_households_share_a_region_and_are_tied(small_world: World) -> None:
     assert len(household_ties) == int((sizes * (sizes - 1) // 2).sum())
 
 
+@pytest.mark.slow
 def test_platform_use_falls_with_age(baseline_world: World) -> None:
     persons = baseline_world.persons
     shoppers = baseline_world.memberships.query("platform_id == 'taobao'")["person_id"]
@@ -117,6 +124,7 @@ def test_platform_use_falls_with_age(baseline_world: World) -> None:
     assert len(carriers) == len(persons)
 
 
+@pytest.mark.slow
 def test_p2p_collapse_ends_p2p_lending_and_raises_defaults(baseline_world: World) -> None:
     collapse = collapse_month(baseline_world.scenario)
     accounts = baseline_world.accounts
@@ -132,6 +140,7 @@ def test_p2p_collapse_ends_p2p_lending_and_raises_defaults(baseline_world: World
     assert after > 1.5 * max(before, 1)
 
 
+@pytest.mark.slow
 def test_income_shock_raises_defaults_in_its_months(baseline_world: World) -> None:
     shock = baseline_world.scenario.shocks["pandemic"]
     am = baseline_world.account_months.merge(
