@@ -8,19 +8,27 @@ world whose truth is known, so that everything they believe can be measured agai
 from bureau.version import __version__
 
 # isort: split
-from bureau.analysis.compare import compare
-from bureau.analysis.html_report import write_html_report
-from bureau.bureaus.models import ModelCard, load_model
+from bureau.aggregator.consolidated import ConsolidatedFile
+from bureau.analysis.agreement import common_score, risk_tier
+from bureau.bureaus.credit_report import CreditReport
+from bureau.bureaus.models import BureauModel, ModelCard, load_model
 from bureau.config import Scenario, load_scenario
+from bureau.config.notebook import NotebookSetup, notebook_setup
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
 from bureau.layout import RunLayout
-from bureau.pipeline import RunResult, run, score_file
+from bureau.pipeline import RunResult, score_file
+from bureau.pipeline.runs import Run, run
 from bureau.world import World, simulate, validate_national_ids
 
 __all__ = [
     "BureauError",
+    "BureauModel",
+    "ConsolidatedFile",
+    "CreditReport",
     "ModelCard",
+    "NotebookSetup",
+    "Run",
     "RunDirectoryError",
     "RunLayout",
     "RunResult",
@@ -30,13 +38,14 @@ __all__ = [
     "TrainingError",
     "World",
     "__version__",
-    "compare",
+    "common_score",
     "load_model",
     "load_scenario",
+    "notebook_setup",
+    "risk_tier",
     "run",
     "score_file",
     "simulate",
     "sweep",
     "validate_national_ids",
-    "write_html_report",
 ]

@@ -94,3 +94,28 @@ def test_notebook_runs_without_error(path: Path, workdir: Path) -> None:
         if output.output_type == "error"
     ]
     assert errors == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_use_only_the_public_api(path: Path) -> None:
+    import ast
+
+    import bureau
+
+    below = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bureau."):
+                below.append(node.module)
+            if isinstance(node, ast.Import):
+                below += [a.name for a in node.names if a.name.startswith("bureau.")]
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "bureau"
+                and node.attr not in bureau.__all__
+            ):
+                below.append(f"bureau.{node.attr}")
+    assert below == []

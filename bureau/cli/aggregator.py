@@ -1,4 +1,4 @@
-"""``bureau submit``, ``bureau reconcile`` and ``bureau report``: the central aggregator."""
+"""The aggregator's commands: ``submit``, ``reconcile``, ``consolidated`` and ``disputes``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from bureau.aggregator.report import consolidated_report
+from bureau.aggregator.consolidated import consolidated_file
 from bureau.cli.common import (
     AsJson,
     Quiet,
@@ -49,13 +49,13 @@ def submit(
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
-    """Send every bureau's report at each scoring snapshot to the aggregator."""
+    """Send every bureau's submission at each scoring snapshot to the aggregator."""
     with progress_bars(quiet or as_json) as progress:
-        report = stage_command(run, "submit", workers=workers, progress=progress, db_url=db)
+        outcome = stage_command(run, "submit", workers=workers, progress=progress, db_url=db)
     if as_json:
-        print_json({"run": relative(run), "skipped": report.skipped, "rows": report.rows})
+        print_json({"run": relative(run), "skipped": outcome.skipped, "rows": outcome.rows})
         return
-    if report.skipped:
+    if outcome.skipped:
         console.print("submissions already made; nothing to do", highlight=False)
         return
     if not quiet:
@@ -63,12 +63,12 @@ def submit(
         for column in ("bureau", "month", "identities", "tradelines", "records", "scores"):
             table.add_column(column, justify="left" if column == "bureau" else "right")
         table.add_column("set aside", justify="right")
-        keys = sorted({(k.split(".")[0], int(k.split(".")[1])) for k in report.rows})
+        keys = sorted({(k.split(".")[0], int(k.split(".")[1])) for k in outcome.rows})
         for bureau, snapshot in keys:
-            row = [report.rows.get(f"{bureau}.{snapshot}.{p}", 0) for p in _PARTS]
+            row = [outcome.rows.get(f"{bureau}.{snapshot}.{p}", 0) for p in _PARTS]
             table.add_row(bureau, str(snapshot), *(f"{n:,}" for n in row))
         console.print(table)
-    console.print(f"submitted ({report.seconds:.1f} s)", highlight=False)
+    console.print(f"submitted ({outcome.seconds:.1f} s)", highlight=False)
 
 
 _PARTS = ("identities", "tradelines", "public_records", "scores", "rejected")
@@ -85,7 +85,7 @@ def reconcile(
 ) -> None:
     """Link the bureaus' files into persons, consolidate their tradelines, fit the consensus."""
     with progress_bars(quiet or as_json) as progress:
-        report = stage_command(
+        outcome = stage_command(
             run, "reconcile", workers=workers, progress=progress, db_url=db, method=method
         )
     layout = RunLayout(run)
@@ -93,19 +93,19 @@ def reconcile(
     consensus = _read_csv(layout.report_file("consensus", "csv"))
     summary = {
         "run": relative(run),
-        "skipped": report.skipped,
-        "seconds": report.seconds,
+        "skipped": outcome.skipped,
+        "seconds": outcome.seconds,
         "method": read_manifest(run)["stages"]["reconcile"].get("method"),
-        "rows": report.rows,
+        "rows": outcome.rows,
         "linkage": linkage,
         "consensus": consensus,
     }
     if as_json:
         print_json(summary)
         return
-    if report.rows.get("missing_submissions"):
+    if outcome.rows.get("missing_submissions"):
         err_console.print(
-            f"warning: {report.rows['missing_submissions']} expected submissions are missing; "
+            f"warning: {outcome.rows['missing_submissions']} expected submissions are missing; "
             "reconciled without them",
             highlight=False,
         )
@@ -115,7 +115,7 @@ def reconcile(
         for column in (*columns, "split", "merged"):
             table.add_column(column, justify="left" if column == "method" else "right")
         for row in linkage:
-            links = report.rows.get(f"linkage.{row['method']}.links", 0)
+            links = outcome.rows.get(f"linkage.{row['method']}.links", 0)
             table.add_row(
                 str(row["method"]),
                 f"{int(row['files']):,}",
@@ -128,7 +128,7 @@ def reconcile(
                 f"{int(row['keys_merged']):,}",
             )
         console.print(table)
-        months = [k.split(".")[0] for k in report.rows if k.endswith(".discrepancies")]
+        months = [k.split(".")[0] for k in outcome.rows if k.endswith(".discrepancies")]
         table = Table(title="reconciliation")
         for column in ("month", "accounts", "public records", "discrepancies"):
             table.add_column(column, justify="right")
@@ -136,7 +136,7 @@ def reconcile(
             table.add_row(
                 month,
                 *(
-                    f"{report.rows[f'{month}.{part}']:,}"
+                    f"{outcome.rows[f'{month}.{part}']:,}"
                     for part in ("tradelines", "public_records", "discrepancies")
                 ),
             )
@@ -148,10 +148,10 @@ def reconcile(
         for row in consensus:
             table.add_row(str(row["view"]), f"{float(row['auc']):.3f}", f"{int(row['rows']):,}")
         console.print(table)
-    state = "already reconciled; nothing to do" if report.skipped else "reconciled"
+    state = "already reconciled; nothing to do" if outcome.skipped else "reconciled"
     console.print(
         f"{state} with {summary['method']} linkage; reports in {relative(run)}/report/ "
-        f"({report.seconds:.1f} s)",
+        f"({outcome.seconds:.1f} s)",
         highlight=False,
         soft_wrap=True,
     )
@@ -165,7 +165,7 @@ def _read_csv(path: Path) -> list[dict]:
 
 
 @handle_errors
-def report(
+def consolidated(
     run: RunArg,
     national_id: Annotated[
         str, typer.Option("--national-id", "-n", help="The person's identity number.")
@@ -177,7 +177,7 @@ def report(
     db: DbOption = None,
     as_json: AsJson = False,
 ) -> None:
-    """Print a person's consolidated report, with the bureau and rule behind every field."""
+    """Print a person's consolidated file, with the bureau and rule behind every field."""
     manifest = read_manifest(run)
     scenario = load_scenario(run / RESOLVED_SCENARIO)
     month = None if as_of is None else month_of(scenario, as_of)
@@ -196,7 +196,7 @@ def report(
         )
     check_database(run, manifest, db)
     with RunLayout(run, db).aggregator_database(create=False) as engine:
-        result = consolidated_report(engine, national_id, month, start=scenario.start_date)
+        result = consolidated_file(engine, national_id, month, start=scenario.start_date).to_dict()
     if as_json:
         print_json(result)
         return
@@ -210,7 +210,7 @@ def report(
         return f"{int(fen) / 100:,.0f}"
 
     console.print(
-        f"[bold]Consolidated report[/bold] as of {label(result['snapshot'])} "
+        f"[bold]Consolidated file[/bold] as of {label(result['snapshot'])} "
         f"({result['method']} linkage), identity number {result['national_id']}"
     )
     for person in result["persons"]:
@@ -299,7 +299,7 @@ def disputes(
 ) -> None:
     """Print dispute statistics: errors disputed and corrected, and what corrections changed."""
     with progress_bars(quiet or as_json) as progress:
-        report = stage_command(run, "disputes", workers=workers, progress=progress, db_url=db)
+        outcome = stage_command(run, "disputes", workers=workers, progress=progress, db_url=db)
     layout = RunLayout(run)
     table = _read_csv(layout.report_file("disputes", "csv"))
     severity = _read_csv(layout.report_file("disputes_by_severity", "csv"))
@@ -307,7 +307,7 @@ def disputes(
         print_json(
             {
                 "run": relative(run),
-                "skipped": report.skipped,
+                "skipped": outcome.skipped,
                 "bureaus": table,
                 "by_severity": severity,
             }

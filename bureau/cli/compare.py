@@ -52,7 +52,7 @@ def compare(
 ) -> None:
     """Compare the bureaus and the consensus: coverage, accuracy, agreement, fairness, HTML."""
     with progress_bars(quiet or as_json) as progress:
-        report = stage_command(run, "compare", workers=workers, progress=progress, db_url=db)
+        outcome = stage_command(run, "compare", workers=workers, progress=progress, db_url=db)
     tables = {}
     for name in TABLES:
         path = RunLayout(run).report_file(name, "json")
@@ -67,8 +67,8 @@ def compare(
         print_json(
             {
                 "run": relative(run),
-                "skipped": report.skipped,
-                "seconds": report.seconds,
+                "skipped": outcome.skipped,
+                "seconds": outcome.seconds,
                 "html": relative(page),
                 **tables,
             }
@@ -98,10 +98,10 @@ def compare(
                 highlight=False,
                 soft_wrap=True,
             )
-    state = "already compared; nothing to do" if report.skipped else "compared"
+    state = "already compared; nothing to do" if outcome.skipped else "compared"
     console.print(
         f"{state}; tables in {relative(run)}/report/ ({', '.join(TABLES)}; CSV, Parquet and "
-        f"JSON) ({report.seconds:.1f} s)",
+        f"JSON) ({outcome.seconds:.1f} s)",
         highlight=False,
         soft_wrap=True,
     )

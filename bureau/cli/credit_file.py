@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from bureau.bureaus.report import credit_report
+from bureau.bureaus.credit_report import credit_report
 from bureau.cli.common import AsJson, console, handle_errors, print_json
 from bureau.config.loader import load_scenario
 from bureau.errors import BureauError
@@ -41,7 +41,7 @@ def show(
         raise BureauError(f"no bureau {bureau!r} in this run (bureaus: {known})", field="bureau")
     check_database(run, manifest, db)
     with RunLayout(run, db).bureau_database(bureau, create=False) as engine:
-        report = credit_report(engine, national_id)
+        report = credit_report(engine, national_id).to_dict()
     if as_json:
         print_json({"bureau": bureau, **report})
         return

@@ -49,21 +49,21 @@ def train(
     and RUN/report/model_performance.csv. Bureaus already trained are skipped.
     """
     with progress_bars(quiet or as_json) as progress:
-        report = stage_command(
+        outcome = stage_command(
             run, "train", workers=workers, progress=progress, db_url=db, bureaus=bureau
         )
     where = relative(run)
-    if report.skipped:
+    if outcome.skipped:
         if as_json:
-            print_json({"run": where, "skipped": True, "scored": report.rows})
+            print_json({"run": where, "skipped": True, "scored": outcome.rows})
         else:
             console.print(f"models already trained in {where}/models/; nothing to do")
         return
     # Not skipped: the stage ran, and returned its tables.
-    table = cast(TablesResult, report.result).tables["model_performance"]
+    table = cast(TablesResult, outcome.result).tables["model_performance"]
     if as_json:
         print_json(
-            {"run": where, "seconds": report.seconds, "bureaus": table.to_dict(orient="records")}
+            {"run": where, "seconds": outcome.seconds, "bureaus": table.to_dict(orient="records")}
         )
         return
     if not quiet:
@@ -89,7 +89,7 @@ def train(
             view.add_row(row["bureau"], row["model"], *cells, f"{int(row['out_of_time_rows']):,}")
         console.print(view)
     console.print(
-        f"models in {where}/models/, scores in {where}/scores/ ({report.seconds:.1f} s)",
+        f"models in {where}/models/, scores in {where}/scores/ ({outcome.seconds:.1f} s)",
         highlight=False,
         soft_wrap=True,
     )

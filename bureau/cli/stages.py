@@ -90,18 +90,18 @@ def furnish(
 ) -> None:
     """Write every bureau's feed files from the world of a run."""
     with progress_bars(quiet or as_json) as progress:
-        report = stage_command(run, "furnish", workers=workers, progress=progress)
+        outcome = stage_command(run, "furnish", workers=workers, progress=progress)
     if as_json:
         print_json(
             {
                 "run": relative(run),
-                "skipped": report.skipped,
-                "seconds": report.seconds,
-                "records": report.rows,
+                "skipped": outcome.skipped,
+                "seconds": outcome.seconds,
+                "records": outcome.rows,
             }
         )
         return
-    if report.skipped:
+    if outcome.skipped:
         console.print(
             f"feeds already written in {relative(run)}/feeds/; nothing to do", highlight=False
         )
@@ -110,11 +110,13 @@ def furnish(
         table = Table(title="records furnished")
         table.add_column("record type")
         table.add_column("records", justify="right")
-        for key, value in report.rows.items():
+        for key, value in outcome.rows.items():
             table.add_row(key, f"{value:,}")
         console.print(table)
     console.print(
-        f"feeds in {relative(run)}/feeds/ ({report.seconds:.1f} s)", highlight=False, soft_wrap=True
+        f"feeds in {relative(run)}/feeds/ ({outcome.seconds:.1f} s)",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -165,12 +167,12 @@ def ingest(
         )
     reports = ingest_reports(result)
     print_ingest_warnings(reports)
-    report = result.outcome("ingest")
+    outcome = result.outcome("ingest")
     if as_json:
         print_json(
             {
                 "run": relative(run),
-                "seconds": report.seconds,
+                "seconds": outcome.seconds,
                 "bureaus": {r.bureau: ingest_json(r) for r in reports},
             }
         )
@@ -201,4 +203,4 @@ def ingest(
                 rules or "-",
             )
         console.print(table)
-    console.print(f"credit files loaded ({report.seconds:.1f} s)", highlight=False)
+    console.print(f"credit files loaded ({outcome.seconds:.1f} s)", highlight=False)

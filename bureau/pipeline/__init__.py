@@ -13,7 +13,6 @@ from bureau.pipeline.runner import (
     check_database,
     dependents,
     plan,
-    run,
     run_stages,
 )
 from bureau.pipeline.scoring import month_of, score_file
@@ -45,7 +44,6 @@ __all__ = [
     "month_of",
     "plan",
     "records_json",
-    "run",
     "run_stages",
     "score_file",
     "submit_job",

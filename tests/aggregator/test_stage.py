@@ -149,16 +149,18 @@ def test_report_command_prints_a_consolidated_report(small_run) -> None:
     mapping = person_links(RunLayout(small_run.path).aggregator_engine(), "splink")
     files = mapping[mapping["person_key"] == shared].merge(identities, on=["bureau", "consumer_id"])
     number = files["national_id"].dropna().iloc[0]
-    shown = runner.invoke(app, ["report", str(small_run.path), "--national-id", number, "--json"])
+    shown = runner.invoke(
+        app, ["consolidated", str(small_run.path), "--national-id", number, "--json"]
+    )
     assert shown.exit_code == 0, shown.output
     report = json.loads(shown.stdout)
     person = next(p for p in report["persons"] if p["person_key"] == shared)
     assert person["tradelines"] and person["consensus_pd"] is not None
     field = person["tradelines"][0]["fields"]["status"]
     assert field["bureau"] and field["rule"] in RULES
-    readable = runner.invoke(app, ["report", str(small_run.path), "--national-id", number])
-    assert readable.exit_code == 0 and "Consolidated report" in readable.stdout
+    readable = runner.invoke(app, ["consolidated", str(small_run.path), "--national-id", number])
+    assert readable.exit_code == 0 and "Consolidated file" in readable.stdout
     nobody = runner.invoke(
-        app, ["report", str(small_run.path), "--national-id", "110105199001011232"]
+        app, ["consolidated", str(small_run.path), "--national-id", "110105199001011232"]
     )
     assert nobody.exit_code == 2 and "no submitted file" in nobody.stderr

@@ -251,7 +251,7 @@ def test_reading_a_file_before_ingestion_creates_no_database(tiny: Path, tmp_pat
 @pytest.mark.slow
 def test_reading_a_report_before_submission_creates_no_database(tiny: Path, tmp_path: Path) -> None:
     run = copy_of(tiny, tmp_path)
-    refused(["report", str(run), "-n", "110101199003071233"], 2, "nothing submitted")
+    refused(["consolidated", str(run), "-n", "110101199003071233"], 2, "nothing submitted")
     assert not (run / "db" / "aggregator.db").exists()
 
 

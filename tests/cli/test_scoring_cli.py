@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bureau import load_scenario
-from bureau.bureaus.report import credit_report
+from bureau.bureaus.credit_report import credit_report
 from bureau.cli.main import app
 from bureau.errors import BureauError
 from bureau.layout import RunLayout
@@ -112,11 +112,11 @@ def test_an_impossible_month_is_refused_not_rolled_over(
     line = one_line_error(runner.invoke(app, [*args, "--as-of", label, "-q"]))
     assert "--as-of" in line and "is not a month" in line and "YYYY-MM" in line, line
     assert not (tmp_path / "o.csv").exists()
-    report = runner.invoke(app, ["report", str(run), "-n", applicants["national_id"][0]])
+    report = runner.invoke(app, ["consolidated", str(run), "-n", applicants["national_id"][0]])
     assert report.exit_code == 2  # not reconciled: the month must be refused first, though
     line = one_line_error(
         runner.invoke(
-            app, ["report", str(run), "-n", applicants["national_id"][0], "--as-of", label]
+            app, ["consolidated", str(run), "-n", applicants["national_id"][0], "--as-of", label]
         )
     )
     assert "--as-of" in line and "is not a month" in line, line
@@ -184,7 +184,7 @@ def test_option_combinations_are_one_line_usage_errors(
     ],
 )
 def test_an_invalid_identity_number_is_named_as_such(run: Path, value: str, problem: str) -> None:
-    for command in (["file", str(run), "-b", BUREAU], ["report", str(run)]):
+    for command in (["file", str(run), "-b", BUREAU], ["consolidated", str(run)]):
         line = one_line_error(runner.invoke(app, [*command, "--national-id", value]))
         assert "--national-id" in line and "not a valid identity number" in line, line
         assert problem in line and "no file" not in line, line

@@ -1,15 +1,16 @@
-"""A person's consolidated report: what the aggregator holds about them, field by field.
+"""A person's consolidated file: what the aggregator holds about them, field by field.
 
 The person is found through an identity number: every submitted file carrying it leads to the
 person keys of the linkage used for reconciliation, and those keys to every file linked with
-them (under other numbers, or none). The report lists those files, each bureau's score, the
-consensus probability of default, the consolidated tradelines and public records with the
-bureau and rule behind every field, and the discrepancies found on them.
+them (under other numbers, or none). The consolidated file lists those files, each bureau's
+score, the consensus probability of default, the consolidated tradelines and public records
+with the bureau and rule behind every field, and the discrepancies found on them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,10 +74,10 @@ def _pairs(files: pd.DataFrame) -> list[tuple[str, int]]:
     return [(str(b), int(c)) for b, c in zip(files["bureau"], files["consumer_id"], strict=True)]
 
 
-def consolidated_report(
+def consolidated_file(
     engine: Engine, national_id: str, snapshot: int | None = None, *, start: dt.date | None = None
-) -> dict[str, Any]:
-    """The consolidated report of the person(s) behind an identity number.
+) -> ConsolidatedFile:
+    """The consolidated file of the person(s) behind an identity number.
 
     Parameters
     ----------
@@ -91,11 +92,9 @@ def consolidated_report(
 
     Returns
     -------
-    dict
-        ``national_id``, ``snapshot``, ``method`` and ``persons``: for each person key, its
-        ``files`` (bureau, consumer id, identity attributes), ``scores`` (each bureau's score
-        and PD), ``consensus_pd``, ``tradelines`` and ``public_records`` (each field with its
-        value, bureau and rule) and ``discrepancies``.
+    ConsolidatedFile
+        The person keys found and, as DataFrames, their files, scores, consensus PD,
+        consolidated tradelines and public records, and discrepancies.
 
     Raises
     ------
@@ -191,36 +190,147 @@ def consolidated_report(
             .where(Discrepancy.snapshot == snapshot, Discrepancy.ref.in_(refs))
             .order_by(Discrepancy.furnisher, Discrepancy.ref, Discrepancy.field),
         )
-    pd_of = dict(zip(consensus["person_key"], consensus["pd"], strict=True))
-    persons = []
-    for key in person_keys:
-        mine = lines[lines["person_key"] == key]
-        held = records[records["person_key"] == key]
-        refs_of = set(mine["account_ref"]) | set(held["record_ref"])
-        persons.append(
-            {
-                "person_key": key,
-                "files": _plain(
-                    identities[identities["person_key"] == key][
-                        ["bureau", "consumer_id", "name", "national_id", "phone", "birth_month"]
-                    ]
-                ),
-                "scores": _plain(
-                    scores[scores["person_key"] == key][
-                        ["bureau", "consumer_id", "score", "pd", "in_default"]
-                    ]
-                ),
-                "consensus_pd": float(pd_of[key]) if key in pd_of else None,
-                "tradelines": _provenance(mine, ["furnisher", "account_ref"], TRADELINE_FIELDS),
-                "public_records": _provenance(held, ["furnisher", "record_ref"], RECORD_FIELDS),
-                "discrepancies": _plain(
-                    conflicts[conflicts["ref"].isin(refs_of)][
-                        [
-                            *("item", "furnisher", "ref", "field", "kind"),
-                            *("values", "resolved", "bureau", "rule"),
-                        ]
-                    ]
-                ),
-            }
+    return ConsolidatedFile(
+        national_id=national_id,
+        snapshot=snapshot,
+        method=method,
+        person_keys=person_keys,
+        files=identities[["person_key", *FILE_COLUMNS]].reset_index(drop=True),
+        scores=scores[["person_key", *SCORE_COLUMNS]].reset_index(drop=True),
+        consensus=consensus.reset_index(drop=True),
+        tradelines=lines.reset_index(drop=True),
+        public_records=records.reset_index(drop=True),
+        discrepancies=conflicts.reset_index(drop=True),
+    )
+
+
+FILE_COLUMNS = ("bureau", "consumer_id", "name", "national_id", "phone", "birth_month")
+SCORE_COLUMNS = ("bureau", "consumer_id", "score", "pd", "in_default")
+DISCREPANCY_COLUMNS = (
+    *("item", "furnisher", "ref", "field", "kind"),
+    *("values", "resolved", "bureau", "rule"),
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ConsolidatedFile:
+    """What the aggregator holds about the person(s) behind an identity number.
+
+    Each table carries the ``person_key`` of the person it is about (a number may lead to
+    several persons, when linkage could not tell them apart or files mix people).
+
+    Attributes
+    ----------
+    national_id
+        The identity number asked for.
+    snapshot
+        The snapshot reconciled.
+    method
+        The linkage method whose person keys reconciliation used.
+    person_keys
+        The persons found, in order.
+    files
+        The bureaus' files linked to each person: bureau, consumer id, identity attributes.
+    scores
+        Each bureau's score and PD of its file.
+    consensus
+        ``person_key``, ``pd``: the aggregator's consensus probability of default.
+    tradelines, public_records
+        The consolidated items: each field, with the bureau (``<field>_bureau``) and the
+        reconciliation rule (``<field>_rule``) behind it.
+    discrepancies
+        Where the bureaus disagreed on an item's field, and how it was resolved.
+    """
+
+    national_id: str
+    snapshot: int
+    method: str
+    person_keys: list[int]
+    files: pd.DataFrame
+    scores: pd.DataFrame
+    consensus: pd.DataFrame
+    tradelines: pd.DataFrame
+    public_records: pd.DataFrame
+    discrepancies: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """The consolidated file as JSON-ready values, one entry per person.
+
+        Returns
+        -------
+        dict
+            ``national_id``, ``snapshot``, ``method`` and ``persons``: for each person key,
+            its ``files``, ``scores``, ``consensus_pd``, ``tradelines`` and
+            ``public_records`` (each field with its value, bureau and rule) and
+            ``discrepancies``.
+        """
+        pd_of = dict(zip(self.consensus["person_key"], self.consensus["pd"], strict=True))
+        lines, records, conflicts = self.tradelines, self.public_records, self.discrepancies
+        persons = []
+        for key in self.person_keys:
+            mine = lines[lines["person_key"] == key]
+            held = records[records["person_key"] == key]
+            refs_of = set(mine["account_ref"]) | set(held["record_ref"])
+            persons.append(
+                {
+                    "person_key": key,
+                    "files": _plain(
+                        self.files[self.files["person_key"] == key][list(FILE_COLUMNS)]
+                    ),
+                    "scores": _plain(
+                        self.scores[self.scores["person_key"] == key][list(SCORE_COLUMNS)]
+                    ),
+                    "consensus_pd": float(pd_of[key]) if key in pd_of else None,
+                    "tradelines": _provenance(mine, ["furnisher", "account_ref"], TRADELINE_FIELDS),
+                    "public_records": _provenance(held, ["furnisher", "record_ref"], RECORD_FIELDS),
+                    "discrepancies": _plain(
+                        conflicts[conflicts["ref"].isin(refs_of)][list(DISCREPANCY_COLUMNS)]
+                    ),
+                }
+            )
+        return {
+            "national_id": self.national_id,
+            "snapshot": self.snapshot,
+            "method": self.method,
+            "persons": persons,
+        }
+
+    def provenance(self, item: str = "tradelines") -> pd.DataFrame:
+        """One row per consolidated field: its value and the bureau and rule behind it.
+
+        Parameters
+        ----------
+        item
+            ``tradelines`` or ``public_records``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``person_key``, the item's key (``furnisher`` and ``account_ref`` or
+            ``record_ref``), ``field``, ``value``, ``bureau``, ``rule``.
+        """
+        frame = self.tradelines if item == "tradelines" else self.public_records
+        key = ["furnisher", "account_ref" if item == "tradelines" else "record_ref"]
+        names = TRADELINE_FIELDS if item == "tradelines" else RECORD_FIELDS
+        parts = [
+            frame[["person_key", *key]].assign(
+                field=name,
+                value=frame[name].astype(object),
+                bureau=frame[f"{name}_bureau"],
+                rule=frame[f"{name}_rule"],
+            )
+            for name in names
+            if name != "person_key"
+        ]
+        if not parts:
+            return pd.DataFrame(columns=["person_key", *key, "field", "value", "bureau", "rule"])
+        return pd.concat(parts, ignore_index=True).sort_values(
+            ["person_key", *key], kind="stable", ignore_index=True
         )
-    return {"national_id": national_id, "snapshot": snapshot, "method": method, "persons": persons}
+
+    def __repr__(self) -> str:
+        return (
+            f"<consolidated file of {self.national_id} at month {self.snapshot}: "
+            f"{len(self.person_keys)} person(s), {len(self.files)} files, "
+            f"{len(self.tradelines)} tradelines, {len(self.discrepancies)} discrepancies>"
+        )
