@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bureau.engine import one_thread
 from bureau.errors import BureauError
 from bureau.formats.history import history_defaulted, status_levels
+from bureau.parallel import one_thread
 
 #: Consolidated features beside the bureaus' log-odds.
 CONSOLIDATED = (

@@ -21,7 +21,7 @@ from fairlearn.metrics import MetricFrame
 from sklearn.metrics import roc_auc_score
 
 from bureau.analysis.agreement import TIER_BANDS
-from bureau.engine import map_chunks, one_thread
+from bureau.parallel import map_chunks, one_thread
 from bureau.rng import generator
 
 #: The persons' attributes compared, as the world holds them; ``age_band`` is derived from the

@@ -4,7 +4,7 @@ from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.batch_features import score_feature_table
 from bureau.bureaus.feature_catalog import FEATURES, feature_names
 from bureau.bureaus.features import snapshot_features
-from bureau.bureaus.ingest import IngestReport, ingest_all, ingest_bureau
+from bureau.bureaus.ingest import IngestSummary, ingest_all, ingest_bureau
 from bureau.bureaus.labels import observed_outcomes
 from bureau.bureaus.models import (
     BureauModel,
@@ -23,7 +23,7 @@ __all__ = [
     "RULES",
     "BureauModel",
     "GradientBoostedModel",
-    "IngestReport",
+    "IngestSummary",
     "ModelCard",
     "ModelError",
     "TrainingResult",

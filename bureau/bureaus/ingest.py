@@ -39,11 +39,11 @@ from bureau.bureaus.load_tradelines import TradelineIds, load_tradelines, refres
 from bureau.bureaus.resolve import IdentityIndex, commit, resolve
 from bureau.bureaus.rules import Validated, validate
 from bureau.config.scenario import Scenario
-from bureau.engine import map_chunks
 from bureau.errors import RunDirectoryError
 from bureau.formats import FeedError, ParsedFeed, get_codec
 from bureau.formats.schema import RECORDS, from_text, label_months, month_labels, month_numbers
 from bureau.layout import RunLayout
+from bureau.parallel import map_chunks
 from bureau.rundir import file_digest
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Consumer, Identifier, LoadedFile
@@ -56,7 +56,7 @@ MONTH_FIELDS = {
 
 
 @dataclass
-class IngestReport:
+class IngestSummary:
     """What one ingestion did.
 
     Attributes
@@ -155,7 +155,7 @@ def _read_state(engine: Engine) -> tuple[IdentityIndex, TradelineIds, dict[str, 
     return index, tradelines, {f: a for f, a, _ in files}, {sha for *_, sha in files}
 
 
-def _fail(report: IngestReport, rel: str, reason: str) -> None:
+def _fail(report: IngestSummary, rel: str, reason: str) -> None:
     report.failed.append((rel, reason))
     # The report carries it to the user; the log only follows along.
     logger.info("%s: %s: %s", report.bureau, rel, reason)
@@ -167,7 +167,7 @@ def ingest_bureau(
     bureau: str,
     engine: Engine,
     progress: Callable[[int, int], None] | None = None,
-) -> IngestReport:
+) -> IngestSummary:
     """Load every feed file of one bureau that is not loaded yet.
 
     Parameters
@@ -185,7 +185,7 @@ def ingest_bureau(
 
     Returns
     -------
-    IngestReport
+    IngestSummary
         Files and rows read, loaded and rejected.
     """
     profile = scn.bureaus[bureau]
@@ -194,7 +194,7 @@ def ingest_bureau(
         raise RunDirectoryError(f"no feeds for {bureau}: run bureau furnish first", path=feeds)
     tree = scan_feeds(feeds / bureau, codec.suffix, scn.start_date, scn.months)
     index, tradelines, loaded_at, loaded = _read_state(engine)
-    report = IngestReport(bureau, ignored=list(tree.ignored))
+    report = IngestSummary(bureau, ignored=list(tree.ignored))
     total = len(tree.files)
     done = 0
     for month, files in tree.months:
@@ -341,7 +341,7 @@ class IngestJob:
     bureau: str
 
 
-def ingest_job(job: IngestJob) -> IngestReport:
+def ingest_job(job: IngestJob) -> IngestSummary:
     """Ingest one bureau in its own database (a worker-process entry point).
 
     Parameters
@@ -351,7 +351,7 @@ def ingest_job(job: IngestJob) -> IngestReport:
 
     Returns
     -------
-    IngestReport
+    IngestSummary
         What was loaded.
     """
     with job.run.bureau_database(job.bureau) as engine:
@@ -382,7 +382,7 @@ def ingest_all(
     bureaus: list[str] | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
-) -> list[IngestReport]:
+) -> list[IngestSummary]:
     """Ingest the feeds of several bureaus, each into its own database.
 
     Parameters
@@ -400,7 +400,7 @@ def ingest_all(
 
     Returns
     -------
-    list of IngestReport
+    list of IngestSummary
         One report per bureau, in bureau order.
     """
     chosen = scn.active_bureaus if bureaus is None else bureaus

@@ -24,7 +24,7 @@ from bureau.cli.common import (
     relative,
     scenario_from_cli,
 )
-from bureau.cli.stages import DbOption, ingest_reports, print_ingest_warnings
+from bureau.cli.stages import DbOption, ingest_summaries, print_ingest_warnings
 from bureau.layout import RunLayout
 from bureau.pipeline import RunResult, run_stages
 
@@ -37,7 +37,7 @@ ScenarioArg = Annotated[
 
 def _render(result: RunResult, as_json: bool, quiet: bool) -> None:
     where = relative(result.path)
-    print_ingest_warnings(ingest_reports(result))
+    print_ingest_warnings(ingest_summaries(result))
     if as_json:
         print_json(
             {

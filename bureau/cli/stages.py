@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bureau.bureaus import IngestReport
+from bureau.bureaus import IngestSummary
 from bureau.cli.common import (
     AsJson,
     Quiet,
@@ -61,12 +61,12 @@ def stage_command(run: Path, stage: str, **options: Any) -> StageOutcome:
         What the stage asked for did.
     """
     result = run_stages(run, stages=[stage], **options)
-    print_ingest_warnings(ingest_reports(result))
+    print_ingest_warnings(ingest_summaries(result))
     return result.outcome(stage)
 
 
-def ingest_reports(result: RunResult) -> list[IngestReport]:
-    """The bureaus' ingestion reports of a call of the runner, if it ran ingestion.
+def ingest_summaries(result: RunResult) -> list[IngestSummary]:
+    """The bureaus' ingestion summaries of a call of the runner, if it ran ingestion.
 
     Parameters
     ----------
@@ -75,12 +75,12 @@ def ingest_reports(result: RunResult) -> list[IngestReport]:
 
     Returns
     -------
-    list of IngestReport
+    list of IngestSummary
         One per bureau ingested; empty when ingestion was not run.
     """
     for outcome in result.stages:
         if isinstance(outcome.result, IngestResult):
-            return outcome.result.reports
+            return outcome.result.summaries
     return []
 
 
@@ -120,7 +120,7 @@ def furnish(
     )
 
 
-def ingest_json(r: IngestReport) -> dict[str, Any]:
+def ingest_json(r: IngestSummary) -> dict[str, Any]:
     """One bureau's ingestion as JSON: counts, and every file or entry not loaded."""
     return {
         "files_loaded": r.files_loaded,
@@ -134,13 +134,13 @@ def ingest_json(r: IngestReport) -> dict[str, Any]:
     }
 
 
-def print_ingest_warnings(reports: Sequence[IngestReport]) -> None:
+def print_ingest_warnings(reports: Sequence[IngestSummary]) -> None:
     """One line on stderr per file of which nothing loaded, and per entry not loaded.
 
     Parameters
     ----------
     reports
-        The bureaus' ingestion reports.
+        The bureaus' ingestion summaries.
     """
     for r in reports:
         lines = [f"{file}: {why} (nothing of it loaded)" for file, why in r.failed]
@@ -165,7 +165,7 @@ def ingest(
         result = run_stages(
             run, stages=["ingest"], workers=workers, progress=progress, db_url=db, bureaus=bureau
         )
-    reports = ingest_reports(result)
+    reports = ingest_summaries(result)
     print_ingest_warnings(reports)
     outcome = result.outcome("ingest")
     if as_json:

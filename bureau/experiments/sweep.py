@@ -27,10 +27,10 @@ import pandas as pd
 
 from bureau.config import load_scenario, scenario_to_dict
 from bureau.config.scenario import Scenario
-from bureau.engine import map_chunks
 from bureau.experiments.cells import SweepError, grid, label
 from bureau.experiments.figure import sweep_figure
 from bureau.experiments.metrics import run_metrics, summarise
+from bureau.parallel import map_chunks
 from bureau.pipeline.runner import run_stages
 from bureau.pipeline.stages import records_json
 from bureau.rundir import write_bytes_atomic, write_text_atomic

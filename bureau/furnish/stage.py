@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from bureau.config.scenario import Scenario
-from bureau.engine import map_chunks
 from bureau.formats import get_codec
 from bureau.formats.schema import month_labels
 from bureau.furnish.channels import channels
 from bureau.furnish.feeds import Batch, inquiries, public_records, tradelines
 from bureau.furnish.platform_data import contacts, signals
 from bureau.layout import RunLayout
+from bureau.parallel import map_chunks
 from bureau.rng import generator
 from bureau.store.parquet import read_table, write_table
 

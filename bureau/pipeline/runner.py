@@ -23,9 +23,9 @@ from typing import Any
 
 from bureau.config.loader import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
-from bureau.engine import one_thread
 from bureau.errors import BureauError, RunDirectoryError
 from bureau.layout import RunLayout
+from bureau.parallel import one_thread
 from bureau.pipeline.contract import Stage, StageContext, StageProgress, StageResult, Window
 from bureau.pipeline.inputs import check_database, run_inputs, safe_url, server_run
 from bureau.pipeline.ledger import Ledger, entry_of, left_to_do, loaded_bureaus

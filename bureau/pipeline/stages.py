@@ -3,7 +3,7 @@
 ``world`` generates the truth, ``furnish`` writes every bureau's feeds from it, ``ingest`` loads
 each bureau's feeds into its own database, ``accuracy`` measures the files against the truth,
 ``train`` fits each bureau's model, ``disputes`` files and settles consumers' disputes,
-``submit`` sends every bureau's reports to the aggregator, ``reconcile`` links, consolidates
+``submit`` sends every bureau's submissions to the aggregator, ``reconcile`` links, consolidates
 and scores them, and ``compare`` sets every bureau and the consensus side by side against the
 truth, in tables and an HTML report. :data:`STAGES` declares each (:class:`Stage`) in chain
 order; each returns a :class:`~bureau.pipeline.contract.StageResult`, typed where it has more
@@ -29,10 +29,10 @@ from bureau.analysis.file_accuracy import ACCURACY_COLUMNS
 from bureau.analysis.html_report import write_html_report
 from bureau.analysis.privacy import ledger_with_value, privacy_ledger
 from bureau.analysis.rescoring import RESCORING_COLUMNS
-from bureau.bureaus.ingest import IngestReport, feed_bytes, ingest_all
-from bureau.engine import map_chunks, started
+from bureau.bureaus.ingest import IngestSummary, feed_bytes, ingest_all
 from bureau.furnish.stage import furnish_all
 from bureau.layout import RunLayout
+from bureau.parallel import map_chunks, started
 from bureau.pipeline.contract import Stage, StageContext, StageResult
 from bureau.pipeline.jobs import (
     BureauJob,
@@ -52,9 +52,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, eq=False)
 class IngestResult(StageResult):
-    """What ingestion did: each bureau's report of its files and rows."""
+    """What ingestion did: each bureau's summary of its files and rows."""
 
-    reports: list[IngestReport] = field(default_factory=list)
+    summaries: list[IngestSummary] = field(default_factory=list)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +128,7 @@ def _furnish_stage(ctx: StageContext) -> StageResult:
 
 
 def _ingest_stage(ctx: StageContext) -> IngestResult:
-    reports = ingest_all(
+    summaries = ingest_all(
         ctx.scenario,
         ctx.layout,
         bureaus=ctx.active_bureaus,
@@ -136,7 +136,7 @@ def _ingest_stage(ctx: StageContext) -> IngestResult:
         progress=ctx.progress_of("ingest"),
     )
     rows: dict[str, int] = {}
-    for r in reports:
+    for r in summaries:
         rows[f"{r.bureau}.files_loaded"] = r.files_loaded
         rows[f"{r.bureau}.files_skipped"] = r.files_skipped
         rows[f"{r.bureau}.files_failed"] = len(r.failed)
@@ -144,8 +144,8 @@ def _ingest_stage(ctx: StageContext) -> IngestResult:
         rows[f"{r.bureau}.loaded"] = r.rows_loaded
         rows[f"{r.bureau}.rejected"] = r.rows_rejected
     # Only new files change the credit files that every later stage reads.
-    changed = any(r.files_loaded for r in reports)
-    return IngestResult(rows, changed=changed, reports=reports)
+    changed = any(r.files_loaded for r in summaries)
+    return IngestResult(rows, changed=changed, summaries=summaries)
 
 
 def _each_bureau(
@@ -337,7 +337,10 @@ STAGES: dict[str, Stage] = {
         ),
         Stage("disputes", ("train",), _disputes_stage, "file, settle and measure disputes"),
         Stage(
-            "submit", ("disputes",), _submit_stage, "send every bureau's reports to the aggregator"
+            "submit",
+            ("disputes",),
+            _submit_stage,
+            "send every bureau's submissions to the aggregator",
         ),
         Stage(
             "reconcile",

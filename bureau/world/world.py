@@ -10,8 +10,8 @@ import pandas as pd
 
 from bureau.config.loader import load_scenario
 from bureau.config.scenario import Scenario
-from bureau.engine import map_chunks
 from bureau.errors import RunDirectoryError
+from bureau.parallel import map_chunks
 from bureau.rundir import RESOLVED_SCENARIO
 from bureau.store.parquet import chunk_file, read_table, write_table
 from bureau.world.generate import TABLES, ChunkJob, run_chunk, settle_persons

@@ -22,8 +22,8 @@ import pandas as pd
 from bureau.analysis.views import AGGREGATOR
 from bureau.config import load_scenario
 from bureau.config.scenario import Scenario
-from bureau.engine import map_chunks
 from bureau.errors import BureauError
+from bureau.parallel import map_chunks
 from bureau.rundir import RESOLVED_SCENARIO, write_bytes_atomic
 
 if TYPE_CHECKING:

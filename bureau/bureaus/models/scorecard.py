@@ -26,8 +26,8 @@ from bureau.bureaus.models.classifier import (
     binary_labels,
     check_training_data,
 )
-from bureau.engine import one_thread
 from bureau.errors import TrainingError
+from bureau.parallel import one_thread
 
 logger = logging.getLogger(__name__)
 

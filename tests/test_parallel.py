@@ -5,7 +5,7 @@ import os
 import pytest
 from threadpoolctl import threadpool_info
 
-from bureau.engine import map_chunks, one_thread, started
+from bureau.parallel import map_chunks, one_thread, started
 from tests.processes import all_gone, marked_processes
 
 
@@ -61,7 +61,7 @@ def test_worker_processes_and_their_caller_keep_to_one_blas_thread() -> None:
 
 _SLOW_POOL = """
 import signal, time
-from bureau.engine import map_chunks
+from bureau.parallel import map_chunks
 def work(i):
     time.sleep(60)
     return i
