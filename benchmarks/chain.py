@@ -1,6 +1,6 @@
 """The whole chain: `bureau run` of a scenario end to end, the time of every stage, peak memory.
 
-Usage: python benchmarks/chain.py [--scenario baseline] [--workers 2]
+Usage: python benchmarks/chain.py [--scenario baseline] [--workers 2] [--keep DIR]
 
 Runs every stage (world to compare) into a fresh temporary run directory, as `make run` does,
 and prints each stage's wall time from the run's manifest, the total, and the peak memory of
@@ -46,10 +46,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="baseline")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write the run here and keep it (to set its outputs against another run's with "
+        "benchmarks/same_bytes.py); a temporary directory, removed, by default",
+    )
     args = parser.parse_args()
     print(f"bureau {__version__} | Python {platform.python_version()} | {platform.machine()}")
     scn = load_scenario(args.scenario)
     work = Path(tempfile.mkdtemp(prefix="bench-chain-"))
+    target = work / "run" if args.keep is None else args.keep
     stage_cpu: dict[str, float] = {}
 
     def entered(stage: str, done: int, total: int) -> None:
@@ -64,7 +71,7 @@ def main() -> None:
     try:
         with PeakMemory() as memory:
             started = time.perf_counter()
-            result = run_stages(work / "run", scn, workers=args.workers, progress=entered)
+            result = run_stages(target, scn, workers=args.workers, progress=entered)
             wall = time.perf_counter() - started
         cpu = cpu_time()
         if memory.phase:

@@ -30,13 +30,13 @@ from bureau.pipeline.contract import Stage, StageContext, StageProgress, StageRe
 from bureau.pipeline.inputs import check_database, run_inputs, safe_url, server_run
 from bureau.pipeline.ledger import Ledger, entry_of, left_to_do, loaded_bureaus
 from bureau.pipeline.stages import STAGES
+from bureau.run_lock import run_lock
 from bureau.rundir import (
     MANIFEST,
     RESOLVED_SCENARIO,
     finished_stages,
     read_manifest,
     remove_temporaries,
-    run_lock,
     staged_directory,
     write_manifest,
 )

@@ -25,7 +25,7 @@ from bureau.cli.main import app
 from bureau.config import data_dir
 from bureau.layout import RunLayout
 from bureau.pipeline import run_stages
-from bureau.rundir import lock_path
+from bureau.run_lock import lock_path
 
 runner = CliRunner()
 SMALL = str(data_dir() / "scenarios" / "small.toml")
