@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pandas as pd
 from bureau.config.loader import load_scenario
 from bureau.config.scenario import Scenario
 from bureau.layout import RunLayout
+from bureau.pipeline.contract import Stage, Window
 from bureau.pipeline.run_views import AggregatorView, BureauView, ReportTables
 from bureau.pipeline.runner import RunResult, run_stages
 from bureau.pipeline.stages import STAGES
@@ -197,6 +199,8 @@ def run(
     db_url: str | None = None,
     bureaus: list[str] | None = None,
     method: str | None = None,
+    window: Window | None = None,
+    registry: Mapping[str, Stage] | None = None,
 ) -> Run:
     """Run a scenario's chain, or some of its stages, into ``out``, and open the run.
 
@@ -224,6 +228,10 @@ def run(
         For the stages that run per bureau: only these bureaus.
     method
         For reconciliation: the linkage method (the scenario's when None).
+    window
+        For the stages that run over a window of months: the window.
+    registry
+        The stages, in chain order (the package's own when None).
 
     Returns
     -------
@@ -248,6 +256,8 @@ def run(
         db_url=db_url,
         bureaus=bureaus,
         method=method,
+        window=window,
+        registry=registry,
     )
     opened = Run(target, db_url=db_url)
     opened.result = result
