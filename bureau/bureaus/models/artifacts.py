@@ -194,6 +194,19 @@ class BureauModel:
         """The model file's text."""
         return model_text(self.family, self.estimator)
 
+    def table(self) -> pd.DataFrame:
+        """The model's points on the bureau's score scale: one row per feature and bin.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The estimator's table (:meth:`WOEScorecard.table`,
+            :meth:`GradientBoostedModel.table`) on the card's scale: the points of a
+            consumer's bins, one per feature, add up to the score :meth:`score` gives,
+            before it is rounded to a whole point and clipped to the scale's range.
+        """
+        return self.estimator.table(self.scale)
+
 
 def save_model(model: BureauModel, directory: Path) -> Path:
     """Write a model and its card into a directory (each file replaced atomically).
