@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +150,27 @@ def test_a_cut_point_is_written_to_as_many_digits_as_tell_the_bins_apart() -> No
     )
     labels = card.table()["bin"].tolist()
     assert labels == ["(-inf, 1)", "[1, 1.0000001)", "[1.0000001, 2.5)", "[2.5, inf)", "Missing"]
+
+
+def test_a_model_shows_a_short_summary_of_its_card(card: WOEScorecard) -> None:
+    model = BureauModel(card, model_card("scorecard", card, SCALE))
+    text = repr(model)
+    lines = text.splitlines()
+    assert lines[0] == "BureauModel test (Test Credit): scorecard"
+    assert 5 <= len(lines) <= 10
+    assert "4 (credit, inquiries)" in text
+    assert "2018-06 (month 11), outcomes of months 12-23" in text
+    assert "AUC 0.750, KS nan (4,000 rows, bad rate 8.0%)" in text
+    assert "350-950, 650 at 19:1 good:bad, 40 points double the odds" in text
+    assert "(fitted here)" in text
+    html = model._repr_html_()
+    assert html.startswith("<table>") and html.count("<tr>") == len(lines) - 1
+    assert "AUC 0.750" in html
+
+
+def test_a_models_html_escapes_every_value(tmp_path: Path, card: WOEScorecard) -> None:
+    odd = replace(model_card("scorecard", card, SCALE), bureau_name='<b>"Credit" & Co</b>')
+    html = BureauModel(card, odd, tmp_path / "<m>")._repr_html_()
+    assert "&lt;b&gt;&quot;Credit&quot; &amp; Co&lt;/b&gt;" in html
+    assert "&lt;m&gt;" in html
+    assert "<b>" not in html and "<m>" not in html
