@@ -7,7 +7,6 @@ the databases itself, and shows itself as a short summary.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from functools import cached_property
@@ -18,6 +17,7 @@ import pandas as pd
 
 from bureau.config.loader import load_scenario
 from bureau.config.scenario import Scenario
+from bureau.display import html_summary, text_summary
 from bureau.layout import RunLayout
 from bureau.pipeline.contract import Stage, Window
 from bureau.pipeline.run_views import AggregatorView, BureauView, ReportTables
@@ -175,17 +175,10 @@ class Run:
         return rows
 
     def __repr__(self) -> str:
-        lines = [f"<bureau.Run {self.path}>"]
-        lines += [f"  {key}: {value}" for key, value in self._summary()]
-        return "\n".join(lines)
+        return text_summary(f"bureau.Run {self.path}", self._summary())
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in self._summary()
-        )
-        return f"<b>bureau.Run</b> <code>{html.escape(str(self.path))}</code><table>{cells}</table>"
+        return html_summary(f"bureau.Run {self.path}", self._summary())
 
 
 def run(

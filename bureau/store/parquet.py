@@ -34,6 +34,31 @@ def chunk_file(table_dir: Path, chunk: int) -> Path:
     return table_dir / f"part-{chunk:05d}.parquet"
 
 
+def chunk_files(table_dir: Path) -> list[Path]:
+    """The chunk files of a table, in chunk order (none where the table is not there)."""
+    return sorted(table_dir.glob("part-*.parquet"))
+
+
+def parquet_rows(table_dir: Path) -> int | None:
+    """The rows of a table, from its files' footers: without reading the table.
+
+    Parameters
+    ----------
+    table_dir
+        The table's directory.
+
+    Returns
+    -------
+    int or None
+        The rows of every chunk file; None where a footer cannot be read (a damaged file,
+        which :func:`read_table` reports).
+    """
+    try:
+        return sum(pq.read_metadata(path).num_rows for path in chunk_files(table_dir))
+    except (pa.ArrowException, OSError):
+        return None
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> int:
     """Write a DataFrame to one Parquet file.
 
@@ -90,7 +115,7 @@ def read_table(
     RunDirectoryError
         If the directory has no Parquet files, or one of them is damaged or truncated.
     """
-    files = sorted(table_dir.glob("part-*.parquet"))
+    files = chunk_files(table_dir)
     if not files:
         raise RunDirectoryError("no table files here", path=table_dir)
     try:

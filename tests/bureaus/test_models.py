@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import replace
@@ -13,58 +12,14 @@ import pandas as pd
 import pytest
 
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable, reason_codes
-from bureau.bureaus.models.artifacts import (
-    BureauModel,
-    ModelError,
-    load_model,
-    model_text,
-    save_model,
-)
-from bureau.bureaus.models.card import (
-    MODEL_FILES,
-    CardMetrics,
-    Discrimination,
-    EvaluationWindow,
-    ModelCard,
-    TrainingWindow,
-    card_sha256,
-)
+from bureau.bureaus.models.artifacts import BureauModel, ModelError, load_model, save_model
+from bureau.bureaus.models.card import ModelCard, card_sha256
 from bureau.bureaus.models.gbm import GradientBoostedModel
-from bureau.bureaus.models.scale import ScoreScale, common_scale, scale_for, to_pd, to_score
+from bureau.bureaus.models.scale import common_scale, scale_for, to_pd, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
 from bureau.errors import BureauError, TrainingError
+from tests.bureaus.fitted import DIRECTIONS, model_card, synthetic
 from tests.tampering import resize_trees, seal
-
-
-def synthetic(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "risk": rng.normal(size=n),
-            "safety": rng.normal(size=n),
-            "noise": rng.normal(size=n),
-            "count": rng.integers(0, 5, n).astype(float),
-        }
-    )
-    X.loc[rng.random(n) < 0.2, "safety"] = np.nan
-    logit = -3.0 + 1.2 * X["risk"] - 0.8 * X["safety"].fillna(0.5) + 0.3 * X["count"]
-    y = rng.random(n) < 1 / (1 + np.exp(-logit))
-    return X, y.astype(int)
-
-
-DIRECTIONS = [1, -1, 0, 1]
-
-
-@pytest.fixture(scope="module")
-def gbm() -> GradientBoostedModel:
-    X, y = synthetic()
-    return GradientBoostedModel(directions=DIRECTIONS, n_estimators=60).fit(X, y)
-
-
-@pytest.fixture(scope="module")
-def card() -> WOEScorecard:
-    X, y = synthetic()
-    return WOEScorecard(directions=DIRECTIONS).fit(X, y)
 
 
 def test_table_bins_follow_each_convention_at_the_cut_points() -> None:
@@ -175,38 +130,8 @@ def test_scale_doubles_the_odds_and_inverts() -> None:
     assert common_scale().score_min == 300 and common_scale().score_max == 850
 
 
-def _card(
-    family: str, estimator: GradientBoostedModel | WOEScorecard, scale: ScoreScale, **fields
-) -> ModelCard:
-    """A complete card for a model fitted on the synthetic data."""
-    features = list(estimator.feature_names_in_)
-    text = model_text(family, estimator)
-    metrics = {"rows": 4000, "bad_rate": 0.08, "auc": 0.75, "gini": 0.5, "ks": float("nan")}
-    values = {
-        "bureau": "test",
-        "bureau_name": "Test Credit",
-        "scenario": "synthetic",
-        "scenario_sha256": "0" * 64,
-        "seed": 7,
-        "package_version": "0+test",
-        "model_family": family,
-        "model_file": MODEL_FILES[family],
-        "model_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "features": features,
-        "feature_groups": ["credit", "inquiries"],
-        "feature_directions": dict(zip(features, DIRECTIONS, strict=True)),
-        "feature_descriptions": {f: f"the {f} column" for f in features},
-        "hyperparameters": {"C": 1.0, "max_bins": 8, "name": None},
-        "training_window": TrainingWindow(11, "2018-06", (12, 23), "bad", "in default"),
-        "evaluation_window": EvaluationWindow(23, "2019-06", (24, 35)),
-        "metrics": CardMetrics(Discrimination(**metrics), Discrimination(**metrics)),
-        "score_scale": scale,
-    }
-    return ModelCard(**(values | fields))
-
-
 def _model(card: WOEScorecard) -> BureauModel:
-    return BureauModel(card, _card("scorecard", card, scale_for(350, 950, 40, 19)))
+    return BureauModel(card, model_card("scorecard", card, scale_for(350, 950, 40, 19)))
 
 
 def test_saved_models_load_and_score_the_same(
@@ -215,7 +140,7 @@ def test_saved_models_load_and_score_the_same(
     X, _ = synthetic(300, seed=4)
     for model in (
         _model(card),
-        BureauModel(gbm, _card("lightgbm", gbm, scale_for(300, 850, 40, 19))),
+        BureauModel(gbm, model_card("lightgbm", gbm, scale_for(300, 850, 40, 19))),
     ):
         where = save_model(model, tmp_path / model.family)
         loaded = load_model(where)

@@ -24,10 +24,12 @@ import pandas as pd
 
 from bureau.bureaus.models.additive import REASONS, AdditiveModel, reason_indices
 from bureau.bureaus.models.card import CARD, MODEL_FILES, ModelCard, card_sha256, read_card
+from bureau.bureaus.models.card_sections import Discrimination
 from bureau.bureaus.models.checks import check_scorecard, read_json
 from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scale import ScoreScale, to_score
 from bureau.bureaus.models.scorecard import WOEScorecard
+from bureau.display import Lines, html_summary, text_summary
 from bureau.errors import ModelError
 from bureau.rundir import write_text_atomic
 
@@ -116,7 +118,21 @@ def score_frame(tables: AdditiveModel, scale: ScoreScale, X: pd.DataFrame) -> pd
     return pd.DataFrame(out, index=X.index)
 
 
-@dataclass(frozen=True)
+def _window(month: str, snapshot: int, outcomes: tuple[int, int]) -> str:
+    """A snapshot and its outcome months, as a model's display gives them."""
+    return f"{month} (month {snapshot}), outcomes of months {outcomes[0]}-{outcomes[1]}"
+
+
+def _discrimination(sample: Discrimination) -> str:
+    """A sample's AUC and KS, its size and its bad rate, as a model's display gives them."""
+    return (
+        f"AUC {sample.auc:.3f}, KS {sample.ks:.3f}"
+        f" ({sample.rows:,} rows, bad rate {sample.bad_rate:.1%})"
+    )
+
+
+# The dataclass's own repr would print the whole estimator and card; a model shows a summary.
+@dataclass(frozen=True, repr=False)
 class BureauModel:
     """A fitted model and its card: what it needs to score, and what the bureau knows of it.
 
@@ -193,6 +209,52 @@ class BureauModel:
     def model_text(self) -> str:
         """The model file's text."""
         return model_text(self.family, self.estimator)
+
+    def table(self) -> pd.DataFrame:
+        """The model's points on the bureau's score scale: one row per feature and bin.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The estimator's table (:meth:`WOEScorecard.table`,
+            :meth:`GradientBoostedModel.table`) on the card's scale: the points of a
+            consumer's bins, one per feature, add up to the score :meth:`score` gives,
+            before it is rounded to a whole point and clipped to the scale's range.
+        """
+        return self.estimator.table(self.scale)
+
+    def _summary(self) -> tuple[str, Lines]:
+        """The title and lines of the model's displays: who trained it, where, how it did."""
+        card = self.card
+        train, judge, scale = card.training_window, card.evaluation_window, card.score_scale
+        title = f"BureauModel {card.bureau} ({card.bureau_name}): {card.model_family}"
+        return title, [
+            ("features", f"{len(card.features)} ({', '.join(card.feature_groups)})"),
+            (
+                "trained",
+                _window(train.development_month, train.development_snapshot, train.outcome_months),
+            ),
+            (
+                "evaluated",
+                _window(judge.evaluation_month, judge.evaluation_snapshot, judge.outcome_months),
+            ),
+            ("out of time", _discrimination(card.metrics.out_of_time)),
+            ("development", _discrimination(card.metrics.development)),
+            (
+                "score scale",
+                f"{scale.score_min}-{scale.score_max}, {scale.base_score:g} at"
+                f" {scale.base_odds:g}:1 good:bad, {scale.points_to_double_odds:g} points"
+                " double the odds",
+            ),
+            ("scenario", f"{card.scenario} (seed {card.seed})"),
+            ("loaded from", "(fitted here)" if self.directory is None else str(self.directory)),
+        ]
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
 
 
 def save_model(model: BureauModel, directory: Path) -> Path:

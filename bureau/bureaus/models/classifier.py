@@ -7,15 +7,19 @@ score rows the same way; each family only says how its tables are fitted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from bureau.bureaus.models.additive import AdditiveModel
+from bureau.bureaus.models.scale import ScoreScale, common_scale
+from bureau.bureaus.models.table import BinStats, points_table
 
 #: How features are read: as float64, where a missing value is information (no file, no
 #: account of a kind) with a term of its own, but an infinite one can only be a defect.
@@ -146,6 +150,48 @@ class AdditiveClassifier(ClassifierMixin, BaseEstimator):
         column = {name: i for i, name in enumerate(self._input_names())}
         bad = self.tables_.predict_pd(matrix[:, [column[t.name] for t in self.tables_.tables]])
         return np.column_stack([1.0 - bad, bad])
+
+    def _bin_stats(self) -> Mapping[str, BinStats] | None:
+        """What the model knows of its bins' training rows (None: nothing)."""
+        return None
+
+    def table(self, scale: ScoreScale | None = None) -> pd.DataFrame:
+        """The model's points: one row per feature and bin, as a scorecard is printed.
+
+        The model is additive, the log odds of bad an intercept plus one term per feature, so
+        this is the whole model. A scorecard's bins are those it was fitted with; for the
+        gradient-boosted model, whose trees each split on one feature only, a feature's bins
+        are the intervals between every threshold its trees use, and the table is exactly
+        the booster, not an approximation of it. LightGBM scores a missing value of a
+        feature that had none in training as zero, so that feature's ``Missing`` row repeats
+        the term of the bin holding zero; and it writes a split at zero as ``1e-35``, so
+        ``(-inf, 1e-35]`` is the bin of zero and below.
+
+        Parameters
+        ----------
+        scale
+            The score scale of the points; the common 300-850 scale
+            (:func:`~bureau.bureaus.models.scale.common_scale`) when None, an estimator
+            knowing no bureau's scale. :meth:`BureauModel.table
+            <bureau.bureaus.models.artifacts.BureauModel.table>` puts them on its card's.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``feature``, ``bin`` (an interval or ``Missing``), ``lower``, ``upper``,
+            ``contribution`` (the bin's term of the log odds of bad) and ``points`` (on the
+            scale, the intercept and the scale's anchor shared evenly among the features); a
+            scorecard adds ``count``, ``event_rate`` and ``woe`` after the bounds, NaN for a
+            card read from its file. See
+            :func:`~bureau.bureaus.models.table.points_table`.
+
+        Notes
+        -----
+        The points of a consumer's bins, one per feature, add up to the consumer's score
+        before it is rounded to a whole point and clipped to the scale's range.
+        """
+        check_is_fitted(self)
+        return points_table(self.tables_, scale or common_scale(), self._bin_stats())
 
     def predict(self, X: Any) -> np.ndarray:
         """The more likely class of each row.

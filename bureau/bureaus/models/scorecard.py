@@ -26,6 +26,7 @@ from bureau.bureaus.models.classifier import (
     binary_labels,
     check_training_data,
 )
+from bureau.bureaus.models.table import BinStats
 from bureau.errors import TrainingError
 from bureau.parallel import one_thread
 
@@ -50,6 +51,9 @@ class Bins:
         Weight of evidence of a missing value.
     woe
         Every training row's weight of evidence.
+    stats
+        Each bin's training rows, bad rows and weight of evidence, then the missing
+        values' (for :meth:`WOEScorecard.table`).
     """
 
     name: str
@@ -57,6 +61,7 @@ class Bins:
     bin_woe: np.ndarray
     missing: float
     woe: np.ndarray
+    stats: BinStats
 
 
 class WOEScorecard(AdditiveClassifier):
@@ -75,7 +80,17 @@ class WOEScorecard(AdditiveClassifier):
         Features whose information value falls below this are left out.
     C
         Inverse regularisation strength of the logistic regression.
+
+    Attributes
+    ----------
+    tables_
+        The fitted card: the features that entered it, each bin with its term of the log odds.
+    bin_stats_
+        Feature -> its bins' training rows, bad rows and weights of evidence; empty for a card
+        read from its file (:meth:`from_dict`), which holds only the terms.
     """
+
+    bin_stats_: dict[str, BinStats]
 
     def __init__(
         self,
@@ -118,7 +133,7 @@ class WOEScorecard(AdditiveClassifier):
         """
         matrix, labels = self._validate_training(X, y)
         features = self._input_names()
-        self.tables_ = self._regression(self._bin(matrix, labels, features), len(features), labels)
+        self._fit_regression(self._bin(matrix, labels, features), len(features), labels)
         return self
 
     def bin_features(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> list[Bins]:
@@ -178,12 +193,19 @@ class WOEScorecard(AdditiveClassifier):
                 if table.iv < self.min_iv:
                     continue
                 splits = np.asarray(binning.splits, dtype=np.float64)
-                # The binning table lists the bins, then "Special", then "Missing".
-                woe = np.asarray(built["WoE"].iloc[:-1], dtype=np.float64)
-                values, missing = woe[: len(splits) + 1], float(woe[len(splits) + 2])
+                # The binning table lists the bins, then "Special", then "Missing", then the
+                # totals; there are no special values, so "Special" is left out.
+                rows = [*range(len(splits) + 1), len(splits) + 2]
+                woe = np.asarray(built["WoE"].iloc[rows], dtype=np.float64)
+                values, missing = woe[:-1], float(woe[-1])
                 side = np.searchsorted(splits, x, side="right")
                 column = np.where(np.isnan(x), missing, values[side])
-                kept.append(Bins(name, splits, values, missing, column))
+                stats = BinStats(
+                    np.asarray(built["Count"].iloc[rows], dtype=np.int64),
+                    np.asarray(built["Event"].iloc[rows], dtype=np.int64),
+                    woe,
+                )
+                kept.append(Bins(name, splits, values, missing, column, stats))
         return kept
 
     def fit_bins(self, bins: list[Bins], features: list[str], y: np.ndarray) -> WOEScorecard:
@@ -217,14 +239,18 @@ class WOEScorecard(AdditiveClassifier):
         unknown = sorted({b.name for b in bins} - set(features))
         if unknown:
             raise ValueError(f"binned features not among the inputs: {', '.join(unknown)}")
-        self.tables_ = self._regression(list(bins), len(features), labels)
+        self._fit_regression(list(bins), len(features), labels)
         self.classes_ = classes
         self.feature_names_in_ = np.array(features, dtype=object)
         self.n_features_in_ = len(features)
         return self
 
-    def _regression(self, kept: list[Bins], width: int, labels: np.ndarray) -> AdditiveModel:
-        """The card's tables: the regression on the bins, less any feature of the wrong sign."""
+    def _fit_regression(self, kept: list[Bins], width: int, labels: np.ndarray) -> None:
+        """Fit the card's tables, and keep the statistics of the bins of the features in it.
+
+        The tables are the regression on the bins, less any feature whose coefficient comes
+        out with the wrong sign.
+        """
         if not kept:
             raise TrainingError("no feature carries enough information to build a scorecard")
         # Newton steps on the Cholesky factor converge in a few iterations on a dense matrix
@@ -243,7 +269,8 @@ class WOEScorecard(AdditiveClassifier):
                 break
             del kept[int(np.argmax(coef))]
         logger.info("scorecard: %d of %d features kept", len(kept), width)
-        return AdditiveModel(
+        self.bin_stats_ = {b.name: b.stats for b in kept}
+        self.tables_ = AdditiveModel(
             float(regression.intercept_[0]),
             tuple(
                 FeatureTable(
@@ -252,6 +279,9 @@ class WOEScorecard(AdditiveClassifier):
                 for i, b in enumerate(kept)
             ),
         )
+
+    def _bin_stats(self) -> dict[str, BinStats]:
+        return self.bin_stats_
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted card as plain values: every bin of every feature with its term."""
@@ -285,6 +315,7 @@ class WOEScorecard(AdditiveClassifier):
             raise ValueError("not a WOE scorecard")
         card = cls()
         card.tables_ = AdditiveModel.from_dict(data)
+        card.bin_stats_ = {}  # the file holds the terms only, not the training rows' counts
         card.feature_names_in_ = np.array(data["inputs"], dtype=object)
         card.n_features_in_ = len(card.feature_names_in_)
         card.classes_ = np.array([0, 1])
