@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from bureau.rundir import MANIFEST, RESOLVED_SCENARIO
 from bureau.store.aggregator import AggregatorBase
 from bureau.store.credit_file import CreditFileBase
-from bureau.store.engines import database_engine
+from bureau.store.engines import database_engine, sqlite_file
 
 #: The aggregator's database, beside the bureaus' own.
 AGGREGATOR = "aggregator"
@@ -251,6 +251,21 @@ class RunLayout:
             The file.
         """
         return self.report / f"{name}.{suffix}"
+
+    def database_file(self, name: str) -> Path:
+        """``db/<name>.db``: a bureau's or the aggregator's database as a SQLite file.
+
+        Parameters
+        ----------
+        name
+            A bureau, or ``aggregator``.
+
+        Returns
+        -------
+        pathlib.Path
+            The file (there is none when the run's databases are on a server).
+        """
+        return sqlite_file(self.root, name)
 
     def bureau_engine(self, bureau: str, create: bool = True) -> Engine:
         """Open a bureau's own database, creating its tables if needed.

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bureau.layout import RunLayout
+
 #: The confidence level of the intervals.
 CONFIDENCE = 0.95
 #: The view that stands for the aggregator in the summary (as in the ``comparison`` table).
@@ -31,8 +33,8 @@ def run_metrics(root: Path) -> pd.DataFrame:
         linkage method and ``visible_coverage`` (the share of the world's persons with a file
         at the aggregator).
     """
-    report = root / "report"
-    comparison = pd.read_parquet(report / "comparison.parquet")
+    layout = RunLayout(root)
+    comparison = pd.read_parquet(layout.report_file("comparison"))
     numeric = list(comparison.select_dtypes(include="number").columns)
     views = comparison["bureau"].to_numpy(dtype=object)
     frame = pd.DataFrame(
@@ -42,8 +44,8 @@ def run_metrics(root: Path) -> pd.DataFrame:
             "value": comparison[numeric].to_numpy(dtype=float).ravel(),
         }
     )
-    linkage = pd.read_parquet(report / "linkage.parquet").sort_values("method")
-    coverage = pd.read_parquet(report / "coverage_accuracy.parquet").set_index("view")
+    linkage = pd.read_parquet(layout.report_file("linkage")).sort_values("method")
+    coverage = pd.read_parquet(layout.report_file("coverage_accuracy")).set_index("view")
     visible = coverage["coverage"].get(AGGREGATOR, math.nan)
     extra = pd.DataFrame(
         {

@@ -43,6 +43,24 @@ class RunOwner(OwnerBase):
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+def sqlite_file(run_dir: str | Path, name: str) -> Path:
+    """Where a database of a run is kept when it is a SQLite file.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    name
+        The database's owner (a bureau id, or ``"aggregator"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<run_dir>/db/<name>.db``.
+    """
+    return Path(run_dir) / "db" / f"{name}.db"
+
+
 def run_id(run_dir: str | Path) -> str:
     """The id of a run, made the first time a database server is used for it.
 
@@ -152,7 +170,7 @@ def database_engine(
     where = name
     try:
         if url is None:
-            path = Path(run_dir) / "db" / f"{name}.db"
+            path = sqlite_file(run_dir, name)
             where = str(path)
             if not path.is_file() and not create:
                 raise DatabaseError(f"no database of {name} in this run yet", path=path)

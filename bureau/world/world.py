@@ -14,8 +14,8 @@ from bureau.config.scenario import Scenario
 from bureau.display import Lines, html_summary, text_summary
 from bureau.errors import RunDirectoryError
 from bureau.formats.schema import month_labels
+from bureau.layout import RunLayout
 from bureau.parallel import map_chunks
-from bureau.rundir import RESOLVED_SCENARIO
 from bureau.store.parquet import chunk_file, chunk_files, parquet_rows, read_table, write_table
 from bureau.world.generate import TABLES, ChunkJob, run_chunk, settle_persons
 from bureau.world.identity import UniqueRegistry
@@ -143,9 +143,9 @@ class World:
             If the directory is not a run directory with a world in it, or a table asked for
             has no files; a damaged table file is found when the table is read.
         """
-        run = Path(path)
-        resolved = run / RESOLVED_SCENARIO
-        if not resolved.is_file() or not (run / "world").is_dir():
+        layout = RunLayout(Path(path))
+        run, resolved = layout.root, layout.scenario_file
+        if not resolved.is_file() or not layout.world.is_dir():
             raise RunDirectoryError("not a run directory with a world in it", path=run)
         unknown = set(tables or ()) - set(TABLES)
         if unknown:
@@ -153,12 +153,12 @@ class World:
         wanted = TABLES if tables is None else tables
         for name in wanted:
             # Found now rather than at first use: a world with a table missing is no world.
-            if not chunk_files(run / "world" / name):
-                raise RunDirectoryError("no table files here", path=run / "world" / name)
+            if not chunk_files(layout.world_table(name)):
+                raise RunDirectoryError("no table files here", path=layout.world_table(name))
         world = cls(load_scenario(resolved), *(pd.DataFrame() for _ in TABLES))
         for name in wanted:
             del world._frames[name]
-            world._pending[name] = run / "world" / name
+            world._pending[name] = layout.world_table(name)
         world._left_out = frozenset(TABLES) - set(wanted)
         return world
 
