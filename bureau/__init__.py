@@ -8,14 +8,12 @@ world whose truth is known, so that everything they believe can be measured agai
 from bureau.version import __version__
 
 # isort: split
-from bureau.analysis.compare import compare
-from bureau.analysis.html_report import write_html_report
 from bureau.bureaus.models import ModelCard, load_model
 from bureau.config import Scenario, load_scenario
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
 from bureau.layout import RunLayout
-from bureau.pipeline import RunResult, run, score_file
+from bureau.pipeline import RunResult, compare, run, score_file, write_html_report
 from bureau.world import World, simulate, validate_national_ids
 
 __all__ = [
