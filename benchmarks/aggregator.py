@@ -37,9 +37,9 @@ from bureau.aggregator.linkage import link, prepared_identities, splink_linker
 from bureau.aggregator.linkage_store import latest_of, submitted_identities
 from bureau.aggregator.stage import reconcile_all
 from bureau.analysis.aggregation import linkage_quality
-from bureau.analysis.provenance import file_owners
 from bureau.layout import RunLayout
 from bureau.pipeline import run_stages
+from bureau.pipeline.comparison import trace_owners
 from bureau.rundir import RESOLVED_SCENARIO
 from bureau.store.aggregator import AggregatorBase
 from bureau.store.engines import database_engine
@@ -72,16 +72,15 @@ def splink_alone(identities: pd.DataFrame, threshold: float) -> float:
 
 
 def owners_of(run: Path, bureaus: list[str]) -> pd.DataFrame:
-    frames = []
-    for bureau in bureaus:
-        engine = RunLayout(run).bureau_engine(bureau)
-        owners = file_owners(engine, run / "truth", bureau)
-        engine.dispose()
-        frames.append(
-            owners.rename_axis("consumer_id")
-            .reset_index()
-            .assign(bureau=bureau)[["bureau", "consumer_id", "person_id"]]
-        )
+    layout = RunLayout(run)
+    with layout.bureau_databases(bureaus, create=False) as engines:
+        traced = trace_owners(layout, engines)
+    frames = [
+        owners.rename_axis("consumer_id")
+        .reset_index()
+        .assign(bureau=bureau)[["bureau", "consumer_id", "person_id"]]
+        for bureau, owners in traced.items()
+    ]
     return pd.concat(frames, ignore_index=True)
 
 

@@ -17,7 +17,7 @@ from bureau.config.notebook import NotebookSetup, notebook_setup
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
 from bureau.layout import RunLayout
-from bureau.pipeline import RunResult, score_file
+from bureau.pipeline import RunResult, compare, score_file, write_html_report
 from bureau.pipeline.runs import Run, run
 from bureau.world import World, simulate, validate_national_ids
 
@@ -39,6 +39,7 @@ __all__ = [
     "World",
     "__version__",
     "common_score",
+    "compare",
     "load_model",
     "load_scenario",
     "notebook_setup",
@@ -48,4 +49,5 @@ __all__ = [
     "simulate",
     "sweep",
     "validate_national_ids",
+    "write_html_report",
 ]

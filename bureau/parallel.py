@@ -12,12 +12,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TypeVar
 
 from threadpoolctl import threadpool_limits
 
+K = TypeVar("K")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -61,6 +62,67 @@ def map_chunks(
         futures = _submit(pool, fn, items, weights)
         for future in futures:
             yield future.result()
+
+
+def map_built(
+    fn: Callable[[T], R],
+    build: Callable[[K], T],
+    keys: Sequence[K],
+    workers: int = 1,
+    weights: Sequence[float] | None = None,
+) -> Iterator[R]:
+    """Like :func:`map_chunks`, each item built only when a worker is about to take it.
+
+    For items that are large and made in this process (a bureau's slice of the truth): at
+    most one more item than there are workers exists at a time, instead of every item at
+    once, and the first workers start as soon as their items are built.
+
+    Parameters
+    ----------
+    fn
+        A picklable, module-level function.
+    build
+        Makes the item of a key, in this process.
+    keys
+        One per item.
+    workers
+        1 builds and runs each item in turn in this process; more starts that many worker
+        processes.
+    weights
+        Expected cost of each item: the heaviest are built and started first.
+
+    Yields
+    ------
+    R
+        ``fn(build(key))`` for each key, in the order of ``keys``.
+    """
+    if min(workers, len(keys)) <= 1:
+        for key in keys:
+            yield fn(build(key))
+        return
+    order = sorted(range(len(keys)), key=lambda i: -weights[i]) if weights else range(len(keys))
+    queue = iter(order)
+    with _pool(min(workers, len(keys)), fresh=False) as pool, one_thread():
+        running: dict[Future[R], int] = {}
+
+        def submit() -> None:
+            index = next(queue, None)
+            if index is not None:
+                running[pool.submit(fn, build(keys[index]))] = index
+
+        # One item more than the workers: a worker that finishes finds the next one ready.
+        for _ in range(min(workers, len(keys)) + 1):
+            submit()
+        done: dict[int, R] = {}
+        following = 0
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done[running.pop(future)] = future.result()
+                submit()
+            while following in done:
+                yield done.pop(following)
+                following += 1
 
 
 @contextmanager

@@ -63,3 +63,45 @@ def test_generators_are_stable_and_independent() -> None:
     assert not np.array_equal(a, generator(1, "world.persons", 1).random(3))
     assert not np.array_equal(a, generator(1, "world.ties", 0).random(3))
     assert not np.array_equal(a, generator(2, "world.persons", 0).random(3))
+
+
+#: What reads or writes files, or names a run directory's parts.
+_FILE_CALLS = {
+    "open",
+    "read_parquet",
+    "read_csv",
+    "read_json",
+    "read_table",
+    "to_parquet",
+    "write_table",
+    "read_text",
+    "read_bytes",
+    "write_text",
+    "write_bytes",
+    "write_text_atomic",
+    "write_bytes_atomic",
+    "iterdir",
+    "glob",
+    "rglob",
+    "load_scenario",
+    "read_card",
+}
+_FILE_MODULES = {"bureau.layout", "bureau.rundir", "bureau.store.parquet", "pyarrow.parquet"}
+
+
+def test_analysis_reads_and_writes_no_files() -> None:
+    """Analysis is functions of tables: the stages read the truth and write the report."""
+    offenders = []
+    for path in (PACKAGE / "analysis").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for name in _calls(tree):
+            if name.rsplit(".", 1)[-1] in _FILE_CALLS:
+                offenders.append(f"{path}: {name}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in _FILE_MODULES:
+                offenders.append(f"{path}: imports {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module == "pathlib":
+                names = {alias.name for alias in node.names}
+                if "Path" in names:
+                    offenders.append(f"{path}: imports pathlib.Path")
+    assert offenders == []

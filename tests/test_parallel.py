@@ -5,7 +5,7 @@ import os
 import pytest
 from threadpoolctl import threadpool_info
 
-from bureau.parallel import map_chunks, one_thread, started
+from bureau.parallel import map_built, map_chunks, one_thread, started
 from tests.processes import all_gone, marked_processes
 
 
@@ -122,3 +122,21 @@ def test_sigterm_ends_the_pool_within_seconds_not_after_its_queue(tmp_path) -> N
     # Six queued jobs of a minute each: without stopping the workers this takes minutes.
     assert time.monotonic() - began < 10
     assert all_gone(marker), marked_processes(marker)
+
+
+def test_map_built_builds_each_item_when_a_worker_is_about_to_take_it() -> None:
+    built: list[int] = []
+
+    def build(key: int) -> int:
+        built.append(key)
+        return key
+
+    keys = list(range(6))
+    weights = [1, 9, 2, 8, 3, 7]
+    for workers in (1, 2):
+        built.clear()
+        results = list(map_built(_where, build, keys, workers, weights))
+        assert [square for square, _ in results] == [k * k for k in keys]
+        assert sorted(built) == keys
+    # The heaviest are built (and started) first.
+    assert built[:3] == [1, 3, 5]

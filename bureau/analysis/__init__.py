@@ -1,5 +1,9 @@
-"""Analysis: everything the bureaus and the aggregator believe, measured against the truth."""
+"""Analysis: everything the bureaus and the aggregator believe, measured against the truth.
 
-from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, assess_bureau, assess_files
+Functions of tables that return tables: the stages that call them read the truth and the
+bureaus' files, and write what comes out.
+"""
 
-__all__ = ["ACCURACY_COLUMNS", "assess_bureau", "assess_files"]
+from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, assess_bureau, read_provenance
+
+__all__ = ["ACCURACY_COLUMNS", "assess_bureau", "read_provenance"]

@@ -1,8 +1,9 @@
-"""What the aggregator gains over any single bureau, measured against the truth.
+"""The measures of what the aggregator gains over any single bureau, against the truth.
 
 Every submitted consumer file traces back to the person whose identity created it, and every
 submitted account and public record to its world row (through the provenance each bureau keeps,
-see :mod:`bureau.analysis.provenance`). From there:
+see :mod:`bureau.analysis.provenance`). From there (each measure here, put together by
+:func:`bureau.analysis.aggregator_gain.assess_aggregation`):
 
 - linkage quality: pairwise precision, recall and F1 of the person keys against the true
   persons, and persons split over several keys or keys merging several persons;
@@ -17,28 +18,12 @@ see :mod:`bureau.analysis.provenance`). From there:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
 
-from bureau.analysis.file_accuracy import STATUS_CODES, world_inputs
+from bureau.analysis.file_accuracy import STATUS_CODES
 from bureau.analysis.metrics import discrimination
-from bureau.analysis.model_performance import true_outcomes
-from bureau.analysis.provenance import BureauTruth, bureau_truth
 from bureau.formats.history import history_defaulted
-from bureau.store.aggregator import (
-    ConsensusScore,
-    ConsolidatedPublicRecord,
-    ConsolidatedTradeline,
-    Discrepancy,
-    SubmittedIdentity,
-    SubmittedPublicRecord,
-    SubmittedTradeline,
-)
-from bureau.store.aggregator_reads import read_person_links, read_snapshot
-from bureau.store.bulk import read_frame
 
 
 def pair_counts(sizes: np.ndarray) -> int:
@@ -266,175 +251,3 @@ def consensus_performance(
     return discrimination(
         truth["default_12m"].to_numpy()[keep].astype(bool), scores["pd"].to_numpy()[keep]
     )
-
-
-def world_truth(run_dir: Path) -> tuple[int, pd.Series, set[int]]:
-    """What the accuracy measures need of the world.
-
-    Parameters
-    ----------
-    run_dir
-        The run directory.
-
-    Returns
-    -------
-    tuple
-        The number of adults, the status code per ``(account_id, month)``, and the wrongful
-        world public records.
-    """
-    persons, months, records = world_inputs(run_dir)
-    status = months.set_index(["account_id", "month"])["status"]
-    return len(persons), status, set(records.loc[records["wrongful"], "record_id"])
-
-
-def assess_aggregation(
-    run_dir: Path,
-    aggregator: Engine,
-    bureaus: dict[str, Engine],
-    method: str,
-    snapshots: list[int],
-    traced: dict[str, BureauTruth] | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Measure the aggregator and each bureau alone against the truth.
-
-    Parameters
-    ----------
-    run_dir
-        The run directory (``world/``, ``truth/``, ``report/model_performance.parquet``).
-    aggregator
-        The aggregator's database, reconciled.
-    bureaus
-        Each bureau's database (for the provenance of its rows).
-    method
-        The linkage method the consolidated tables were built with.
-    snapshots
-        The development and evaluation snapshots.
-    traced
-        Each bureau's :func:`~bureau.analysis.provenance.bureau_truth`, when already found
-        (e.g. in worker processes while reconciliation ran); found here otherwise.
-
-    Returns
-    -------
-    dict of pandas.DataFrame
-        ``linkage`` (one row per method, :func:`linkage_quality`), ``coverage_accuracy`` (one
-        row per bureau and one for the aggregator, :func:`view_accuracy`) and ``consensus``
-        (out-of-time discrimination against the truth of the consensus and of each bureau),
-        ``discrepancies`` (every disagreement found) and ``discrepancies_by_rule`` (counted by
-        snapshot, item, field, kind and rule).
-    """
-    development, evaluation = snapshots[0], snapshots[-1]
-    if traced is None:
-        traced = {b: bureau_truth(engine, run_dir / "truth", b) for b, engine in bureaus.items()}
-    truths = [traced[b] for b in sorted(bureaus)]
-    owners = pd.concat([t.owners for t in truths], ignore_index=True)
-    with aggregator.connect() as conn:
-        links = read_person_links(conn)
-    linkage = pd.DataFrame(
-        [
-            {"method": m, **linkage_quality(links[links["method"] == m], owners)}
-            for m in sorted(links["method"].unique())
-        ]
-    )
-
-    adults, account_months, wrongful_world = world_truth(run_dir)
-    accounts = pd.concat([t.accounts for t in truths]).drop_duplicates(["furnisher", "account_ref"])
-    record_truth = pd.concat([t.records for t in truths]).drop_duplicates(
-        ["furnisher", "record_ref"]
-    )
-    outcomes = true_outcomes(run_dir / "world", development)
-    defaulters = outcomes.index[
-        outcomes["default_12m"].to_numpy(dtype=bool) & ~outcomes["in_default"].to_numpy(dtype=bool)
-    ].to_numpy()
-
-    owner_of = owners.set_index(["bureau", "consumer_id"])["person_id"]
-    with aggregator.connect() as conn:
-        identities = read_snapshot(conn, SubmittedIdentity, evaluation)
-        submitted_lines = read_snapshot(conn, SubmittedTradeline, evaluation)
-        submitted_records = read_snapshot(conn, SubmittedPublicRecord, evaluation)
-
-    def owned(frame: pd.DataFrame) -> np.ndarray:
-        index = pd.MultiIndex.from_arrays([frame["bureau"], frame["consumer_id"]])
-        return owner_of.reindex(index).fillna(-1).to_numpy(dtype=np.int64)
-
-    common = {
-        "accounts": accounts,
-        "record_truth": record_truth,
-        "account_months": account_months,
-        "wrongful_world": wrongful_world,
-        "defaulters": defaulters,
-        "development": development,
-        "evaluation": evaluation,
-        "adults": adults,
-    }
-    rows = []
-    for bureau in sorted(bureaus):
-        mine = identities[identities["bureau"] == bureau]
-        lines = submitted_lines[submitted_lines["bureau"] == bureau]
-        records = submitted_records[submitted_records["bureau"] == bureau]
-        rows.append(
-            view_accuracy(
-                bureau,
-                lines.assign(owner=owned(lines)),
-                records.assign(owner=owned(records)),
-                owned(mine),
-                **common,
-            )
-        )
-    keys = links[links["method"] == method][["bureau", "consumer_id", "person_key"]]
-    of_key = key_owners(keys, owners)
-    with aggregator.connect() as conn:
-        lines = read_snapshot(conn, ConsolidatedTradeline, evaluation)
-        records = read_snapshot(conn, ConsolidatedPublicRecord, evaluation)
-
-    def key_owned(frame: pd.DataFrame) -> np.ndarray:
-        return of_key.reindex(frame["person_key"].to_numpy()).fillna(-1).to_numpy(np.int64)
-
-    rows.append(
-        view_accuracy(
-            "aggregator",
-            lines.assign(owner=key_owned(lines)),
-            records.assign(owner=key_owned(records)),
-            owned(identities),
-            **common,
-        )
-    )
-    accuracy = pd.DataFrame(rows)
-
-    consensus_rows = []
-    with aggregator.connect() as conn:
-        scores = read_snapshot(conn, ConsensusScore, evaluation)
-    if len(scores):
-        truth = true_outcomes(run_dir / "world", evaluation)
-        consensus_rows.append(
-            {"view": "aggregator", **consensus_performance(scores, of_key, truth)}
-        )
-    performance = run_dir / "report" / "model_performance.parquet"
-    if performance.exists():
-        table = pd.read_parquet(performance)
-        for _, row in table.iterrows():
-            consensus_rows.append(
-                {
-                    "view": row["bureau"],
-                    **{
-                        m: row.get(f"out_of_time_truth_{m}", np.nan)
-                        for m in ("rows", "bad_rate", "auc", "gini", "ks")
-                    },
-                }
-            )
-    with aggregator.connect() as conn:
-        discrepancies = read_frame(conn, select(Discrepancy.__table__)).drop(
-            columns="discrepancy_id"
-        )
-    by_rule = (
-        discrepancies.groupby(["snapshot", "item", "field", "kind", "rule"])
-        .size()
-        .rename("discrepancies")
-        .reset_index()
-    )
-    return {
-        "linkage": linkage,
-        "coverage_accuracy": accuracy,
-        "consensus": pd.DataFrame(consensus_rows),
-        "discrepancies": discrepancies,
-        "discrepancies_by_rule": by_rule,
-    }

@@ -1,8 +1,9 @@
 """Every bureau and the aggregator's consensus side by side, measured against the truth.
 
-From a finished run (its scores, the bureaus' credit files, the aggregator's consensus and
-person keys, the world's persons and outcomes, and the report tables already written), at the
-evaluation snapshot:
+From the views of a finished run (each bureau's scored files and the aggregator's consensus,
+traced to persons: :mod:`bureau.analysis.views`), the world's persons and outcomes, and the
+measures of the stages before, at the evaluation snapshot (:func:`compare_views`; the compare
+stage reads them all, :mod:`bureau.pipeline.comparison`):
 
 - ``comparison``: per bureau and for the consensus, coverage of the world's adults, then
   discrimination (AUC, Gini, KS) against the true outcome and against the outcome the bureau
@@ -29,50 +30,30 @@ evaluation leaves them out: a lender would not score them.
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
-from sqlalchemy.orm import DeclarativeBase
 
 from bureau.analysis.agreement import pairwise_agreement, score_spread
 from bureau.analysis.curves import roc_table, score_distribution
 from bureau.analysis.fairness import RESAMPLES, group_fairness, person_groups
 from bureau.analysis.metrics import discrimination
-from bureau.analysis.model_performance import true_outcomes
-from bureau.analysis.provenance import file_owners
 from bureau.analysis.views import (
     AGGREGATOR,
     ComparisonError,
     ScoredView,
-    aggregator_view,
-    bureau_view,
     person_scores,
-    read_scores,
-    tradelines_on_file,
     truth_sample,
 )
-from bureau.config import load_scenario
 from bureau.config.scenario import Scenario
-from bureau.errors import RunDirectoryError
-from bureau.rundir import RESOLVED_SCENARIO
-from bureau.store.aggregator import AggregatorBase
-from bureau.store.credit_file import CreditFileBase
-from bureau.store.engines import database_engine
-from bureau.store.parquet import read_table
-
-logger = logging.getLogger(__name__)
 
 #: Fewer tradelines than this on file is a thin file.
 THIN_FILE_TRADELINES = 2
 #: PD bins of the calibration table (equal numbers of files, by rank of PD).
 DECILES = 10
-#: The tables :func:`compare` returns, in the order it returns them.
+#: The tables :func:`compare_views` returns, in the order it returns them.
 TABLES = (
     "comparison",
     "calibration",
@@ -178,77 +159,48 @@ def calibration_table(name: str, judged: pd.DataFrame) -> pd.DataFrame:
     return table.astype({"decile": np.int64, "count": np.int64})[list(CALIBRATION_COLUMNS)]
 
 
-def _report_column(root: Path, table: str, key: str, column: str) -> pd.Series:
-    """A column of an existing report table by its key, or nothing if the table is absent."""
-    path = root / "report" / f"{table}.parquet"
-    if not path.exists():
+def _column(earlier: Mapping[str, pd.DataFrame], table: str, key: str, column: str) -> pd.Series:
+    """A column of an earlier stage's table by its key, or nothing if the table is absent."""
+    frame = earlier.get(table)
+    if frame is None:
         return pd.Series(dtype=float)
-    frame = pd.read_parquet(path)
     for needed in (key, column):
         if needed not in frame.columns:
-            raise ComparisonError("missing column", path=path, field=needed)
+            raise ComparisonError(f"missing column of the {table} table", field=needed)
     return frame.set_index(key)[column]
 
 
-def _open(
-    root: Path, name: str, base: type[DeclarativeBase], db_url: str | None, stage: str
-) -> Engine:
-    """Open a database of the run; a missing SQLite file is a missing stage, not a new file."""
-    if db_url is None and not (root / "db" / f"{name}.db").exists():
-        raise RunDirectoryError(f"no database of {name}: run the {stage} stage first", path=root)
-    return database_engine(root, name, base, db_url)
-
-
-@contextmanager
-def _databases(
-    run_dir: str | Path,
-    bureaus: dict[str, Engine] | None,
-    aggregator: Engine | None,
-    db_url: str | None,
-) -> Iterator[tuple[Path, Scenario, dict[str, Engine], Engine]]:
-    """The run, its scenario and its databases; those opened here are closed on leaving."""
-    root = Path(run_dir)
-    if not (root / RESOLVED_SCENARIO).exists():
-        raise RunDirectoryError(f"not a run directory (no {RESOLVED_SCENARIO})", path=root)
-    scn = load_scenario(root / RESOLVED_SCENARIO)
-    opened: list[Engine] = []
-    try:
-        if bureaus is None:
-            bureaus = {
-                b: _open(root, b, CreditFileBase, db_url, "ingest") for b in scn.active_bureaus
-            }
-            opened.extend(bureaus.values())
-        if aggregator is None:
-            aggregator = _open(root, "aggregator", AggregatorBase, db_url, "reconcile")
-            opened.append(aggregator)
-        yield root, scn, bureaus, aggregator
-    finally:
-        for engine in opened:
-            engine.dispose()
-
-
-def compare(
-    run_dir: str | Path,
-    *,
-    bureaus: dict[str, Engine] | None = None,
-    aggregator: Engine | None = None,
-    db_url: str | None = None,
+def compare_views(
+    views: list[ScoredView],
+    outcomes: pd.DataFrame,
+    persons: pd.DataFrame,
+    earlier: Mapping[str, pd.DataFrame],
+    scenario: Scenario,
     resamples: int = RESAMPLES,
     workers: int = 1,
 ) -> dict[str, pd.DataFrame]:
-    """Compare every bureau of a run and the aggregator's consensus against the truth.
+    """Compare every score of a run, bureaus and the aggregator's consensus, against the truth.
 
     Parameters
     ----------
-    run_dir
-        A run directory whose chain has run through ``reconcile``.
-    bureaus
-        Each bureau's database; opened from the run (and closed again) when None.
-    aggregator
-        The aggregator's database; opened from the run (and closed again) when None.
-    db_url
-        The database server of the run's credit files, when they are not SQLite files in
-        the run (used only to open the databases not given).
+    views
+        Every scored bureau's view in alphabetical order, then the consensus
+        (:func:`~bureau.analysis.views.bureau_view`,
+        :func:`~bureau.analysis.views.aggregator_view`).
+    outcomes
+        Every person's true outcome at the evaluation snapshot, indexed by ``person_id``
+        (``default_12m``, ``in_default``).
+    persons
+        The world's persons: ``person_id``, ``birth_date``, ``gender``, ``hukou``,
+        ``city_tier``, ``device``.
+    earlier
+        Tables of the stages before, by name, as far as the run has them:
+        ``coverage_accuracy`` (``view``, ``person_error_rate``), ``disputes`` (``bureau``,
+        ``corrected_share``) and ``correction_rescoring`` (``bureau``,
+        ``score_changed_share``, ``tier_changed_share``). The figures of a table absent are
+        NaN.
+    scenario
+        The run's scenario (its start, evaluation snapshot and seed).
     resamples
         Bootstrap resamples of the fairness intervals.
     workers
@@ -257,118 +209,20 @@ def compare(
     Returns
     -------
     dict of pandas.DataFrame
-        :data:`TABLES` by name (see the module's description); bureaus in alphabetical
-        order, the consensus (``bureau`` = ``"aggregator"``) last. Floats are rounded to six
-        decimals. Bureaus without a model (too few defaults to train) are left out.
+        :data:`TABLES` by name (see the module's description), each in the order of
+        ``views``. Floats are rounded to six decimals.
 
     Raises
     ------
-    RunDirectoryError
-        If ``run_dir`` is not a run, or a database is missing.
     ComparisonError
-        If no bureau has scores, there is no consensus at the evaluation snapshot, or a
-        scores file or report table is malformed.
+        If a table of ``earlier`` lacks a column it is read for.
     """
-    with _databases(run_dir, bureaus, aggregator, db_url) as (root, scn, engines, engine):
-        return _compare(root, scn, _views(root, scn, engines, engine), resamples, workers)
-
-
-def judged_samples(
-    run_dir: str | Path,
-    *,
-    bureaus: dict[str, Engine] | None = None,
-    aggregator: Engine | None = None,
-    db_url: str | None = None,
-) -> dict[str, pd.DataFrame]:
-    """The files of each score judged against the truth: what ``comparison`` is computed on.
-
-    Parameters
-    ----------
-    run_dir
-        A run directory whose chain has run through ``reconcile``.
-    bureaus
-        Each bureau's database; opened from the run (and closed again) when None.
-    aggregator
-        The aggregator's database; opened from the run (and closed again) when None.
-    db_url
-        The database server of the run's credit files, when they are not SQLite files in
-        the run (used only to open the databases not given).
-
-    Returns
-    -------
-    dict of pandas.DataFrame
-        By score (bureaus in alphabetical order, ``"aggregator"`` last), the
-        :func:`~bureau.analysis.views.truth_sample` at the evaluation snapshot: ``unit``
-        (consumer id or person key), ``person_id``, ``pd`` and the true ``default``.
-
-    Raises
-    ------
-    RunDirectoryError
-        If ``run_dir`` is not a run, or a database is missing.
-    ComparisonError
-        If no bureau has scores, there is no consensus at the evaluation snapshot, or a
-        scores file is malformed.
-    """
-    with _databases(run_dir, bureaus, aggregator, db_url) as (root, scn, engines, engine):
-        views = _views(root, scn, engines, engine)
-        outcomes = true_outcomes(root / "world", scn.scoring.evaluation_snapshot)
-        return {view.name: truth_sample(view.units, outcomes) for view in views}
-
-
-def _views(
-    root: Path, scn: Scenario, engines: dict[str, Engine], aggregator: Engine
-) -> list[ScoredView]:
-    """Every scored bureau's view in alphabetical order, then the consensus."""
-    evaluation = scn.scoring.evaluation_snapshot
-    truth_dir = root / "truth"
-    models = _report_column(root, "model_performance", "bureau", "model")
-    owners: dict[str, pd.Series] = {}
-    scores: dict[str, pd.DataFrame] = {}
-    views: list[ScoredView] = []
-    for bureau in sorted(engines):
-        owners[bureau] = file_owners(engines[bureau], truth_dir, bureau)
-        path = root / "scores" / f"{bureau}.parquet"
-        if not path.exists():
-            logger.info("%s has no scores (no model); left out of the comparison", bureau)
-            continue
-        scores[bureau] = read_scores(path, evaluation)
-        lines = tradelines_on_file(engines[bureau], evaluation)
-        model = str(models.get(bureau, "unknown"))
-        views.append(bureau_view(bureau, model, scores[bureau], owners[bureau], lines))
-    if not scores:
-        raise ComparisonError(
-            "no bureau has scores: run the train stage first", path=root / "scores"
-        )
-    all_owners = pd.concat(
-        [s.rename_axis("consumer_id").reset_index().assign(bureau=b) for b, s in owners.items()],
-        ignore_index=True,
-    )[["bureau", "consumer_id", "person_id"]]
-    sqlite = aggregator.dialect.name == "sqlite" and aggregator.url.database
-    where = Path(aggregator.url.database) if sqlite else root
-    views.append(
-        aggregator_view(aggregator, evaluation, scn.aggregator.linkage, all_owners, scores, where)
-    )
-    return views
-
-
-def _compare(
-    root: Path,
-    scn: Scenario,
-    views: list[ScoredView],
-    resamples: int,
-    workers: int,
-) -> dict[str, pd.DataFrame]:
-    evaluation = scn.scoring.evaluation_snapshot
-    outcomes = true_outcomes(root / "world", evaluation)
-    persons = read_table(
-        root / "world" / "persons",
-        ["person_id", "birth_date", "gender", "hukou", "city_tier", "device"],
-    )
+    evaluation = scenario.scoring.evaluation_snapshot
     adults = len(persons)
-    errors = _report_column(root, "coverage_accuracy", "view", "person_error_rate")
-    corrected = _report_column(root, "disputes", "bureau", "corrected_share")
+    errors = _column(earlier, "coverage_accuracy", "view", "person_error_rate")
+    corrected = _column(earlier, "disputes", "bureau", "corrected_share")
     rescored = {
-        column: _report_column(root, "correction_rescoring", "bureau", f"{column}_share")
+        column: _column(earlier, "correction_rescoring", "bureau", f"{column}_share")
         for column in ("score_changed", "tier_changed")
     }
 
@@ -388,14 +242,14 @@ def _compare(
             by_person[view.name] = person_scores(scored).set_index("person_id")["pd"]
     wide = pd.DataFrame(by_person).sort_index()
     pairwise, migration = pairwise_agreement(wide)
-    groups = person_groups(persons, scn.start_date, evaluation)
+    groups = person_groups(persons, scenario.start_date, evaluation)
     tables = {
         "comparison": pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS)),
         "calibration": pd.concat(calibration, ignore_index=True),
         "pairwise": pairwise,
         "migration": migration,
         "score_spread": score_spread(wide),
-        "fairness": group_fairness(fair, groups, scn.seed, resamples, workers),
+        "fairness": group_fairness(fair, groups, scenario.seed, resamples, workers),
         "roc": roc_table(judged),
         "score_distribution": score_distribution(judged),
     }

@@ -11,17 +11,18 @@ back to the persons behind it, exactly, without the bureau ever seeing a truth k
 - fragmented persons (records spread over several files) and mixed files (one file holding
   several persons' records);
 - records rejected, by validation rule.
+
+The stage hands the truth in as tables (:mod:`bureau.pipeline.truth`); :func:`read_provenance`
+reads what the bureau holds.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from bureau.analysis.provenance import read_truth, trace
+from bureau.analysis.provenance import TRUTH_COLUMNS, trace
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import (
     Consumer,
@@ -30,7 +31,6 @@ from bureau.store.credit_file import (
     Reject,
     Tradeline,
 )
-from bureau.store.parquet import read_table
 from bureau.store.reports import monthly_reports
 
 STATUS_CODES = np.array(["N", "1", "2", "3", "4", "W", "C"])
@@ -53,9 +53,24 @@ ACCURACY_COLUMNS = (
     "mixed_files",
     "records_rejected",
 )
+#: The columns of a bureau's furnished truth that :func:`assess_bureau` needs.
+ACCURACY_TRUTH_COLUMNS = (*TRUTH_COLUMNS, "record_type")
 
 
-def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
+def read_provenance(engine: Engine) -> dict[str, pd.DataFrame]:
+    """What :func:`assess_bureau` reads of a bureau's files: every record and its provenance.
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``consumers``, ``tradelines``, ``inquiries``, ``public_records`` (each with
+        ``source_file`` and ``source_line``), ``rejects`` and ``tradeline_months``.
+    """
     statements = {
         "consumers": select(Consumer.consumer_id, Consumer.source_file, Consumer.source_line),
         "tradelines": select(
@@ -80,11 +95,12 @@ def _provenance(engine: Engine) -> dict[str, pd.DataFrame]:
 
 def assess_bureau(
     bureau: str,
-    engine: Engine,
-    truth_dir: Path,
+    held: dict[str, pd.DataFrame],
+    truth: pd.DataFrame,
     persons: pd.DataFrame,
-    account_months: pd.DataFrame,
-    world_records: pd.DataFrame,
+    adults: int,
+    account_months: pd.Series,
+    wrongful_world: set[int],
 ) -> tuple[dict[str, object], pd.DataFrame]:
     """Measure one bureau's files against the truth.
 
@@ -92,16 +108,20 @@ def assess_bureau(
     ----------
     bureau
         The bureau.
-    engine
-        Its database.
-    truth_dir
-        The run's ``truth/`` directory.
+    held
+        Its files (:func:`read_provenance`).
+    truth
+        Its furnished truth (:data:`ACCURACY_TRUTH_COLUMNS`).
     persons
-        The world's persons (``person_id``).
+        The world's persons (``person_id``) whose identities were furnished to the bureau, at
+        least: no other can have a file there.
+    adults
+        The number of persons in the world, of whom the shares with a file are taken.
     account_months
-        The world's ``account_id``, ``month``, ``status``.
-    world_records
-        The world's public records (``record_id``, ``wrongful``).
+        The world's status code per ``(account_id, month)``, for the accounts furnished to
+        the bureau at least.
+    wrongful_world
+        World public record ids that are wrongful (those furnished to the bureau at least).
 
     Returns
     -------
@@ -109,8 +129,6 @@ def assess_bureau(
         One row of :data:`ACCURACY_COLUMNS` as a dict, and the rejected records by rule
         (``bureau``, ``rule_id``, ``action``, ``records``).
     """
-    truth = read_truth(truth_dir, bureau, ("record_type",))
-    held = _provenance(engine)
     tradelines = trace(held["tradelines"], truth)
     links = pd.concat(
         [
@@ -131,9 +149,13 @@ def assess_bureau(
         .groupby("owner")
         .size()
     )
-    adults = persons["person_id"]
-    with_file = adults.isin(owner.to_numpy())
-    thin = with_file & (tradelines_of_person.reindex(adults).fillna(0).to_numpy() < 2)
+    # Only persons furnished to the bureau can have a file there; the shares are of all adults.
+    candidates = persons["person_id"]
+    with_file = candidates.isin(owner.to_numpy())
+    thin = with_file & (tradelines_of_person.reindex(candidates).fillna(0).to_numpy() < 2)
+
+    def share(count: int) -> float:
+        return count / adults if adults else float("nan")
 
     # Errors, file by file. A status is wrong wherever a month the file shows differs from
     # the world's status of that account in that month.
@@ -141,8 +163,7 @@ def assess_bureau(
     shown = held["tradeline_months"].merge(
         tl[["tradeline_id", "consumer_id", "truth_key"]], on="tradeline_id"
     )
-    true_status = account_months.set_index(["account_id", "month"])["status"]
-    truth_code = true_status.reindex(
+    truth_code = account_months.reindex(
         pd.MultiIndex.from_arrays([shown["truth_key"].to_numpy(), shown["month"].to_numpy()])
     ).to_numpy()
     known = ~np.isnan(truth_code)
@@ -168,7 +189,6 @@ def assess_bureau(
 
     pr = trace(held["public_records"], truth)
     pr["owner"] = owner.reindex(pr["consumer_id"]).to_numpy()
-    wrongful_world = set(world_records.loc[world_records["wrongful"], "record_id"])
     wrongful = (
         (pr["defect"] == "wrongful_record")
         | (pr["person_id"] != pr["owner"])
@@ -189,11 +209,11 @@ def assess_bureau(
     files = len(held["consumers"])
     row = {
         "bureau": bureau,
-        "adults": len(adults),
+        "adults": adults,
         "with_file": int(with_file.sum()),
-        "coverage": float(with_file.mean()),
-        "thin_file": float(thin.mean()),
-        "invisible": float(1 - with_file.mean()),
+        "coverage": share(int(with_file.sum())),
+        "thin_file": share(int(thin.sum())),
+        "invisible": 1 - share(int(with_file.sum())),
         "files": files,
         "files_with_material_error": len(any_error),
         "material_error_rate": len(any_error) / files if files else 0.0,
@@ -203,50 +223,3 @@ def assess_bureau(
         "records_rejected": int(refused[["file", "line"]].drop_duplicates().shape[0]),
     }
     return row, by_rule[["bureau", "rule_id", "action", "records"]]
-
-
-def world_inputs(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """What :func:`assess_bureau` needs of the world: persons, account months, public records.
-
-    Parameters
-    ----------
-    run_dir
-        The run directory.
-
-    Returns
-    -------
-    tuple of pandas.DataFrame
-        ``person_id``; ``account_id``, ``month``, ``status``; ``record_id``, ``wrongful``.
-    """
-    world = run_dir / "world"
-    return (
-        read_table(world / "persons", ["person_id"]),
-        read_table(world / "account_months", ["account_id", "month", "status"]),
-        read_table(world / "public_records", ["record_id", "wrongful"]),
-    )
-
-
-def assess_files(run_dir: Path, engines: dict[str, Engine]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Measure every bureau's files of a run against the truth.
-
-    Parameters
-    ----------
-    run_dir
-        The run directory (``world/`` and ``truth/``).
-    engines
-        Each bureau's database.
-
-    Returns
-    -------
-    tuple of pandas.DataFrame
-        One row per bureau (:data:`ACCURACY_COLUMNS`), and rejected records by bureau and rule.
-    """
-    persons, account_months, world_records = world_inputs(run_dir)
-    rows, rules = [], []
-    for bureau, engine in sorted(engines.items()):
-        row, by_rule = assess_bureau(
-            bureau, engine, run_dir / "truth", persons, account_months, world_records
-        )
-        rows.append(row)
-        rules.append(by_rule)
-    return pd.DataFrame(rows, columns=list(ACCURACY_COLUMNS)), pd.concat(rules, ignore_index=True)

@@ -26,7 +26,7 @@ from bureau.analysis.file_accuracy import STATUS_CODES
 from bureau.analysis.provenance import trace
 from bureau.formats.history import HISTORY_MONTHS, status_levels
 from bureau.store.bulk import read_frame
-from bureau.store.corrections import corrections_as_of
+from bureau.store.corrections import InForce
 from bureau.store.credit_file import PublicRecord, Tradeline
 from bureau.store.reports import in_force, monthly_reports
 
@@ -52,33 +52,26 @@ class FileItems:
     """A bureau's accounts, their monthly reports and its public records, traced to the truth.
 
     Read once for every snapshot :func:`item_errors` is asked about (:func:`read_items`),
-    as they had arrived by the last.
+    as they had arrived by the last, then traced (:func:`trace_items`).
     """
 
-    #: Every tradeline, with its true account and person and ``owner``, the file's person.
+    #: Every tradeline; traced, with its true account and person and ``owner``, the file's
+    #: person.
     lines: pd.DataFrame
     #: Monthly reports in the window of any of the snapshots, every delivery of each (a
     #: furnisher's correction beside the first report), as :func:`monthly_reports` gives them.
     months: pd.DataFrame
-    #: Public records filed and arrived by the last snapshot, traced, with ``owner``.
+    #: Public records filed and arrived by the last snapshot; traced, with ``owner``.
     records: pd.DataFrame
 
 
-def read_items(
-    engine: Engine, truth: pd.DataFrame, owner: pd.Series, snapshots: Sequence[int]
-) -> FileItems:
-    """Read and trace what a bureau's files held, for the errors at each of some snapshots.
+def read_items(engine: Engine, snapshots: Sequence[int]) -> FileItems:
+    """Read what a bureau's files held, for the errors at each of some snapshots.
 
     Parameters
     ----------
     engine
         The bureau's database.
-    truth
-        The bureau's ``truth/furnished`` table
-        (:func:`~bureau.analysis.provenance.read_truth`).
-    owner
-        The person behind each of its files
-        (:func:`~bureau.analysis.provenance.file_owners`).
     snapshots
         The months the files will be read as of.
 
@@ -86,7 +79,7 @@ def read_items(
     -------
     FileItems
         The rows every one of those snapshots shows, as furnished (corrections are applied
-        per snapshot by :func:`item_errors`).
+        per snapshot by :func:`item_errors`), not traced yet (:func:`trace_items`).
     """
     first, last = min(snapshots), max(snapshots)
     with engine.connect() as conn:
@@ -123,16 +116,38 @@ def read_items(
                 PublicRecord.source_line,
             ).where(PublicRecord.arrival <= last, PublicRecord.filed <= last),
         )
-    lines = trace(lines, truth)
-    lines["owner"] = owner.reindex(lines["consumer_id"].to_numpy()).fillna(-1).to_numpy(np.int64)
-    records = trace(records, truth)
-    records["owner"] = owner.reindex(records["consumer_id"].to_numpy()).fillna(-1).to_numpy()
     return FileItems(lines, months, records)
 
 
+def trace_items(items: FileItems, truth: pd.DataFrame, owner: pd.Series) -> FileItems:
+    """Trace a bureau's items to the truth, each with the person its file is about.
+
+    Parameters
+    ----------
+    items
+        :func:`read_items`.
+    truth
+        The bureau's furnished truth (:data:`~bureau.analysis.provenance.TRUTH_COLUMNS`).
+    owner
+        The person behind each of its files
+        (:func:`~bureau.analysis.provenance.file_owners`).
+
+    Returns
+    -------
+    FileItems
+        The same rows, with the :data:`~bureau.analysis.provenance.TRACED` columns and
+        ``owner``.
+    """
+    lines = trace(items.lines, truth)
+    lines["owner"] = owner.reindex(lines["consumer_id"].to_numpy()).fillna(-1).to_numpy(np.int64)
+    records = trace(items.records, truth)
+    records["owner"] = owner.reindex(records["consumer_id"].to_numpy()).fillna(-1).to_numpy()
+    return FileItems(lines, items.months, records)
+
+
 def item_errors(
-    engine: Engine,
     items: FileItems,
+    fixes: InForce,
     account_months: pd.Series,
     wrongful_world: set[int],
     snapshot: int,
@@ -141,10 +156,11 @@ def item_errors(
 
     Parameters
     ----------
-    engine
-        The bureau's database, for the corrections in force at the snapshot.
     items
-        Its files' items (:func:`read_items`, with this snapshot among those asked for).
+        Its files' items (:func:`trace_items`, with this snapshot among those read).
+    fixes
+        The corrections in force at the snapshot
+        (:func:`~bureau.store.corrections.corrections_as_of`).
     account_months
         The world's status code per ``(account_id, month)``.
     wrongful_world
@@ -160,8 +176,6 @@ def item_errors(
         status; -1 otherwise), what the file shows and what is true, the severity, and the
         month the wrong row arrived. Sorted by file, item, number and month.
     """
-    with engine.connect() as conn:
-        fixes = corrections_as_of(conn, snapshot)
     months = in_force(items.months, snapshot)
     months = months[
         (months["month"].to_numpy() <= snapshot)

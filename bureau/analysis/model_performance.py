@@ -11,37 +11,13 @@ knows.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pyarrow.dataset as ds
 
 from bureau.analysis.metrics import discrimination
-from bureau.store.parquet import read_table
 
-
-def true_outcomes(world_dir: Path, snapshot: int) -> pd.DataFrame:
-    """Every person's true outcome at a snapshot.
-
-    Parameters
-    ----------
-    world_dir
-        The run's ``world/`` directory.
-    snapshot
-        The snapshot month.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``person_id``: ``default_12m`` and ``in_default``.
-    """
-    table = read_table(
-        world_dir / "outcomes",
-        ["person_id", "default_12m", "in_default"],
-        ds.field("snapshot_month") == snapshot,
-    )
-    return table.set_index("person_id")
+#: The figures of :func:`truth_performance`, in order.
+TRUTH_METRICS = ("rows", "bad_rate", "auc", "gini", "ks")
 
 
 def truth_performance(
@@ -56,7 +32,8 @@ def truth_performance(
     owners
         :func:`~bureau.analysis.provenance.file_owners`.
     outcomes
-        :func:`true_outcomes` at the same snapshot.
+        The true outcomes at the same snapshot, indexed by ``person_id`` (``default_12m``,
+        ``in_default``), of every owner at least.
 
     Returns
     -------

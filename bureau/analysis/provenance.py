@@ -5,45 +5,29 @@ furnishing knows, for each furnished line, whose identity it carried, which pers
 row it was about, and which defect was injected into it. These functions join the two, so that
 every measure against the truth (file accuracy, model performance, disputes, the aggregator's
 gain) starts from the same links, without a bureau ever seeing a truth key.
+
+The truth comes in as a table (the stage reads it, :mod:`bureau.pipeline.truth`); what a
+bureau holds is read from its database by the ``read_*`` functions here, and traced by the
+others, which read nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Consumer, PublicRecord, Tradeline
-from bureau.store.parquet import write_table
 
 #: What :func:`trace` attaches to each loaded record.
 TRACED = ("person_id", "truth_key", "defect", "identity_of")
-
-
-def read_truth(truth_dir: Path, bureau: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read the truth about a bureau's furnished records, as much as :func:`trace` needs.
-
-    Parameters
-    ----------
-    truth_dir
-        The run's ``truth/`` directory.
-    bureau
-        The bureau.
-    extra
-        Further columns of ``truth/furnished/<bureau>.parquet`` to read.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``file``, ``line``, the :data:`TRACED` columns and ``extra``.
-    """
-    columns = ["file", "line", *TRACED, *extra]
-    return pd.read_parquet(truth_dir / "furnished" / f"{bureau}.parquet", columns=columns)
+#: The columns of a bureau's furnished truth that :func:`trace` joins on and attaches.
+TRUTH_COLUMNS = ("file", "line", *TRACED)
+#: The columns of a bureau's furnished truth that :func:`file_owners` needs.
+OWNER_COLUMNS = ("file", "line", "identity_of")
 
 
 def trace(
@@ -56,7 +40,7 @@ def trace(
     frame
         Loaded rows with their provenance (``source_file``, ``source_line``).
     truth
-        The bureau's ``truth/furnished`` table (:func:`read_truth`).
+        The bureau's furnished truth: ``file``, ``line`` and ``columns``.
     columns
         The columns of ``truth`` to attach.
 
@@ -66,99 +50,86 @@ def trace(
         ``frame`` with ``columns`` (by default ``person_id``, ``truth_key``, ``defect`` and
         ``identity_of``), missing where a row traces to no furnished line.
     """
-    return frame.merge(
-        truth[["file", "line", *columns]],
-        left_on=["source_file", "source_line"],
-        right_on=["file", "line"],
-        how="left",
-    ).drop(columns=["file", "line"])
+    files = truth["file"]
+    if isinstance(files.dtype, pd.CategoricalDtype):
+        names, right = files.cat.categories, files.cat.codes.to_numpy(dtype=np.int64)
+    else:
+        codes, names = pd.factorize(files)
+        right = codes.astype(np.int64)
+    # Joined on the file's number rather than its name: the same rows, in a third of the
+    # time, a file name being hashed once rather than once per line. A name the truth does
+    # not know matches nothing; a missing one matches a missing one, as in a join on names.
+    left = names.get_indexer(frame["source_file"])
+    left[(left < 0) & frame["source_file"].notna().to_numpy()] = -2
+    return (
+        frame.assign(_file=left)
+        .merge(
+            truth[["line", *columns]].assign(_file=right),
+            left_on=["_file", "source_line"],
+            right_on=["_file", "line"],
+            how="left",
+        )
+        .drop(columns=["_file", "line"])
+    )
 
 
-def file_owners(
-    engine: Engine, truth_dir: Path, bureau: str, truth: pd.DataFrame | None = None
-) -> pd.Series:
-    """The person behind each of a bureau's consumer files.
-
-    Most stages after ingestion need this, and it changes only when consumers are added: it
-    is kept in ``truth/owners/``, named by the number of consumer files, the last consumer
-    id and the size of the truth table it was traced in, and found again there while those
-    stay the same.
+def read_consumers(engine: Engine) -> pd.DataFrame:
+    """A bureau's consumer files with the provenance of the record that created each.
 
     Parameters
     ----------
     engine
         The bureau's database.
-    truth_dir
-        The run's ``truth/`` directory.
-    bureau
-        The bureau.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``consumer_id``, ``source_file``, ``source_line``.
+    """
+    with engine.connect() as conn:
+        return read_frame(
+            conn, select(Consumer.consumer_id, Consumer.source_file, Consumer.source_line)
+        )
+
+
+def file_owners(consumers: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """The person behind each of a bureau's consumer files.
+
+    Parameters
+    ----------
+    consumers
+        :func:`read_consumers`.
     truth
-        Its ``truth/furnished`` table, when already read (``file``, ``line`` and
-        ``identity_of`` at least); read here otherwise.
+        The bureau's furnished truth (:data:`OWNER_COLUMNS` at least).
 
     Returns
     -------
     pandas.Series
         ``person_id`` indexed by ``consumer_id``: the person whose identity the record that
-        created the file carried.
+        created the file carried (-1 when it traces to no furnished line).
     """
-    furnished = truth_dir / "furnished" / f"{bureau}.parquet"
-    with engine.connect() as conn:
-        files, last = conn.execute(select(func.count(), func.max(Consumer.consumer_id))).one()
-    kept = truth_dir / "owners" / f"{bureau}-{files}-{last or 0}-{furnished.stat().st_size}.parquet"
-    if kept.exists():
-        owners = pd.read_parquet(kept)
-    else:
-        owners = _traced_owners(engine, furnished, truth)
-        # Keeping it only saves time: a run directory that cannot be written to goes without.
-        with contextlib.suppress(OSError):
-            write_table(owners, kept)
-            for stale in kept.parent.glob(f"{bureau}-*.parquet"):
-                if stale != kept:
-                    stale.unlink(missing_ok=True)
+    traced = trace(consumers, truth, ("identity_of",))
     return pd.Series(
-        owners["person_id"].to_numpy(dtype=np.int64),
-        index=owners["consumer_id"].to_numpy(dtype=np.int64),
+        traced["identity_of"].fillna(-1).to_numpy(dtype=np.int64),
+        index=traced["consumer_id"].to_numpy(dtype=np.int64),
         name="person_id",
     )
 
 
-def _traced_owners(engine: Engine, furnished: Path, truth: pd.DataFrame | None) -> pd.DataFrame:
-    with engine.connect() as conn:
-        consumers = read_frame(
-            conn, select(Consumer.consumer_id, Consumer.source_file, Consumer.source_line)
-        )
-    if truth is None:
-        truth = pd.read_parquet(furnished, columns=["file", "line", "identity_of"])
-    traced = trace(consumers, truth, ("identity_of",))
-    return pd.DataFrame(
-        {
-            "consumer_id": traced["consumer_id"].to_numpy(dtype=np.int64),
-            "person_id": traced["identity_of"].fillna(-1).to_numpy(dtype=np.int64),
-        }
-    )
-
-
-def item_truth(engine: Engine, truth_dir: Path, bureau: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The world row behind each account and public record a bureau holds.
+def read_item_provenance(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The accounts and public records a bureau holds, with their provenance.
 
     Parameters
     ----------
     engine
         The bureau's database.
-    truth_dir
-        The run's ``truth/`` directory.
-    bureau
-        The bureau.
 
     Returns
     -------
     tuple of pandas.DataFrame
-        Accounts: ``furnisher``, ``account_ref``, ``account_id``, ``account_person``;
-        records: ``furnisher``, ``record_ref``, ``record_id``, ``record_person``, ``wrongful``
-        (filed against someone it is not about).
+        Tradelines (``furnisher``, ``account_ref``, ``source_file``, ``source_line``) and
+        public records (``furnisher``, ``record_ref``, ``source_file``, ``source_line``).
     """
-    truth = read_truth(truth_dir, bureau)
     with engine.connect() as conn:
         lines = read_frame(
             conn,
@@ -178,6 +149,28 @@ def item_truth(engine: Engine, truth_dir: Path, bureau: str) -> tuple[pd.DataFra
                 PublicRecord.source_line,
             ),
         )
+    return lines, records
+
+
+def item_truth(
+    lines: pd.DataFrame, records: pd.DataFrame, truth: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The world row behind each account and public record a bureau holds.
+
+    Parameters
+    ----------
+    lines, records
+        :func:`read_item_provenance`.
+    truth
+        The bureau's furnished truth (:data:`TRUTH_COLUMNS`).
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        Accounts: ``furnisher``, ``account_ref``, ``account_id``, ``account_person``;
+        records: ``furnisher``, ``record_ref``, ``record_id``, ``record_person``, ``wrongful``
+        (filed against someone it is not about).
+    """
     lines = trace(lines, truth)
     records = trace(records, truth)
     accounts = pd.DataFrame(
@@ -207,8 +200,7 @@ class BureauTruth:
     Attributes
     ----------
     owners
-        ``bureau``, ``consumer_id``, ``person_id`` (see
-        :func:`~bureau.analysis.provenance.file_owners`).
+        ``bureau``, ``consumer_id``, ``person_id`` (see :func:`file_owners`).
     accounts, records
         The accounts and public records it holds, as :func:`item_truth` returns them.
     """
@@ -218,28 +210,31 @@ class BureauTruth:
     records: pd.DataFrame
 
 
-def bureau_truth(engine: Engine, truth_dir: Path, bureau: str) -> BureauTruth:
+def bureau_truth(
+    bureau: str,
+    owners: pd.Series,
+    lines: pd.DataFrame,
+    records: pd.DataFrame,
+    truth: pd.DataFrame,
+) -> BureauTruth:
     """Trace one bureau's files and items to the truth (its part of the aggregator's measure).
 
     Parameters
     ----------
-    engine
-        The bureau's database.
-    truth_dir
-        The run's ``truth/`` directory.
     bureau
         The bureau.
+    owners
+        :func:`file_owners` of the bureau.
+    lines, records
+        :func:`read_item_provenance` of the bureau.
+    truth
+        The bureau's furnished truth (:data:`TRUTH_COLUMNS`).
 
     Returns
     -------
     BureauTruth
         Its files' owners and its items' world rows.
     """
-    owners = (
-        file_owners(engine, truth_dir, bureau)
-        .rename_axis("consumer_id")
-        .reset_index()
-        .assign(bureau=bureau)[["bureau", "consumer_id", "person_id"]]
-    )
-    accounts, records = item_truth(engine, truth_dir, bureau)
-    return BureauTruth(owners, accounts, records)
+    table = owners.rename_axis("consumer_id").reset_index().assign(bureau=bureau)
+    accounts, held = item_truth(lines, records, truth)
+    return BureauTruth(table[["bureau", "consumer_id", "person_id"]], accounts, held)

@@ -1,6 +1,6 @@
 """Each score of a run as a view: its files at the evaluation snapshot, traced to persons.
 
-A bureau's view is its scored consumer files (``RUN/scores/<bureau>.parquet``); the
+A bureau's view is its scored consumer files (the scores its train stage made); the
 aggregator's is its consensus over person keys. Each file is traced to the person behind it
 (:func:`~bureau.analysis.provenance.file_owners`; a person key to the person most of its
 files belong to, :func:`~bureau.analysis.aggregation.key_owners`), with the outcome the view
@@ -10,7 +10,6 @@ observed and the tradelines it held at the snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -48,13 +47,13 @@ class ScoredView:
     units: pd.DataFrame
 
 
-def read_scores(path: Path, evaluation: int) -> pd.DataFrame:
-    """A bureau's scores file, checked.
+def checked_scores(frame: pd.DataFrame, evaluation: int) -> pd.DataFrame:
+    """A bureau's scores (as its train stage wrote them), checked.
 
     Parameters
     ----------
-    path
-        ``RUN/scores/<bureau>.parquet``.
+    frame
+        The scores: :data:`SCORE_COLUMNS`, and ``snapshot`` if the scores say their month.
     evaluation
         The evaluation snapshot the scores must be of.
 
@@ -67,20 +66,17 @@ def read_scores(path: Path, evaluation: int) -> pd.DataFrame:
     ------
     ComparisonError
         If a column is missing, a PD is missing or outside [0, 1], or the scores are of
-        another month.
+        another month; naming the row and the field (the caller, which read them, names the
+        file).
     """
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise ComparisonError(f"cannot read the scores: {exc}", path=path) from None
     for column in SCORE_COLUMNS:
         if column not in frame.columns:
-            raise ComparisonError("missing column", path=path, field=column)
+            raise ComparisonError("missing column", field=column)
     pd_ = pd.to_numeric(frame["pd"], errors="coerce").to_numpy(dtype=np.float64)
     wrong = np.flatnonzero(~((pd_ >= 0) & (pd_ <= 1)))
     if len(wrong):
         raise ComparisonError(
-            "not a probability between 0 and 1", path=path, row=int(wrong[0]) + 1, field="pd"
+            "not a probability between 0 and 1", row=int(wrong[0]) + 1, field="pd"
         )
     if "snapshot" in frame.columns:
         other = np.flatnonzero(frame["snapshot"].to_numpy() != evaluation)
@@ -88,7 +84,6 @@ def read_scores(path: Path, evaluation: int) -> pd.DataFrame:
             month = frame["snapshot"].iloc[other[0]]
             raise ComparisonError(
                 f"scores of month {month}, not of the evaluation snapshot {evaluation}",
-                path=path,
                 row=int(other[0]) + 1,
                 field="snapshot",
             )
@@ -140,7 +135,7 @@ def bureau_view(
     model
         Its model family.
     scores
-        :func:`read_scores`.
+        :func:`checked_scores`.
     owners
         :func:`~bureau.analysis.provenance.file_owners` of the bureau.
     tradelines
@@ -168,15 +163,28 @@ def bureau_view(
     )
 
 
-def aggregator_view(
-    engine: Engine,
-    evaluation: int,
-    default_method: str,
-    owners: pd.DataFrame,
-    scores: dict[str, pd.DataFrame],
-    where: Path | str,
-) -> ScoredView:
-    """The aggregator's consensus as a view: its person keys, traced to persons.
+@dataclass(frozen=True)
+class ConsensusTables:
+    """What the aggregator's view is made of (:func:`read_consensus`).
+
+    Attributes
+    ----------
+    consensus
+        The consensus scores at the evaluation snapshot (``person_key``, ``pd``,
+        ``in_default``...).
+    links
+        ``bureau``, ``consumer_id``, ``person_key`` of the linkage the consensus was built on.
+    tradelines
+        ``person_key``, ``tradelines``: the consolidated tradelines of each key.
+    """
+
+    consensus: pd.DataFrame
+    links: pd.DataFrame
+    tradelines: pd.DataFrame
+
+
+def read_consensus(engine: Engine, evaluation: int, default_method: str) -> ConsensusTables:
+    """Read the aggregator's consensus at the evaluation snapshot, with its person keys.
 
     Parameters
     ----------
@@ -187,45 +195,50 @@ def aggregator_view(
     default_method
         The linkage method to read person keys of when the database does not record the one
         its consensus was built on.
-    owners
-        ``bureau``, ``consumer_id``, ``person_id``: the person behind every file of every
-        bureau.
-    scores
-        Each bureau's :func:`read_scores`: a key's observed outcome is bad when any of its
-        files went bad at any bureau.
-    where
-        The database's location, for errors.
 
     Returns
     -------
-    ScoredView
-        One unit per person key with a consensus score.
-
-    Raises
-    ------
-    ComparisonError
-        If there is no consensus at the evaluation snapshot.
+    ConsensusTables
+        Its scores (none when no consensus was fitted), keys and tradelines per key.
     """
     with engine.connect() as conn:
         consensus = read_snapshot(conn, ConsensusScore, evaluation)
         method = conn.execute(
             select(Reconciliation.method).where(Reconciliation.snapshot == evaluation)
         ).scalar()
-        method = method or default_method
-        links = read_person_links(conn, method)
+        links = read_person_links(conn, method or default_method)
         lines = read_frame(
             conn,
             select(ConsolidatedTradeline.person_key, func.count().label("tradelines"))
             .where(ConsolidatedTradeline.snapshot == evaluation)
             .group_by(ConsolidatedTradeline.person_key),
         )
-    if consensus.empty:
-        raise ComparisonError(
-            f"no consensus scores at month {evaluation}: run the reconcile stage first",
-            path=where,
-            field="consensus_scores",
-        )
-    consensus = consensus.sort_values("person_key", ignore_index=True)
+    return ConsensusTables(consensus, links, lines)
+
+
+def aggregator_view(
+    held: ConsensusTables, owners: pd.DataFrame, scores: dict[str, pd.DataFrame]
+) -> ScoredView:
+    """The aggregator's consensus as a view: its person keys, traced to persons.
+
+    Parameters
+    ----------
+    held
+        :func:`read_consensus`.
+    owners
+        ``bureau``, ``consumer_id``, ``person_id``: the person behind every file of every
+        bureau.
+    scores
+        Each bureau's :func:`checked_scores`: a key's observed outcome is bad when any of its
+        files went bad at any bureau.
+
+    Returns
+    -------
+    ScoredView
+        One unit per person key with a consensus score.
+    """
+    links, lines = held.links, held.tradelines
+    consensus = held.consensus.sort_values("person_key", ignore_index=True)
     keys = consensus["person_key"].to_numpy(dtype=np.int64)
     of_key = key_owners(links, owners)
     # The aggregator observes nothing of its own: what its bureaus observed is what it knows.
@@ -265,7 +278,8 @@ def truth_sample(units: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     units
         A :class:`ScoredView`'s units.
     outcomes
-        :func:`~bureau.analysis.model_performance.true_outcomes` at the evaluation snapshot.
+        The true outcomes at the evaluation snapshot, indexed by ``person_id``
+        (``default_12m``, ``in_default``).
 
     Returns
     -------

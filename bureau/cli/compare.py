@@ -8,7 +8,7 @@ import math
 from rich.table import Table
 
 from bureau.analysis.compare import TABLES
-from bureau.analysis.html_report import INDEX, write_html_report
+from bureau.analysis.html_report import INDEX
 from bureau.cli.common import (
     AsJson,
     Quiet,
@@ -22,6 +22,7 @@ from bureau.cli.common import (
 from bureau.cli.stages import DEFAULT_WORKERS, DbOption, RunArg, stage_command
 from bureau.errors import RunDirectoryError
 from bureau.layout import RunLayout
+from bureau.pipeline.outputs import write_html_report
 
 # The summary's columns: title, field of the comparison table, format.
 _COLUMNS = (

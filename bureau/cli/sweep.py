@@ -26,7 +26,7 @@ from bureau.cli.simulate import ScenarioArg
 from bureau.config import load_scenario
 from bureau.experiments import sweep as experiment
 from bureau.experiments.cells import parse_settings
-from bureau.pipeline.stages import records_json
+from bureau.pipeline.outputs import records_json
 
 DEFAULT_WORKERS = default_workers()
 

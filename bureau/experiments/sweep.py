@@ -31,8 +31,8 @@ from bureau.experiments.cells import SweepError, grid, label
 from bureau.experiments.figure import sweep_figure
 from bureau.experiments.metrics import run_metrics, summarise
 from bureau.parallel import map_chunks
+from bureau.pipeline.outputs import records_json
 from bureau.pipeline.runner import run_stages
-from bureau.pipeline.stages import records_json
 from bureau.rundir import write_bytes_atomic, write_text_atomic
 from bureau.store.parquet import write_table
 

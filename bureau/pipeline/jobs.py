@@ -1,28 +1,38 @@
 """The per-bureau work of the stages: one job per bureau, each run in a worker process.
 
 Each job opens its own bureau's database (an engine cannot cross a process boundary) and
-returns plain values for its stage (:mod:`bureau.pipeline.stages`) to gather and write.
-Training keeps its modelling tables under ``features/``, and the disputes stage the features
-of the files as corrected, so that later jobs score them without reading the files again.
+returns plain values for its stage (:mod:`bureau.pipeline.stages`) to gather and write. A job
+that measures against the truth reads none of the world's tables: its stage read them once and
+hands each job its bureau's slice (:class:`~bureau.pipeline.truth.TruthSlice`). Only
+reconciliation's tracing reads its bureau's furnished truth itself: it is all of the truth
+that job needs, and its stage, busy linking meanwhile, needs none of it. Training keeps its
+modelling tables under ``features/``, and the disputes stage the features of the files as
+corrected, so that later jobs score them without reading the files again.
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from bureau.analysis.aggregation import world_truth
 from bureau.analysis.disputes import dispute_statistics
-from bureau.analysis.file_accuracy import assess_bureau, world_inputs
-from bureau.analysis.file_errors import item_errors, read_items
+from bureau.analysis.file_accuracy import assess_bureau, read_provenance
+from bureau.analysis.file_errors import item_errors, read_items, trace_items
 from bureau.analysis.metrics import discrimination, rounded
-from bureau.analysis.model_performance import true_outcomes, truth_performance
-from bureau.analysis.provenance import BureauTruth, bureau_truth, file_owners, read_truth
+from bureau.analysis.model_performance import truth_performance
+from bureau.analysis.provenance import (
+    TRUTH_COLUMNS,
+    BureauTruth,
+    bureau_truth,
+    file_owners,
+    read_consumers,
+    read_item_provenance,
+)
 from bureau.analysis.rescoring import rescore_corrected
 from bureau.bureaus.ablation import NOTHING_REMOVED, SCORE_COLUMNS, ablation_scores
 from bureau.bureaus.disputes import (
@@ -39,6 +49,7 @@ from bureau.bureaus.train import TrainingError, train_bureau
 from bureau.config.scenario import Scenario
 from bureau.furnish.disputes import file_disputes
 from bureau.layout import RunLayout
+from bureau.pipeline.truth import TruthSlice, read_furnished
 from bureau.rng import generator
 from bureau.store.corrections import corrections_as_of
 from bureau.store.parquet import write_table
@@ -50,14 +61,22 @@ logger = logging.getLogger(__name__)
 class BureauJob:
     """One bureau's work in a worker process.
 
-    Its run (paths and databases), the bureau, and for training the model family (the
-    profile's when None).
+    Its run (paths and databases), the bureau, for training the model family (the profile's
+    when None), and the bureau's slice of the truth, as far as its stage needs it.
     """
 
     scenario: Scenario
     run: RunLayout
     bureau: str
     family: str | None = None
+    truth: TruthSlice = field(default_factory=TruthSlice)
+
+
+def _required(value: Any, job: BureauJob, what: str) -> Any:
+    """A part of a job's truth its stage was to hand it: a job without it is a bug."""
+    if value is None:
+        raise ValueError(f"the {what} of {job.bureau} was not handed to its job")
+    return value
 
 
 def _database(job: BureauJob) -> AbstractContextManager[Engine]:
@@ -71,15 +90,26 @@ def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
     Parameters
     ----------
     job
-        The bureau and its run.
+        The bureau, its run and its truth: furnished truth, account months, wrongful
+        records, persons.
 
     Returns
     -------
     tuple
         :func:`~bureau.analysis.file_accuracy.assess_bureau` of the bureau.
     """
+    truth = job.truth
     with _database(job) as engine:
-        return assess_bureau(job.bureau, engine, job.run.truth, *world_inputs(job.run.root))
+        held = read_provenance(engine)
+    return assess_bureau(
+        job.bureau,
+        held,
+        _required(truth.furnished, job, "furnished truth"),
+        _required(truth.persons, job, "persons"),
+        _required(truth.adults, job, "number of adults"),
+        _required(truth.account_months, job, "account months"),
+        _required(truth.wrongful, job, "wrongful records"),
+    )
 
 
 def truth_job(job: BureauJob) -> BureauTruth:
@@ -88,15 +118,20 @@ def truth_job(job: BureauJob) -> BureauTruth:
     Parameters
     ----------
     job
-        The bureau and its run.
+        The bureau and its run: its furnished truth is read here, once, the one part of the
+        truth the job needs (its stage needs none of it).
 
     Returns
     -------
     BureauTruth
         :func:`~bureau.analysis.provenance.bureau_truth` of the bureau.
     """
+    furnished = read_furnished(job.run, job.bureau, TRUTH_COLUMNS)
     with _database(job) as engine:
-        return bureau_truth(engine, job.run.truth, job.bureau)
+        consumers = read_consumers(engine)
+        lines, records = read_item_provenance(engine)
+    owners = file_owners(consumers, furnished)
+    return bureau_truth(job.bureau, owners, lines, records, furnished)
 
 
 def _reported_features(
@@ -131,7 +166,8 @@ def train_job(job: BureauJob) -> dict[str, Any]:
     Parameters
     ----------
     job
-        The bureau and its run.
+        The bureau, its run and its truth: furnished truth (to trace its files' owners) and
+        outcomes at the evaluation snapshot.
 
     Returns
     -------
@@ -139,17 +175,19 @@ def train_job(job: BureauJob) -> dict[str, Any]:
         The bureau, its model family, and its metrics in time, out of time, and out of time
         against the true outcomes.
     """
+    furnished = _required(job.truth.furnished, job, "furnished truth")
+    outcomes = _required(job.truth.outcomes, job, "outcomes")
     try:
         with _database(job) as engine:
             result = train_bureau(engine, job.scenario, job.bureau, job.family)
-            owners = file_owners(engine, job.run.truth, job.bureau)
+            owners = file_owners(read_consumers(engine), furnished)
     except TrainingError as exc:
         # A bureau too small to have seen a default has no model; the others go on.
         logger.warning("%s", exc.message)
         family = job.family or job.scenario.bureaus[job.bureau].model
         return {"bureau": job.bureau, "model": family, "status": exc.message}
     snapshot = job.scenario.scoring.evaluation_snapshot
-    truth = truth_performance(result.scores, owners, true_outcomes(job.run.world, snapshot))
+    truth = truth_performance(result.scores, owners, outcomes)
     # Against the truth: for the report, never the card (a bureau cannot know it).
     windows = {**result.metrics, "out_of_time_truth": rounded(truth)}
     save_model(result.model, job.run.model_dir(job.bureau))
@@ -217,7 +255,8 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
     Parameters
     ----------
     job
-        The bureau and its run.
+        The bureau, its run and its truth: furnished truth, account months, wrongful
+        records.
 
     Returns
     -------
@@ -227,16 +266,23 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
     """
     scn = job.scenario
     development, evaluation = scn.snapshots
-    _, account_months, wrongful = world_truth(job.run.root)
-    truth = read_truth(job.run.truth, job.bureau)
+    truth = _required(job.truth.furnished, job, "furnished truth")
+    account_months = _required(job.truth.account_months, job, "account months")
+    wrongful = _required(job.truth.wrongful, job, "wrongful records")
     with _database(job) as engine:
-        owner = file_owners(engine, job.run.truth, job.bureau, truth)
-        items = read_items(engine, truth, owner, scn.snapshots)
-        errors = item_errors(engine, items, account_months, wrongful, development)
+        owner = file_owners(read_consumers(engine), truth)
+        items = trace_items(read_items(engine, scn.snapshots), truth, owner)
+
+        def errors_at(snapshot: int) -> pd.DataFrame:
+            with engine.connect() as conn:
+                fixes = corrections_as_of(conn, snapshot)
+            return item_errors(items, fixes, account_months, wrongful, snapshot)
+
+        errors = errors_at(development)
         rng = generator(scn.seed, f"disputes:{job.bureau}", 0)
         filed = file_disputes(job.bureau, errors, scn.aggregator.disputes, rng, development)
         record_disputes(engine, filed)
-        later = item_errors(engine, items, account_months, wrongful, evaluation)
+        later = errors_at(evaluation)
         model = _trained_model(job.run, job.bureau)
         changes = pd.DataFrame({"consumer_id": [], "before": [], "after": []})
         rescored = None
@@ -284,7 +330,8 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
     Parameters
     ----------
     job
-        The bureau and its run.
+        The bureau, its run and its truth: its files' owners and their outcomes at the
+        evaluation snapshot.
 
     Returns
     -------
@@ -304,9 +351,8 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
     except TrainingError as exc:
         logger.warning("%s", exc.message)
         return []
-    with _database(job) as engine:
-        owners = file_owners(engine, job.run.truth, job.bureau)
-    outcomes = true_outcomes(job.run.world, evaluation)
+    owners = _required(job.truth.owners, job, "file owners")
+    outcomes = _required(job.truth.outcomes, job, "outcomes")
     rows = []
     for removed, scores in scored.items():
         judged = scores[~scores["in_default"].to_numpy(dtype=bool)]

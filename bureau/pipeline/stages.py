@@ -14,25 +14,31 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from bureau.aggregator.stage import ReconcileSummary, reconcile_all
 from bureau.aggregator.submission import receive
-from bureau.analysis.aggregation import assess_aggregation
-from bureau.analysis.compare import compare
-from bureau.analysis.file_accuracy import ACCURACY_COLUMNS
-from bureau.analysis.html_report import write_html_report
+from bureau.analysis.aggregator_gain import assess_aggregation, read_aggregator_tables
+from bureau.analysis.compare import compare_views
+from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, ACCURACY_TRUTH_COLUMNS
 from bureau.analysis.privacy import ledger_with_value, privacy_ledger
+from bureau.analysis.provenance import OWNER_COLUMNS, TRUTH_COLUMNS
 from bureau.analysis.rescoring import RESCORING_COLUMNS
 from bureau.bureaus.ingest import IngestSummary, feed_bytes, ingest_all
 from bureau.furnish.stage import furnish_all
-from bureau.layout import RunLayout
-from bureau.parallel import map_chunks, started
+from bureau.parallel import map_built, started
+from bureau.pipeline.comparison import (
+    EARLIER_TABLES,
+    PERSON_COLUMNS,
+    read_views,
+    trace_owners,
+)
 from bureau.pipeline.contract import Stage, StageContext, StageResult
 from bureau.pipeline.jobs import (
     BureauJob,
@@ -43,8 +49,19 @@ from bureau.pipeline.jobs import (
     train_job,
     truth_job,
 )
+from bureau.pipeline.outputs import read_report_tables, write_report_page, write_report_tables
+from bureau.pipeline.truth import (
+    TruthSlice,
+    item_slicer,
+    month_status,
+    outcomes_of,
+    owner_slicer,
+    read_account_months,
+    read_outcomes,
+    read_persons,
+    read_wrongful_records,
+)
 from bureau.rundir import write_text_atomic
-from bureau.store.parquet import write_table
 from bureau.world import write_world
 
 logger = logging.getLogger(__name__)
@@ -69,48 +86,6 @@ class ReconcileResult(TablesResult):
     """What reconciliation did: its summary, and the tables that measure it."""
 
     summary: ReconcileSummary | None = None
-
-
-def records_json(frame: pd.DataFrame) -> str:
-    """A table as a JSON list of records, keys in column order, missing values as null.
-
-    Parameters
-    ----------
-    frame
-        The table.
-
-    Returns
-    -------
-    str
-        The JSON text, ending in a newline; the same table always gives the same text.
-    """
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return json.dumps(records, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def write_report_tables(
-    run: RunLayout, tables: dict[str, pd.DataFrame], csv: bool = True, as_json: bool = False
-) -> None:
-    """Write report tables as Parquet and CSV into ``RUN/report/``, each file whole or not at all.
-
-    Parameters
-    ----------
-    run
-        The run.
-    tables
-        The tables by name (the file name without suffix).
-    csv
-        Also write a CSV beside each Parquet file.
-    as_json
-        Also write each table as JSON records (:func:`records_json`).
-    """
-    run.report.mkdir(exist_ok=True)
-    for name, frame in tables.items():
-        write_table(frame, run.report_file(name))
-        if csv:
-            write_text_atomic(run.report_file(name, "csv"), frame.to_csv(index=False))
-        if as_json:
-            write_text_atomic(run.report_file(name, "json"), records_json(frame))
 
 
 def _world_stage(ctx: StageContext) -> StageResult:
@@ -148,25 +123,45 @@ def _ingest_stage(ctx: StageContext) -> IngestResult:
     return IngestResult(rows, changed=changed, summaries=summaries)
 
 
+def _jobs(
+    ctx: StageContext, bureaus: list[str], truths: Mapping[str, TruthSlice]
+) -> tuple[list[BureauJob], list[float]]:
+    """One job per bureau, each with its slice of the truth, and the jobs' expected costs."""
+    jobs = [BureauJob(ctx.scenario, ctx.layout, b, truth=truths[b]) for b in bureaus]
+    return jobs, [feed_bytes(ctx.layout, b) for b in bureaus]
+
+
 def _each_bureau(
-    ctx: StageContext, stage: str, job: Callable[[BureauJob], Any], bureaus: list[str]
+    ctx: StageContext,
+    stage: str,
+    job: Callable[[BureauJob], Any],
+    bureaus: list[str],
+    slice_of: Callable[[str], TruthSlice] | None = None,
 ) -> Iterator[tuple[str, Any]]:
-    """Run a per-bureau job for each bureau (in worker processes), yielding in bureau order."""
-    jobs = [BureauJob(ctx.scenario, ctx.layout, b) for b in bureaus]
+    """Run a per-bureau job for each bureau (in worker processes), yielding in bureau order.
+
+    Each job is made, with its bureau's slice of the truth (``slice_of``), when a worker is
+    about to take it: only the slices of the jobs running are held at a time.
+    """
+
+    def build(bureau: str) -> BureauJob:
+        truth = slice_of(bureau) if slice_of else TruthSlice()
+        return BureauJob(ctx.scenario, ctx.layout, bureau, truth=truth)
+
     progress = ctx.progress_of(stage)
-    progress(0, len(jobs))
+    progress(0, len(bureaus))
     weights = [feed_bytes(ctx.layout, b) for b in bureaus]
-    results = map_chunks(job, jobs, workers=ctx.workers, weights=weights)
+    results = map_built(job, build, bureaus, workers=ctx.workers, weights=weights)
     for done, (bureau, result) in enumerate(zip(bureaus, results, strict=True), start=1):
         yield bureau, result
-        progress(done, len(jobs))
+        progress(done, len(bureaus))
 
 
 def _accuracy_stage(ctx: StageContext) -> TablesResult:
+    bureaus = sorted(ctx.scenario.active_bureaus)
+    truth = item_slicer(ctx.layout, ACCURACY_TRUTH_COLUMNS, persons=True)
     rows, rules = [], []
-    for _, (row, by_rule) in _each_bureau(
-        ctx, "accuracy", accuracy_job, sorted(ctx.scenario.active_bureaus)
-    ):
+    for _, (row, by_rule) in _each_bureau(ctx, "accuracy", accuracy_job, bureaus, truth):
         rows.append(row)
         rules.append(by_rule)
     tables = {
@@ -183,13 +178,15 @@ def _accuracy_stage(ctx: StageContext) -> TablesResult:
 
 def _train_stage(ctx: StageContext) -> TablesResult:
     bureaus = ctx.active_bureaus
-    rows = [row for _, row in _each_bureau(ctx, "train", train_job, bureaus)]
+    evaluation = ctx.scenario.scoring.evaluation_snapshot
+    truth = owner_slicer(ctx.layout, OWNER_COLUMNS, evaluation)
+    rows = [row for _, row in _each_bureau(ctx, "train", train_job, bureaus, truth)]
     table = pd.DataFrame(rows)
-    previous = ctx.layout.report_file("model_performance")
-    if ctx.bureaus is not None and previous.exists():
-        # Training some bureaus again keeps the others' rows.
-        kept = pd.read_parquet(previous)
-        table = pd.concat([kept[~kept["bureau"].isin(bureaus)], table], ignore_index=True)
+    if ctx.bureaus is not None:
+        # Training some bureaus again keeps the others' rows, which only this table holds.
+        kept = read_report_tables(ctx.layout, ["model_performance"]).get("model_performance")
+        if kept is not None:
+            table = pd.concat([kept[~kept["bureau"].isin(bureaus)], table], ignore_index=True)
     table = table.sort_values("bureau", ignore_index=True)
     write_report_tables(ctx.layout, {"model_performance": table})
     scored = {f"{r['bureau']}.scored": int(r.get("out_of_time_rows", 0)) for r in rows}
@@ -197,10 +194,10 @@ def _train_stage(ctx: StageContext) -> TablesResult:
 
 
 def _disputes_stage(ctx: StageContext) -> TablesResult:
+    bureaus = ctx.scenario.active_bureaus
+    truth = item_slicer(ctx.layout, TRUTH_COLUMNS)
     rows, by_severity, rescored = [], [], []
-    for _, (row, severity, rescoring) in _each_bureau(
-        ctx, "disputes", dispute_job, ctx.scenario.active_bureaus
-    ):
+    for _, (row, severity, rescoring) in _each_bureau(ctx, "disputes", dispute_job, bureaus, truth):
         rows.append(row)
         by_severity.append(severity)
         if rescoring is not None:
@@ -238,9 +235,9 @@ def _submit_stage(ctx: StageContext) -> StageResult:
 def _reconcile_stage(ctx: StageContext) -> ReconcileResult:
     scn = ctx.scenario
     bureaus = scn.active_bureaus
-    jobs = [BureauJob(scn, ctx.layout, b) for b in bureaus]
-    weights = [feed_bytes(ctx.layout, b) for b in bureaus]
-    with ctx.layout.aggregator_database() as engine, ctx.layout.bureau_databases(bureaus) as dbs:
+    # Each job reads its own bureau's furnished truth: this process, busy linking, holds none.
+    jobs, weights = _jobs(ctx, bureaus, {b: TruthSlice() for b in bureaus})
+    with ctx.layout.aggregator_database() as engine:
         # Tracing each bureau's files to the truth needs no reconciliation: it goes on in a
         # worker process while this one links and reconciles.
         with started(truth_job, jobs, ctx.workers, weights, spare=True) as traced:
@@ -253,10 +250,22 @@ def _reconcile_stage(ctx: StageContext) -> ReconcileResult:
                 snapshots=scn.snapshots,
                 progress=ctx.progress_of("reconcile"),
             )
-            truths = dict(zip(bureaus, traced(), strict=True))
-        tables = assess_aggregation(
-            ctx.layout.root, engine, dbs, ctx.linkage, scn.snapshots, truths
-        )
+            found = dict(zip(bureaus, traced(), strict=True))
+        held = read_aggregator_tables(engine, scn.snapshots[-1])
+    # The statuses of the accounts the bureaus hold, read once for all of them.
+    held_accounts = [t.accounts["account_id"].to_numpy(dtype=np.int64) for t in found.values()]
+    accounts = np.unique(np.concatenate([np.array([], dtype=np.int64), *held_accounts]))
+    tables = assess_aggregation(
+        held,
+        found,
+        _trained_scores(ctx, bureaus),
+        len(read_persons(ctx.layout)),
+        month_status(read_account_months(ctx.layout, accounts)),
+        read_wrongful_records(ctx.layout),
+        read_outcomes(ctx.layout, scn.snapshots),
+        ctx.linkage,
+        scn.snapshots,
+    )
     tables = {name: frame.round(6) for name, frame in tables.items()}
     # Every disagreement is a long table: Parquet only.
     write_report_tables(ctx.layout, {"discrepancies": tables.pop("discrepancies")}, csv=False)
@@ -279,6 +288,16 @@ def _reconcile_stage(ctx: StageContext) -> ReconcileResult:
     return ReconcileResult(rows, keys={"method": ctx.linkage}, tables=tables, summary=summary)
 
 
+def _trained_scores(ctx: StageContext, bureaus: list[str]) -> dict[str, pd.DataFrame]:
+    """The scores each bureau with a model made at the evaluation snapshot (``scores/``)."""
+    columns = ["consumer_id", "pd", "in_default"]
+    return {
+        b: pd.read_parquet(ctx.layout.scores_of(b), columns=columns)
+        for b in sorted(bureaus)
+        if ctx.layout.scores_of(b).is_file()
+    }
+
+
 def _ablation_tables(
     rows: list[dict[str, Any]], engines: dict[str, Engine]
 ) -> dict[str, pd.DataFrame]:
@@ -291,21 +310,31 @@ def _ablation_tables(
 
 
 def _compare_stage(ctx: StageContext) -> TablesResult:
-    bureaus = ctx.scenario.active_bureaus
-    jobs = [BureauJob(ctx.scenario, ctx.layout, b) for b in bureaus]
-    weights = [feed_bytes(ctx.layout, b) for b in bureaus]
+    scn, run = ctx.scenario, ctx.layout
+    bureaus = scn.active_bureaus
+    evaluation = scn.scoring.evaluation_snapshot
     progress = ctx.progress_of("compare")
     progress(0, 2)
-    root = ctx.layout.root
-    with ctx.layout.aggregator_database() as engine, ctx.layout.bureau_databases(bureaus) as dbs:
+    with run.aggregator_database() as engine, run.bureau_databases(bureaus) as dbs:
+        owners = trace_owners(run, dbs)
+        outcomes = read_outcomes(run, [evaluation])[evaluation]
+        truths = {
+            b: TruthSlice(owners=owners[b], outcomes=outcomes_of(outcomes, owners[b].to_numpy()))
+            for b in bureaus
+        }
+        jobs, weights = _jobs(ctx, bureaus, truths)
         # The ablation retrains every bureau in worker processes while this one compares.
         with started(ablation_job, jobs, ctx.workers, weights) as ablation:
-            tables = compare(root, bureaus=dbs, aggregator=engine, workers=ctx.workers)
+            earlier = read_report_tables(run, EARLIER_TABLES)
+            views = read_views(run, scn, dbs, engine, owners)
+            persons = read_persons(run, PERSON_COLUMNS)
+            tables = compare_views(views, outcomes, persons, earlier, scn, workers=ctx.workers)
             progress(1, 2)
             rows = [row for found in ablation() for row in found]
         tables.update({k: v.round(6) for k, v in _ablation_tables(rows, dbs).items()})
-    write_report_tables(ctx.layout, tables, as_json=True)
-    write_html_report(root, tables, workers=ctx.workers)
+    write_report_tables(run, tables, as_json=True)
+    # The page draws the earlier stages' tables too: all of them are handed to it.
+    write_report_page(run, {**earlier, **tables}, workers=ctx.workers)
     progress(2, 2)
     return TablesResult({name: len(frame) for name, frame in tables.items()}, tables=tables)
 

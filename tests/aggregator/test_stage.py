@@ -14,7 +14,7 @@ from bureau.aggregator.stage import reconcile_all
 from bureau.aggregator.submission import receive
 from bureau.cli.main import app
 from bureau.layout import RunLayout
-from bureau.pipeline import run_stages
+from bureau.pipeline import STAGES, StageContext, run_stages
 from bureau.store.aggregator import (
     AggregatorBase,
     ConsolidatedTradeline,
@@ -69,6 +69,28 @@ def test_the_aggregator_sees_more_than_any_bureau(small_run) -> None:
     assert consensus.loc["aggregator", "auc"] > 0.6
     model = json.loads((small_run.path / "report" / "consensus_model.json").read_text())
     assert model["rows"] > 0 and len(model["coef"]) == len(model["features"])
+
+
+def test_each_bureau_is_judged_from_its_scores_as_training_judged_it(
+    small_run, tmp_path: Path
+) -> None:
+    """The consensus table's bureau rows come from scores/, never from report/."""
+    run = tmp_path / "run"
+    shutil.copytree(small_run.path, run)
+    for suffix in ("parquet", "csv"):
+        (run / "report" / f"model_performance.{suffix}").unlink()
+    STAGES["reconcile"].run(StageContext(small_run.scenario, RunLayout(run), workers=1))
+    for name in ("consensus.parquet", "coverage_accuracy.parquet", "linkage.parquet"):
+        assert (run / "report" / name).read_bytes() == (
+            small_run.path / "report" / name
+        ).read_bytes()
+    consensus = pd.read_parquet(run / "report" / "consensus.parquet").set_index("view")
+    performance = pd.read_parquet(small_run.path / "report" / "model_performance.parquet")
+    metrics = ["rows", "bad_rate", "auc", "gini", "ks"]
+    expected = performance.set_index("bureau")[[f"out_of_time_truth_{m}" for m in metrics]]
+    expected.columns = metrics
+    judged = consensus.loc[expected.index, metrics]
+    pd.testing.assert_frame_equal(judged, expected.round(6), check_names=False)
 
 
 def test_reconciling_again_is_a_no_op_and_another_method_reruns(small_run, tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 import bureau
-from bureau.analysis.compare import TABLES, judged_samples
-from bureau.analysis.html_report import FIGURES, INDEX, write_html_report
+from bureau.analysis.compare import TABLES
+from bureau.analysis.html_report import FIGURES, INDEX
 from bureau.cli.main import app
+from bureau.pipeline import judged_samples, write_html_report
 
 pytestmark = pytest.mark.slow
 

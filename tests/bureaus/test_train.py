@@ -19,7 +19,7 @@ from bureau.bureaus.models.artifacts import load_model
 from bureau.bureaus.train import train_bureau
 from bureau.config.loader import scenario_to_toml
 from bureau.layout import RunLayout
-from bureau.pipeline import STAGES, run_stages
+from bureau.pipeline import STAGES, StageContext, run_stages
 
 ALL_GROUPS = sorted({f.group for f in FEATURES})
 
@@ -122,6 +122,19 @@ def test_training_again_is_a_no_op(small_run) -> None:
         if p.is_file()
     }
     assert before == after
+
+
+@pytest.mark.slow
+def test_training_one_bureau_again_keeps_the_others_rows(small_run, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(small_run.path, run)
+    before = pd.read_parquet(run / "report" / "model_performance.parquet")
+    ctx = StageContext(small_run.scenario, RunLayout(run), workers=1, bureaus=("kaola",))
+    result = STAGES["train"].run(ctx)
+    assert list(result.rows) == ["kaola.scored"]
+    # The others' rows read back, kaola's made again from its slice of the truth: the same.
+    after = pd.read_parquet(run / "report" / "model_performance.parquet")
+    pd.testing.assert_frame_equal(after, before)
 
 
 @pytest.mark.slow

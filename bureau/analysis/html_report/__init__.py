@@ -1,25 +1,28 @@
-"""A run's report as one self-contained HTML page: ``RUN/report/index.html``.
+"""A run's report as one self-contained HTML page, for ``RUN/report/index.html``.
 
 The page sets out the scenario, then every bureau and the aggregator's consensus against the
 truth: a summary table, ROC curves, score distributions, calibration, agreement between
 bureaus, coverage, fairness, linkage and what the aggregator gains, file errors and disputes,
 and links to every table of the report. Every figure is embedded as a PNG data URI and the
 style sheet is inline, with no script and nothing fetched, so the file can be opened offline
-and sent on alone; each figure is also written to ``RUN/report/figures/<name>.png``.
+and sent on alone; each figure is also given as PNG bytes, for ``RUN/report/figures/``.
 
 The page is drawn from the report tables alone (:mod:`bureau.analysis.figures`), so it is
-quick to make and needs no database. A table the run does not have (a run made by an older
-version) leaves its part of the page with a note saying so. The same tables give the same
-bytes: nothing on the page depends on the time or the machine.
+quick to make and needs no database; :func:`html_report` reads and writes nothing, the
+pipeline hands it the tables and writes what it returns (:mod:`bureau.pipeline.outputs`).
+A table the run does not have (a run made by an older version) leaves its part of the page
+with a note saying so. The same tables give the same bytes: nothing on the page depends on the
+time or the machine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
+from bureau.analysis.compare import TABLES
 from bureau.analysis.html_report.files import (
     aggregator_section,
     errors_section,
@@ -34,7 +37,6 @@ from bureau.analysis.html_report.page import (
     STYLE,
     Page,
     esc,
-    read_scenario,
 )
 from bureau.analysis.html_report.scores import (
     agreement_section,
@@ -44,10 +46,23 @@ from bureau.analysis.html_report.scores import (
     scenario_section,
     summary_section,
 )
-from bureau.errors import RunDirectoryError
-from bureau.rundir import write_text_atomic
+from bureau.config.scenario import Scenario
 
-__all__ = ["FIGURES", "INDEX", "write_html_report"]
+__all__ = ["DRAWN", "FIGURES", "INDEX", "ReportPage", "html_report"]
+
+#: Every table the page draws: the compare stage's own, and those of the stages before it.
+DRAWN = (
+    *TABLES,
+    "ablation",
+    "privacy_ledger",
+    "file_accuracy",
+    "linkage",
+    "consensus",
+    "coverage_accuracy",
+    "disputes",
+    "disputes_by_severity",
+    "correction_rescoring",
+)
 
 _SECTIONS: tuple[tuple[str, str, Callable[[Page], str]], ...] = (
     ("scenario", "Scenario", scenario_section),
@@ -63,48 +78,63 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Page], str]], ...] = (
 )
 
 
-def write_html_report(
-    run_dir: Path, tables: dict[str, pd.DataFrame] | None = None, workers: int = 1
-) -> Path:
-    """Write a run's report as one self-contained HTML page, with its figures as PNG files.
+@dataclass(frozen=True)
+class ReportPage:
+    """The report page and its figures, for the caller to write.
+
+    Attributes
+    ----------
+    text
+        The page (``index.html``).
+    figures
+        Each figure's PNG bytes by file name (``<name>.png``, for ``figures/``), in the
+        order they are drawn on the page.
+    """
+
+    text: str
+    figures: dict[str, bytes]
+
+
+def html_report(
+    tables: Mapping[str, pd.DataFrame],
+    scenario: Scenario | str,
+    files: Sequence[str],
+    run_name: str,
+    workers: int = 1,
+) -> ReportPage:
+    """Draw a run's report as one self-contained HTML page, with its figures as PNG bytes.
 
     Parameters
     ----------
-    run_dir
-        The run directory.
     tables
-        Report tables by name (e.g. what :func:`~bureau.analysis.compare.compare` returns);
-        the others are read from ``RUN/report/<name>.parquet``.
+        The report tables by name, as many of :data:`DRAWN` as the run has; a part of the
+        page whose tables are not given says so instead.
+    scenario
+        The run's resolved scenario, or why it cannot be shown.
+    files
+        The names of the report's files (tables as Parquet, CSV, JSON...), which the page
+        links to.
+    run_name
+        The run's name, for the title when the scenario cannot be shown.
     workers
         Worker processes to render the figures in; the page is the same for any number.
 
     Returns
     -------
-    pathlib.Path
-        ``RUN/report/index.html``. Each figure is also in ``RUN/report/figures/``; PNG files
-        there of figures no longer drawn are removed. A part of the page whose tables the
-        run does not have says so instead.
-
-    Raises
-    ------
-    RunDirectoryError
-        If ``run_dir`` is not a directory.
+    ReportPage
+        The page and every figure it embeds.
     """
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise RunDirectoryError("not a run directory", path=root)
     # matplotlib takes about a second to import: drawing needs it, ``import bureau`` does not.
     from bureau.analysis import figures
 
-    page = Page(root, dict(tables or {}), read_scenario(root), figures)
-    page.report.mkdir(exist_ok=True)
+    page = Page(dict(tables), scenario, tuple(files), figures)
     sections = []
     for anchor, heading, build in _SECTIONS:
         sections.append(SECTION.substitute(anchor=anchor, heading=esc(heading), body=build(page)))
     contents = "\n".join(
         f'<li><a href="#{anchor}">{esc(heading)}</a></li>' for anchor, heading, _ in _SECTIONS
     )
-    name = root.name if isinstance(page.scenario, str) else page.scenario.name
+    name = run_name if isinstance(page.scenario, str) else page.scenario.name
     text = PAGE.substitute(
         title=esc(f"bureau: run report, scenario {name}"),
         style=STYLE,
@@ -116,11 +146,4 @@ def write_html_report(
         sections="\n".join(sections),
     )
     text = page.render(text, workers)
-    out = page.report / INDEX
-    write_text_atomic(out, text)
-    directory = page.report / FIGURES
-    if directory.is_dir():
-        for stale in sorted(directory.glob("*.png")):
-            if stale.name not in page.written:
-                stale.unlink()
-    return out
+    return ReportPage(text, dict(page.rendered))

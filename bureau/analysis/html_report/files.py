@@ -6,11 +6,9 @@ the data-source ablation, and every file of the report.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import PurePosixPath
 
-if TYPE_CHECKING:
-    pass
-from bureau.analysis.html_report.page import INDEX, Page, esc, html_table, paragraph
+from bureau.analysis.html_report.page import Page, esc, html_table, paragraph
 
 
 def aggregator_section(page: Page) -> str:
@@ -265,10 +263,9 @@ def privacy_section(page: Page) -> str:
 
 def tables_section(page: Page) -> str:
     """The page's tables section."""
-    formats = {}
-    for path in sorted(page.report.iterdir()):
-        if path.is_file() and not path.name.startswith(".") and path.name != INDEX:
-            formats.setdefault(path.stem, []).append(path)
+    formats: dict[str, list[PurePosixPath]] = {}
+    for path in sorted(PurePosixPath(name) for name in page.files):
+        formats.setdefault(path.stem, []).append(path)
     if not formats:
         return '<p class="missing">No report tables in this run.</p>'
     items = []

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import base64
 import html
-import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from string import Template
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -20,16 +18,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bureau.analysis.views import AGGREGATOR
-from bureau.config import load_scenario
 from bureau.config.scenario import Scenario
-from bureau.errors import BureauError
 from bureau.parallel import map_chunks
-from bureau.rundir import RESOLVED_SCENARIO, write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-logger = logging.getLogger(__name__)
 
 #: The page, in ``RUN/report/``.
 INDEX = "index.html"
@@ -146,35 +139,24 @@ def paragraph(text: str) -> str:
 
 @dataclass
 class Page:
-    """What the page is made of, and the figures written so far."""
+    """What the page is made of, and the figures rendered so far."""
 
-    root: Path
+    #: The tables drawn, by name; a table absent leaves a note.
     tables: dict[str, pd.DataFrame]
     #: The run's scenario, or why it could not be read.
     scenario: Scenario | str
+    #: The names of the files of the report the page links to.
+    files: tuple[str, ...]
     #: :mod:`bureau.analysis.figures`.
     figures: ModuleType
-    written: list[str] = field(default_factory=list)
+    #: Each figure rendered, as PNG bytes, by file name in ``FIGURES``.
+    rendered: dict[str, bytes] = field(default_factory=dict)
     #: Figures drawn and not rendered yet, with their captions, by name.
     pending: dict[str, tuple[Figure, str]] = field(default_factory=dict)
 
-    @property
-    def report(self) -> Path:
-        """The run's ``report/`` directory."""
-        return self.root / "report"
-
     def table(self, name: str) -> pd.DataFrame | None:
-        """A report table: as given, else read from the run; None if absent or unreadable."""
-        if name not in self.tables:
-            path = self.report / f"{name}.parquet"
-            if not path.exists():
-                return None
-            try:
-                self.tables[name] = pd.read_parquet(path)
-            except (OSError, ValueError) as exc:
-                logger.warning("%s: cannot read: %s; left out of the HTML report", path, exc)
-                return None
-        return self.tables[name]
+        """A table of the report, or None if the page was not given it."""
+        return self.tables.get(name)
 
     def missing(self, needs: dict[str, Sequence[str]]) -> str | None:
         """A note naming what is missing of the tables and columns needed, or None."""
@@ -200,7 +182,7 @@ class Page:
         return _placeholder(name)
 
     def render(self, text: str, workers: int) -> str:
-        """Render the figures kept, write their PNG files, and put them in place in ``text``.
+        """Render the figures kept, keep their PNG bytes, and put them in place in ``text``.
 
         Rendering is most of the time the page takes: the figures render in worker
         processes, each the same bytes wherever it is rendered.
@@ -209,11 +191,8 @@ class Page:
         # The figures with the most panels take longest: they start first.
         panels = [len(figure.axes) for figure in drawn]
         rendered = map_chunks(self.figures.png_bytes, drawn, workers, weights=panels)
-        directory = self.report / FIGURES
-        directory.mkdir(parents=True, exist_ok=True)
         for (name, (figure, caption)), data in zip(self.pending.items(), rendered, strict=True):
-            write_bytes_atomic(directory / f"{name}.png", data)
-            self.written.append(f"{name}.png")
+            self.rendered[f"{name}.png"] = data
             width, height = (round(v * self.figures.DPI) for v in figure.get_size_inches())
             embedded = _FIGURE.substitute(
                 data=base64.b64encode(data).decode("ascii"),
@@ -241,14 +220,3 @@ class Page:
 def _placeholder(name: str) -> str:
     # A comment cannot come out of the escaped text around it: no caption or cell holds one.
     return f"<!-- figure {name} -->"
-
-
-def read_scenario(root: Path) -> Scenario | str:
-    """The run's resolved scenario, or why it cannot be shown."""
-    path = root / RESOLVED_SCENARIO
-    if not path.exists():
-        return f"Not shown: the run has no {RESOLVED_SCENARIO}."
-    try:
-        return load_scenario(path)
-    except BureauError as exc:
-        return f"Not shown: {exc}"
