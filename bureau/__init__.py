@@ -11,21 +11,38 @@ from bureau.version import __version__
 from bureau.aggregator.consolidated import ConsolidatedFile
 from bureau.analysis.agreement import common_score, risk_tier
 from bureau.bureaus.credit_report import CreditReport
-from bureau.bureaus.models import BureauModel, ModelCard, load_model
+from bureau.bureaus.models import (
+    BureauModel,
+    GradientBoostedModel,
+    ModelCard,
+    WOEScorecard,
+    load_model,
+)
 from bureau.config import Scenario, load_scenario
 from bureau.config.notebook import NotebookSetup, notebook_setup
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
 from bureau.layout import RunLayout
-from bureau.pipeline import RunResult, compare, score_file, write_html_report
+from bureau.pipeline import (
+    STAGES,
+    RunResult,
+    Stage,
+    StageContext,
+    StageResult,
+    compare,
+    score_file,
+    write_html_report,
+)
 from bureau.pipeline.runs import Run, run
 from bureau.world import World, simulate, validate_national_ids
 
 __all__ = [
+    "STAGES",
     "BureauError",
     "BureauModel",
     "ConsolidatedFile",
     "CreditReport",
+    "GradientBoostedModel",
     "ModelCard",
     "NotebookSetup",
     "Run",
@@ -34,8 +51,12 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "Stage",
+    "StageContext",
+    "StageResult",
     "SweepError",
     "TrainingError",
+    "WOEScorecard",
     "World",
     "__version__",
     "common_score",

@@ -119,3 +119,25 @@ def test_notebooks_use_only_the_public_api(path: Path) -> None:
             ):
                 below.append(f"bureau.{node.attr}")
     assert below == []
+
+
+def test_the_readme_s_python_api_uses_only_the_public_api() -> None:
+    import ast
+    import re
+
+    import bureau
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    below = re.findall(r"\bbureau\.[a-z_]+\.[A-Za-z_]+", section)
+    for block in re.findall(r"```python\n(.*?)```", section, flags=re.S):
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bureau"):
+                below.append(ast.unparse(node))
+            if isinstance(node, ast.Import):
+                below += [a.name for a in node.names if a.name.startswith("bureau.")]
+    named = set(re.findall(r"`bureau\.([A-Za-z_]+)", section)) | set(
+        re.findall(r"\bbureau\.([A-Za-z_]+)\(", section)
+    )
+    below += sorted(f"bureau.{name}" for name in named - set(bureau.__all__))
+    assert below == []

@@ -19,6 +19,7 @@ from bureau.aggregator.consolidated import ConsolidatedFile, consolidated_file
 from bureau.bureaus.credit_report import CreditReport, credit_report
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.artifacts import BureauModel, load_model
+from bureau.bureaus.train import TrainingResult, train_bureau
 from bureau.errors import RunDirectoryError
 from bureau.layout import RunLayout
 from bureau.pipeline.scoring import month_of, score_file
@@ -121,6 +122,27 @@ class BureauView:
         groups = self.model.card.feature_groups if self.trained else self.profile.feature_groups
         with self.run.layout.bureau_database(self.name, create=False) as engine:
             return snapshot_features(engine, at, list(groups), scn.start_date)
+
+    def retrain(self, family: str | None = None, groups: list[str] | None = None) -> TrainingResult:
+        """Train the bureau's model again, apart from the run: another family, fewer sources.
+
+        Nothing of the run changes: the model is returned, not saved.
+
+        Parameters
+        ----------
+        family
+            ``lightgbm`` or ``scorecard``; the profile's when None.
+        groups
+            The feature groups to use (an ablation withholds some); the profile's when None.
+
+        Returns
+        -------
+        TrainingResult
+            The model with its card, the metrics against what the bureau observed, and the
+            scores of every consumer at the evaluation snapshot.
+        """
+        with self.run.layout.bureau_database(self.name, create=False) as engine:
+            return train_bureau(engine, self.run.scenario, self.name, family, groups)
 
     def credit_report(self, national_id: str) -> CreditReport:
         """The bureau's credit report of the file(s) under an identity number.

@@ -113,3 +113,13 @@ def test_compare_gives_the_comparison_and_a_missing_run_is_named(tmp_path: Path,
     assert comparison["bureau"].iloc[-1] == "aggregator"
     with pytest.raises(bureau.RunDirectoryError, match="not a run directory"):
         bureau.Run(tmp_path / "nowhere")
+
+
+def test_retraining_a_bureau_leaves_the_run_as_it_is(run: bureau.Run) -> None:
+    card = (run.layout.model_dir("sesame") / "model_card.json").read_bytes()
+    result = run.bureaus["sesame"].retrain(family="scorecard", groups=["credit"])
+    assert result.model.family == "scorecard" and set(result.model.card.feature_groups) == {
+        "credit"
+    }
+    assert not result.model.table().empty
+    assert (run.layout.model_dir("sesame") / "model_card.json").read_bytes() == card
