@@ -56,15 +56,18 @@ def trace(
     else:
         codes, names = pd.factorize(files)
         right = codes.astype(np.int64)
-    # Joined on the file's number rather than its name: the same rows, in a third of the
-    # time, a file name being hashed once rather than once per line. A name the truth does
-    # not know matches nothing; a missing one matches a missing one, as in a join on names.
+    # Joined on the file's number rather than its name, a name being hashed once rather than
+    # once per line. A name the truth does not know matches nothing; a missing one matches a
+    # missing one, as in a join on names.
     left = names.get_indexer(frame["source_file"])
     left[(left < 0) & frame["source_file"].notna().to_numpy()] = -2
+    # Only the lines of the files the rows come from can match them (the tradelines' files
+    # are a small part of a bureau's truth): the join hashes those alone, in their order.
+    wanted = np.isin(right, np.unique(left))
     return (
         frame.assign(_file=left)
         .merge(
-            truth[["line", *columns]].assign(_file=right),
+            truth.loc[wanted, ["line", *columns]].assign(_file=right[wanted]),
             left_on=["_file", "source_line"],
             right_on=["_file", "line"],
             how="left",

@@ -13,7 +13,7 @@ from bureau.analysis.aggregator_gain import _bureau_performance
 from bureau.analysis.compare import _column
 from bureau.analysis.html_report import html_report
 from bureau.analysis.model_performance import TRUTH_METRICS, truth_performance
-from bureau.analysis.provenance import BureauTruth, bureau_truth, file_owners, item_truth
+from bureau.analysis.provenance import BureauTruth, bureau_truth, file_owners, item_truth, trace
 from bureau.analysis.views import ComparisonError, checked_scores
 
 
@@ -153,3 +153,20 @@ def test_the_page_is_drawn_from_the_tables_given_alone() -> None:
     bare = html_report({}, "Not shown: the run has no scenario.resolved.toml.", [], "my-run")
     assert "scenario my-run" in bare.text and "No report tables in this run." in bare.text
     assert bare.figures == {}
+
+
+def test_tracing_joins_as_on_names_whatever_the_truths_text_type() -> None:
+    rows = pd.DataFrame(
+        {"row": [0, 1, 2, 3], "source_file": ["b.csv", "nowhere", "a.csv", "a.csv"]}
+    ).assign(source_line=[1, 1, 2, 9])
+    categorical = _truth()
+    text = categorical.astype({"file": str, "defect": str})
+    expected = rows.merge(
+        text, left_on=["source_file", "source_line"], right_on=["file", "line"], how="left"
+    ).drop(columns=["file", "line"])
+    for truth in (categorical, text):
+        traced = trace(rows, truth).astype({"defect": object})
+        pd.testing.assert_frame_equal(traced, expected.astype({"defect": object}))
+    # A line furnished twice traces to both records, in the truth's order.
+    twice = pd.concat([text, text.iloc[[1]].assign(person_id=99)], ignore_index=True)
+    assert trace(rows, twice)["person_id"].tolist()[2:4] == [11, 99]
