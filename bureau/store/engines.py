@@ -89,13 +89,24 @@ def run_id(run_dir: str | Path) -> str:
     if len(held) == 12 and all(c in "0123456789abcdef" for c in held):
         return held
     made = secrets.token_hex(6)
+    temporary = path.with_name(f"{RUN_ID}.{os.getpid()}.tmp")
     try:
-        temporary = path.with_name(f"{RUN_ID}.{os.getpid()}.tmp")
         temporary.write_text(made + "\n", encoding="ascii")
-        os.replace(temporary, path)
+        if held:
+            # A damaged id is replaced.
+            os.replace(temporary, path)
+            return made
+        try:
+            # Made only if no other process made it meanwhile: the workers of a stage open
+            # their databases at the same time, and must all name the same schemas.
+            os.link(temporary, path)
+        except FileExistsError:
+            return run_id(run_dir)
+        return made
     except OSError as exc:
         raise DatabaseError(f"cannot write the run's id: {exc.strerror}", path=path) from None
-    return made
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -142,3 +142,20 @@ def _drop(*schemas: str) -> None:
         for schema in schemas:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
+
+
+def _run_id_of(run: str) -> str:
+    return run_id(run)
+
+
+def test_processes_opening_a_run_at_once_agree_on_its_id(tmp_path: Path) -> None:
+    import multiprocessing
+
+    # The workers of a stage open their databases at the same time: all must name the same
+    # schemas, whichever of them makes the id.
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        ids = pool.map(_run_id_of, [str(tmp_path)] * 16)
+    assert len(set(ids)) == 1 and ids[0] == run_id(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [".run_id"]
+    (tmp_path / ".run_id").write_text("not an id\n", encoding="ascii")
+    assert run_id(tmp_path) != ids[0] and len(run_id(tmp_path)) == 12
