@@ -24,6 +24,8 @@ from bureau.store.engines import database_engine, sqlite_file
 
 #: The aggregator's database, beside the bureaus' own.
 AGGREGATOR = "aggregator"
+#: A model's card, in its model directory.
+MODEL_CARD = "model_card.json"
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,21 @@ class RunLayout:
             The model directory.
         """
         return self.models / bureau
+
+    def model_card(self, bureau: str) -> Path:
+        """``models/<bureau>/model_card.json``: a bureau's model card (none: no model).
+
+        Parameters
+        ----------
+        bureau
+            The bureau.
+
+        Returns
+        -------
+        pathlib.Path
+            The card's file.
+        """
+        return self.model_dir(bureau) / MODEL_CARD
 
     @property
     def features(self) -> Path:

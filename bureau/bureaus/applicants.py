@@ -38,6 +38,7 @@ from bureau.bureaus.batch_rows import (
 from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.models.additive import REASONS
 from bureau.bureaus.models.artifacts import BureauModel
+from bureau.bureaus.models.card import CARD
 from bureau.bureaus.resolve import identity_key_arrays
 from bureau.errors import ModelError
 from bureau.formats.national_id import PROBLEMS, national_id_problems
@@ -201,7 +202,7 @@ class FileScores:
         bureau.errors.ModelError
             If the model's card names no feature groups, or features the file does not have.
         """
-        card = model.directory / "model_card.json" if model.directory else None
+        card = model.directory / CARD if model.directory else None
         groups = list(model.card.feature_groups)
         if not groups:
             raise ModelError(

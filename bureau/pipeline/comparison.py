@@ -96,7 +96,7 @@ def model_family(run: RunLayout, bureau: str) -> str:
     str
         ``lightgbm``, ``scorecard`` or ``unknown``.
     """
-    card = run.model_dir(bureau) / "model_card.json"
+    card = run.model_card(bureau)
     return read_card(card).model_family if card.is_file() else "unknown"
 
 

@@ -208,8 +208,7 @@ def train_job(job: BureauJob) -> dict[str, Any]:
 
 def _trained_model(run: RunLayout, bureau: str) -> BureauModel | None:
     """A bureau's model in a run, or None if it has none (too few defaults to train)."""
-    directory = run.model_dir(bureau)
-    return load_model(directory) if (directory / "model_card.json").exists() else None
+    return load_model(run.model_dir(bureau)) if run.model_card(bureau).exists() else None
 
 
 def submit_job(job: BureauJob) -> dict[int, BureauSubmission]:
@@ -310,7 +309,7 @@ def dispute_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, dict[s
 
 def _full_model_scores(job: BureauJob) -> pd.DataFrame | None:
     """The scores training made, if its model is the profile's (the ablation's full model)."""
-    card_path = job.run.model_dir(job.bureau) / "model_card.json"
+    card_path = job.run.model_card(job.bureau)
     scores_path = job.run.scores_of(job.bureau)
     if not (card_path.is_file() and scores_path.is_file()):
         return None

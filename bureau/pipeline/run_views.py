@@ -91,7 +91,7 @@ class BureauView:
     def model(self) -> BureauModel:
         """The bureau's trained model, loaded (and checked against its card) on first use."""
         directory = self.run.layout.model_dir(self.name)
-        if not (directory / "model_card.json").is_file():
+        if not self.trained:
             raise RunDirectoryError(
                 f"{self.name} has no model: run the train stage (or too few defaults to train)",
                 path=directory,
@@ -101,7 +101,7 @@ class BureauView:
     @property
     def trained(self) -> bool:
         """Whether the bureau has a model in this run."""
-        return (self.run.layout.model_dir(self.name) / "model_card.json").is_file()
+        return self.run.layout.model_card(self.name).is_file()
 
     def features(self, month: int | str | None = None) -> pd.DataFrame:
         """The features of every file the bureau holds, as of a month.

@@ -107,7 +107,7 @@ def score_file(
         raise BureauError(f"no bureau {bureau} in this run (bureaus: {known})", field="bureau")
     month = month_of(scenario, as_of)
     model_dir = run.model_dir(bureau)
-    if not (model_dir / "model_card.json").exists():
+    if not run.model_card(bureau).exists():
         raise RunDirectoryError(f"{bureau} has no model: run bureau train first", path=model_dir)
     # Before the model is even read: the output must not be one of the files scoring reads.
     check_output(Path(output_path), [Path(input_path), *model_dir.iterdir()])

@@ -34,8 +34,9 @@ from bureau.bureaus.models.card_sections import (
 from bureau.bureaus.models.checks import JSONObject, names, read_json
 from bureau.bureaus.models.scale import ScoreScale
 from bureau.errors import ModelError
+from bureau.layout import MODEL_CARD
 
-CARD = "model_card.json"
+CARD = MODEL_CARD
 MODEL_FILES = {"lightgbm": "model.txt", "scorecard": "scorecard.json"}
 SEAL = "card_sha256"
 
