@@ -1,6 +1,7 @@
 """The whole chain: `bureau run` of a scenario end to end, the time of every stage, peak memory.
 
-Usage: python benchmarks/chain.py [--scenario baseline] [--workers 2] [--keep DIR]
+Usage: python benchmarks/chain.py [--scenario baseline] [--workers 2] [--market both|on|off]
+       [--keep DIR]
 
 Runs every stage (world to compare) into a fresh temporary run directory, as `make run` does,
 and prints each stage's wall time from the run's manifest, the total, and the peak memory of
@@ -10,6 +11,9 @@ shares with its parent once per process. Each stage's peak PSS is counted from i
 progress report to the next stage's, and so is its CPU time (user and system, every process),
 which is steadier than the wall time on a shared machine and shows how busy a stage keeps the
 cores.
+With `--market both` (the default) the scenario runs twice, with its credit market on and off,
+and the ratio of the two times is printed: the market's rounds may cost at most 1.5 times the
+chain without them.
 Targets for `baseline.toml` on a 2-core machine: at most 3 minutes and at most 4 GiB.
 """
 
@@ -42,54 +46,73 @@ def cpu_time() -> float:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="baseline")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--keep",
-        type=Path,
-        help="write the run here and keep it (to set its outputs against another run's with "
-        "benchmarks/same_bytes.py); a temporary directory, removed, by default",
-    )
-    args = parser.parse_args()
-    print(f"bureau {__version__} | Python {platform.python_version()} | {platform.machine()}")
-    scn = load_scenario(args.scenario)
-    work = Path(tempfile.mkdtemp(prefix="bench-chain-"))
-    target = work / "run" if args.keep is None else args.keep
+def measure(scn, target: Path, workers: int) -> tuple[float, float]:
+    """Run the chain into ``target`` and print its figures; return its wall and CPU time."""
     stage_cpu: dict[str, float] = {}
+    before = cpu_time()
 
     def entered(stage: str, done: int, total: int) -> None:
         if stage != memory.phase:
             # A stage's pools are joined before the next stage reports: their time is counted.
             now = cpu_time()
             if memory.phase:
-                stage_cpu[memory.phase] = now - stage_cpu.get("_since", 0.0)
+                stage_cpu[memory.phase] = now - stage_cpu.get("_since", before)
             stage_cpu["_since"] = now
             memory.phase = stage
 
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        result = run_stages(target, scn, workers=workers, progress=entered)
+        wall = time.perf_counter() - started
+    cpu = cpu_time() - before
+    if memory.phase:
+        stage_cpu[memory.phase] = cpu + before - stage_cpu.get("_since", before)
+    market = "on" if scn.market_rounds else "off"
+    print(f"\n{scn.name}: {scn.population.persons:,} persons, {workers} workers, market {market}")
+    for stage in result.stages:
+        peak = memory.phase_pss.get(stage.name, 0) / GIB
+        used = stage_cpu.get(stage.name, 0.0)
+        print(
+            f"  {stage.name:<10} {stage.seconds:8.1f} s   CPU {used:6.1f} s   "
+            f"peak PSS {peak:.2f} GiB"
+        )
+    print(f"  {'total':<10} {wall:8.1f} s   (target 180 s)")
+    busy = cpu / wall
+    print(f"  CPU time of the process tree {cpu:.1f} s ({busy:.2f} cores busy on average)")
+    pss = memory.peak_pss / GIB
+    print(f"  peak memory of the process tree (PSS) {pss:.2f} GiB (target 4 GiB)")
+    print(f"  peak summed RSS, shared pages once per process {memory.peak / GIB:.2f} GiB")
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="baseline")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--market", choices=["both", "on", "off"], default="both")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write the run here and keep it (to set its outputs against another run's with "
+        "benchmarks/same_bytes.py); a temporary directory, removed, by default; with "
+        "--market both, the run with the market on",
+    )
+    args = parser.parse_args()
+    print(f"bureau {__version__} | Python {platform.python_version()} | {platform.machine()}")
+    settings = ["on", "off"] if args.market == "both" else [args.market]
+    work = Path(tempfile.mkdtemp(prefix="bench-chain-"))
+    figures = {}
     try:
-        with PeakMemory() as memory:
-            started = time.perf_counter()
-            result = run_stages(target, scn, workers=args.workers, progress=entered)
-            wall = time.perf_counter() - started
-        cpu = cpu_time()
-        if memory.phase:
-            stage_cpu[memory.phase] = cpu - stage_cpu.get("_since", 0.0)
-        print(f"\n{args.scenario}: {scn.population.persons:,} persons, {args.workers} workers")
-        for stage in result.stages:
-            peak = memory.phase_pss.get(stage.name, 0) / GIB
-            used = stage_cpu.get(stage.name, 0.0)
+        for setting in settings:
+            scn = load_scenario(args.scenario, {"market.enabled": setting == "on"})
+            keep = args.keep if args.keep is not None and setting == settings[0] else None
+            figures[setting] = measure(scn, keep or work / setting, args.workers)
+        if len(figures) == 2:
+            (on_wall, on_cpu), (off_wall, off_cpu) = figures["on"], figures["off"]
             print(
-                f"  {stage.name:<10} {stage.seconds:8.1f} s   CPU {used:6.1f} s   "
-                f"peak PSS {peak:.2f} GiB"
+                f"\nmarket on / off: wall {on_wall / off_wall:.2f}, CPU {on_cpu / off_cpu:.2f} "
+                "(target at most 1.5)"
             )
-        print(f"  {'total':<10} {wall:8.1f} s   (target 180 s)")
-        busy = cpu / wall
-        print(f"  CPU time of the process tree {cpu:.1f} s ({busy:.2f} cores busy on average)")
-        pss = memory.peak_pss / GIB
-        print(f"  peak memory of the process tree (PSS) {pss:.2f} GiB (target 4 GiB)")
-        print(f"  peak summed RSS, shared pages once per process {memory.peak / GIB:.2f} GiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -118,7 +118,10 @@ class RunLayout:
         return self.root / "truth"
 
     def furnished_truth(self, bureau: str) -> Path:
-        """``truth/furnished/<bureau>.parquet``: the true person and key of every record.
+        """``truth/furnished/<bureau>/``: the true person and key of every record.
+
+        One Parquet file per window of arrival months furnished (the whole run at once, or
+        each round of a market), read together as one table.
 
         Parameters
         ----------
@@ -128,12 +131,12 @@ class RunLayout:
         Returns
         -------
         pathlib.Path
-            The Parquet file.
+            The directory.
         """
-        return self.truth / "furnished" / f"{bureau}.parquet"
+        return self.truth / "furnished" / bureau
 
     def defects_truth(self, bureau: str) -> Path:
-        """``truth/defects/<bureau>.parquet``: every defect furnishing injected.
+        """``truth/defects/<bureau>/``: every defect furnishing injected, a file per window.
 
         Parameters
         ----------
@@ -143,9 +146,47 @@ class RunLayout:
         Returns
         -------
         pathlib.Path
-            The Parquet file.
+            The directory.
         """
-        return self.truth / "defects" / f"{bureau}.parquet"
+        return self.truth / "defects" / bureau
+
+    @staticmethod
+    def window_file(directory: Path, months: tuple[int, int]) -> Path:
+        """The file of one window of months in a directory of windows (``012-018.parquet``).
+
+        Parameters
+        ----------
+        directory
+            The directory (:meth:`furnished_truth`, :meth:`defects_truth`).
+        months
+            The first month and the month after the last.
+
+        Returns
+        -------
+        pathlib.Path
+            The Parquet file; names sort in month order.
+        """
+        return directory / f"{months[0]:03d}-{months[1]:03d}.parquet"
+
+    @property
+    def market(self) -> Path:
+        """``market/``: the rounds of the credit market, one directory each."""
+        return self.root / "market"
+
+    def market_round(self, start: int) -> Path:
+        """``market/round-<start>/``: one round's answers, decisions and retro tests.
+
+        Parameters
+        ----------
+        start
+            The first month of the round.
+
+        Returns
+        -------
+        pathlib.Path
+            The directory.
+        """
+        return self.market / f"round-{start:03d}"
 
     @property
     def models(self) -> Path:

@@ -14,8 +14,8 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 # Two bureaus of 500 persons, two regimes and two seeds each: every stage and every cell of the
-# notebooks still has something to work on, and the four (four runs of the sweep among them)
-# fit in a few minutes.
+# notebooks still has something to work on, and the five (the twelve runs of two sweeps among
+# them) fit in a few minutes.
 ENVIRONMENT = {
     "BUREAU_NOTEBOOK_PERSONS": "500",
     "BUREAU_NOTEBOOK_BUREAUS": "sesame,qianhai",
@@ -52,12 +52,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
-def test_there_are_the_four_notebooks() -> None:
+def test_there_are_the_five_notebooks() -> None:
     assert [p.name for p in NOTEBOOKS] == [
         "01_quickstart.ipynb",
         "02_comparing_bureaus.ipynb",
         "03_inside_the_aggregator.ipynb",
         "04_data_sharing_experiment.ipynb",
+        "05_credit_market.ipynb",
     ]
 
 

@@ -120,7 +120,7 @@ OUTCOME_COLUMNS = ("bad", "in_default")
 
 
 def modelling_table(
-    engine: Engine, snapshot: int, groups: list[str], start: dt.date
+    engine: Engine, snapshot: int, groups: list[str], start: dt.date, horizon: int = HORIZON
 ) -> pd.DataFrame:
     """Every consumer's features at a snapshot and what the bureau saw happen after it.
 
@@ -137,6 +137,8 @@ def modelling_table(
         The feature groups.
     start
         The first day of month 0.
+    horizon
+        Months of outcome after the snapshot.
 
     Returns
     -------
@@ -145,7 +147,7 @@ def modelling_table(
         and ``in_default`` (:func:`~bureau.bureaus.labels.observed_outcomes`).
     """
     X = snapshot_features(engine, snapshot, groups, start, corrected=False)
-    outcome = observed_outcomes(engine, snapshot, HORIZON).reindex(X.index)
+    outcome = observed_outcomes(engine, snapshot, horizon).reindex(X.index)
     return X.assign(**{c: outcome[c].to_numpy(dtype=bool) for c in OUTCOME_COLUMNS})
 
 

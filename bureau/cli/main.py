@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from bureau import __version__
-from bureau.cli import aggregator, compare, credit_file, scoring, simulate, stages, sweep
+from bureau.cli import (
+    aggregator,
+    compare,
+    credit_file,
+    market,
+    scoring,
+    simulate,
+    stages,
+    sweep,
+)
 
 app = typer.Typer(
     name="bureau",
@@ -22,6 +31,7 @@ app.command("run")(simulate.run)
 app.command("simulate")(simulate.simulate)
 app.command("furnish")(stages.furnish)
 app.command("ingest")(stages.ingest)
+app.command("market")(market.market)
 app.command("train")(scoring.train)
 app.command("score")(scoring.score)
 app.command("file")(credit_file.show)

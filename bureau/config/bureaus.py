@@ -75,6 +75,12 @@ class BureauProfile(Model):
     feature_groups: list[FeatureGroup] = Field(min_length=1)
     matching: list[MatchRule] = Field(min_length=1)
     defects: Defects
+    price: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=1000.0,
+        description="yuan a lender pays per inquiry (an assumption unless a source is found)",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> BureauProfile:

@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from bureau.config.aggregator import Aggregator
 from bureau.config.base import Identifier, Model, Share
 from bureau.config.bureaus import COURTS, BureauProfile, Sharing
+from bureau.config.market import LenderMarket, Market
 
 PRODUCTS = (
     "credit_card",
@@ -120,8 +122,12 @@ class Product(Model):
         return self
 
 
-class Lender(Model):
-    """A lender: which products it offers, to whom, and how well it screens."""
+class Lender(LenderMarket):
+    """A lender: which products it offers, to whom, how well it screens, and what it buys.
+
+    The fields of :class:`~bureau.config.market.LenderMarket` say which bureaus it buys scores
+    from once the market opens, and how it decides with them.
+    """
 
     kind: LenderKind
     products: list[ProductId] = Field(min_length=1)
@@ -210,65 +216,6 @@ class Scoring(Model):
         return self
 
 
-ReconciliationRule = Literal["furnisher_of_record", "most_recent", "majority"]
-Severity = Literal["severe", "moderate", "mild", "favourable"]
-
-
-class Disputes(Model):
-    """How consumers dispute errors in their files, and how the bureaus answer.
-
-    Consumers look at their files after the development snapshot. An error is disputed with a
-    chance that grows with its harm (``dispute_rate`` by severity); the bureau asks the furnisher
-    and answers ``investigation_lag`` months later, correcting when the furnisher confirms the
-    error (``confirm_rate``) and rejecting the dispute otherwise. Every figure is an assumption.
-    """
-
-    dispute_rate: dict[Severity, Share] = Field(
-        default_factory=lambda: {
-            "severe": 0.40,
-            "moderate": 0.15,
-            "mild": 0.05,
-            "favourable": 0.01,
-        }
-    )
-    review_months: int = Field(default=6, ge=1, le=24)
-    investigation_lag: int = Field(default=1, ge=0, le=12)
-    confirm_rate: Share = 0.9
-
-    @field_validator("dispute_rate")
-    @classmethod
-    def _every_severity(cls, value: dict[str, float]) -> dict[str, float]:
-        missing = {"severe", "moderate", "mild", "favourable"} - set(value)
-        if missing:
-            raise ValueError(f"dispute_rate needs a rate for {', '.join(sorted(missing))}")
-        return value
-
-
-class Aggregator(Model):
-    """The central aggregator: how it links identities and settles conflicting reports.
-
-    Bureaus submit at the scoring snapshots. ``linkage`` chooses the person keys that
-    reconciliation uses (both methods are always measured); ``match_threshold`` is the Splink
-    match probability at or above which two records are linked; ``rules`` is the order in which
-    conflicting values of one account are settled.
-    """
-
-    linkage: Literal["splink", "exact"] = "splink"
-    match_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
-    rules: list[ReconciliationRule] = Field(
-        default_factory=lambda: ["furnisher_of_record", "most_recent", "majority"],
-        min_length=1,
-    )
-    disputes: Disputes = Field(default_factory=Disputes)
-
-    @field_validator("rules")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("rules must not repeat a rule")
-        return value
-
-
 #: Names a bureau may not take: the aggregator's database and the views set beside the bureaus'.
 RESERVED_IDS = frozenset({"aggregator", "consensus", "truth", "world", "all"})
 
@@ -294,6 +241,7 @@ class Scenario(Model):
     bureaus: dict[Identifier, BureauProfile] = Field(min_length=1)
     scoring: Scoring = Field(default_factory=Scoring)
     aggregator: Aggregator = Field(default_factory=Aggregator)
+    market: Market = Field(default_factory=Market)
 
     @field_validator("bureaus", mode="before")
     @classmethod
@@ -326,6 +274,13 @@ class Scenario(Model):
                 raise ValueError(
                     f"lenders.{lender_id}: platform {lender.requires_platform!r} is not defined"
                 )
+        for lender_id, lender in self.lenders.items():
+            for bureau in lender.bureaus:
+                if bureau not in self.bureaus:
+                    raise ValueError(f"lenders.{lender_id}.bureaus: {bureau!r} is not a bureau")
+        first = self.market.first_month(self.scoring.development_snapshot)
+        if self.market.enabled and first >= self.months:
+            raise ValueError(f"market.start must be below months ({self.months})")
         for shock_id, shock in self.shocks.items():
             if shock.month >= self.months:
                 raise ValueError(f"shocks.{shock_id}: month must be below months ({self.months})")
@@ -353,6 +308,46 @@ class Scenario(Model):
     def active_bureaus(self) -> list[str]:
         """Ids of the enabled bureaus, sorted."""
         return sorted(b for b, profile in self.bureaus.items() if profile.enabled)
+
+    def lender_bureaus(self, lender: str) -> list[str]:
+        """The enabled bureaus a lender subscribes to when the market opens, in its order.
+
+        A bureau switched off leaves its subscribers; a lender left with none decides on its
+        own.
+
+        Parameters
+        ----------
+        lender
+            The lender's id.
+
+        Returns
+        -------
+        list of str
+            Bureau ids.
+        """
+        return [b for b in self.lenders[lender].bureaus if self.bureaus[b].enabled]
+
+    @property
+    def market_start(self) -> int:
+        """The first month lenders decide with bureau scores (``months`` with no market)."""
+        if not self.market.enabled:
+            return self.months
+        return self.market.first_month(self.scoring.development_snapshot)
+
+    @property
+    def market_rounds(self) -> list[int]:
+        """The first month of each round of the market (empty when it is not enabled)."""
+        return list(range(self.market_start, self.months, self.market.round_months))
+
+    @property
+    def market_schedule(self) -> list[int]:
+        """The first month of each round, whether or not the market is enabled.
+
+        A run without a market reports its lending over the same windows of months, so that
+        the two can be set side by side.
+        """
+        first = self.market.first_month(self.scoring.development_snapshot)
+        return list(range(first, self.months, self.market.round_months))
 
     @property
     def start_date(self) -> dt.date:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bureau.analysis.market import market_metrics
 from bureau.layout import RunLayout
 
 #: The confidence level of the intervals.
@@ -31,7 +32,8 @@ def run_metrics(root: Path) -> pd.DataFrame:
         ``view``, ``metric``, ``value``: every numeric column of ``report/comparison`` per
         bureau and for the aggregator, then for the aggregator ``linkage_f1_<method>`` per
         linkage method and ``visible_coverage`` (the share of the world's persons with a file
-        at the aggregator).
+        at the aggregator); then the market's figures
+        (:func:`~bureau.analysis.market.market_metrics`).
     """
     layout = RunLayout(root)
     comparison = pd.read_parquet(layout.report_file("comparison"))
@@ -54,7 +56,11 @@ def run_metrics(root: Path) -> pd.DataFrame:
             "value": [*linkage["f1"].astype(float), float(visible)],
         }
     )
-    return pd.concat([frame, extra], ignore_index=True)
+    parts = [frame, extra]
+    market = ("lending", "market_share", "credit_access")
+    if all(layout.report_file(name).exists() for name in market):
+        parts.append(market_metrics(*(pd.read_parquet(layout.report_file(n)) for n in market)))
+    return pd.concat(parts, ignore_index=True)
 
 
 def summarise(values: pd.DataFrame, level: float = CONFIDENCE) -> pd.DataFrame:

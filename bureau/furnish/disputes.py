@@ -14,7 +14,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from bureau.config.scenario import Disputes
+from bureau.config.aggregator import Disputes
 
 DISPUTE_COLUMNS = (
     "dispute_ref",

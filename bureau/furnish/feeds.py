@@ -1,4 +1,4 @@
-"""What lenders and courts furnish: tradelines, inquiries and public records, with defects.
+"""What lenders furnish: tradelines and inquiries, with defects; what every channel shares.
 
 Each builder turns world tables into the records one channel sends, in canonical typed form
 (:mod:`bureau.formats.schema`), together with the truth about every record: whose it is, which
@@ -17,6 +17,7 @@ from bureau.config.scenario import Scenario
 from bureau.formats.schema import month_labels
 from bureau.furnish.channels import Channel
 from bureau.furnish.identity import DEFECT_COLUMNS, furnished_identity
+from bureau.rng import KeyedDraws, RowDraws
 
 STATUS_TEXT = np.array(["N", "1", "2", "3", "4", "W", "C"])
 IDENTITY_FIELDS = ["name", "national_id", "phone", "previous_phone", "phone_since"]
@@ -58,14 +59,14 @@ def account_ref(lender: str, account_id: np.ndarray) -> np.ndarray:
 
 
 def arrivals(
-    rng: np.random.Generator, months: np.ndarray, lag: int, defects: Defects
+    draws: RowDraws, months: np.ndarray, lag: int, defects: Defects
 ) -> tuple[np.ndarray, np.ndarray]:
     """The month each record arrives in: its data month plus the channel's lag, or one later.
 
     Parameters
     ----------
-    rng
-        The channel's generator.
+    draws
+        The records' keyed draws.
     months
         The months the records describe.
     lag
@@ -78,13 +79,13 @@ def arrivals(
     tuple of numpy.ndarray
         Arrival months, and whether each record came late.
     """
-    late = rng.random(months.size) < defects.late
+    late = draws.uniform("late") < defects.late
     return months + lag + late, late
 
 
 def finish_batch(
-    scn: Scenario,
-    rng: np.random.Generator,
+    window: tuple[int, int],
+    draws: RowDraws,
     channel: Channel,
     defects: Defects,
     records: pd.DataFrame,
@@ -94,14 +95,14 @@ def finish_batch(
     *,
     with_phone: bool = True,
 ) -> Batch:
-    """Attach identities, drop what arrives after the window, add duplicates; keep the truth.
+    """Attach identities, keep what arrives in the window, add duplicates; keep the truth.
 
     Parameters
     ----------
-    scn
-        The scenario (its window).
-    rng
-        The channel's generator.
+    window
+        The first and the last-but-one arrival month to keep.
+    draws
+        The records' keyed draws.
     channel
         The channel.
     defects
@@ -123,7 +124,7 @@ def finish_batch(
         Records with identities, their truth and every defect.
     """
     reported, id_defects = furnished_identity(
-        rng, identity, truth["data_month"].to_numpy(), defects, with_phone=with_phone
+        draws, identity, truth["data_month"].to_numpy(), defects, with_phone=with_phone
     )
     records = pd.concat([records.reset_index(drop=True), reported], axis=1)
     # Whose identity the record carries: its owner, or for a wrongful record someone else.
@@ -134,7 +135,7 @@ def finish_batch(
     )
 
     # Records sent twice: the copy follows the original in the same file.
-    dup = rng.random(len(records)) < defects.duplicate
+    dup = draws.uniform("duplicate") < defects.duplicate
     order = np.repeat(np.arange(len(records)), 1 + dup)
     is_copy = np.zeros(order.size, dtype=bool)
     is_copy[1:] = order[1:] == order[:-1]
@@ -149,7 +150,8 @@ def finish_batch(
         copies = defects_frame[dup[original]].assign(position=first[dup[original]] + 1)
         defects_frame = pd.concat([defects_frame.assign(position=first), copies], ignore_index=True)
 
-    keep = truth["arrival"].to_numpy() < scn.months
+    arrival = truth["arrival"].to_numpy()
+    keep = (window[0] <= arrival) & (arrival < window[1])
     index = np.flatnonzero(keep)
     remap = np.full(len(records), -1)
     remap[index] = np.arange(index.size)
@@ -167,7 +169,8 @@ def finish_batch(
 
 def tradelines(
     scn: Scenario,
-    rng: np.random.Generator,
+    keyed: KeyedDraws,
+    window: tuple[int, int],
     channel: Channel,
     defects: Defects,
     accounts: pd.DataFrame,
@@ -180,8 +183,10 @@ def tradelines(
     ----------
     scn
         The scenario.
-    rng
-        The channel's generator.
+    keyed
+        The channel's keyed draws: each report draws by its account and month.
+    window
+        The arrival months to furnish, first and last-but-one.
     channel
         The lender's channel to the bureau.
     defects
@@ -197,14 +202,23 @@ def tradelines(
         Tradeline records with their truth and defects.
     """
     mine = accounts[accounts["lender_id"] == channel.source]
-    rows = account_months.merge(
-        mine[["account_id", "person_id", "product", "open_month", "term_months", "amount"]],
-        on="account_id",
-        validate="many_to_one",
-    ).sort_values(["month", "account_id"], kind="stable", ignore_index=True)
+    # A report arrives at the earliest its lag after its month; a stale balance looks one
+    # month further back.
+    data_month = account_months["month"].to_numpy()
+    recent = (data_month >= window[0] - channel.lag - 2) & (data_month < window[1] - channel.lag)
+    rows = (
+        account_months[recent]
+        .merge(
+            mine[["account_id", "person_id", "product", "open_month", "term_months", "amount"]],
+            on="account_id",
+            validate="many_to_one",
+        )
+        .sort_values(["month", "account_id"], kind="stable", ignore_index=True)
+    )
 
     # Skipped months are never sent; they exist only in the truth as gaps.
-    skip = rng.random(len(rows)) < defects.skipped_month
+    every = RowDraws(keyed, (rows["account_id"].to_numpy(), rows["month"].to_numpy()))
+    skip = every.uniform("skipped_month") < defects.skipped_month
     skipped = pd.DataFrame(
         {
             "arrival": rows.loc[skip, "month"].to_numpy(dtype=np.int64) + channel.lag,
@@ -215,16 +229,17 @@ def tradelines(
             "identity_of": rows.loc[skip, "person_id"].to_numpy(),
         }
     )
-    skipped = skipped[skipped["arrival"] < scn.months]
+    skipped = skipped[skipped["arrival"].between(window[0], window[1] - 1)]
     rows = rows[~skip].reset_index(drop=True)
+    draws = every.take(~skip)
     n = len(rows)
     status = rows["status"].to_numpy().astype(np.int64)
     balance = rows["balance"].to_numpy().astype(np.int64) * 100
     found = []
 
-    wrong = np.flatnonzero(rng.random(n) < defects.status_error)
+    wrong = np.flatnonzero(draws.uniform("status_error") < defects.status_error)
     if wrong.size:
-        shift = rng.integers(1, len(STATUS_TEXT) - 1, wrong.size)
+        shift = draws.take(wrong).integers("status_shift", 1, len(STATUS_TEXT) - 1)
         # Misreports stay among the open-account codes (a closed or written-off code is rarely
         # invented): current <-> a delinquency bucket.
         reported = np.where(status[wrong] == 0, np.minimum(shift, 4), 0)
@@ -251,7 +266,7 @@ def tradelines(
         pd.MultiIndex.from_arrays([account, rows["month"].to_numpy() - 1])
     ).to_numpy()
     has_previous = ~np.isnan(prev_pos)
-    stale = np.flatnonzero(has_previous & (rng.random(n) < defects.stale_balance))
+    stale = np.flatnonzero(has_previous & (draws.uniform("stale_balance") < defects.stale_balance))
     if stale.size:
         previous_balance = balance[prev_pos[stale].astype(np.int64)]
         changed = previous_balance != balance[stale]
@@ -269,7 +284,7 @@ def tradelines(
         balance[stale[changed]] = previous_balance[changed]
 
     month = rows["month"].to_numpy().astype(np.int64)
-    arrival, late = arrivals(rng, month, channel.lag, defects)
+    arrival, late = arrivals(draws, month, channel.lag, defects)
     records = pd.DataFrame(
         {
             "furnisher": channel.source,
@@ -294,25 +309,35 @@ def tradelines(
         }
     )
     identity = persons.loc[rows["person_id"].to_numpy(), IDENTITY_FIELDS]
-    batch = finish_batch(scn, rng, channel, defects, records, truth, found, identity)
+    batch = finish_batch(window, draws, channel, defects, records, truth, found, identity)
     batch.skipped = skipped.reset_index(drop=True)
     return batch
 
 
 def inquiries(
     scn: Scenario,
-    rng: np.random.Generator,
+    keyed: KeyedDraws,
+    window: tuple[int, int],
     channel: Channel,
     defects: Defects,
     applications: pd.DataFrame,
     persons: pd.DataFrame,
 ) -> Batch:
-    """The credit inquiries (applications) a lender reports through one channel."""
-    rows = applications[applications["lender_id"] == channel.source].sort_values(
+    """The credit inquiries (applications) a lender reports through one channel.
+
+    Each inquiry draws by its application: the same whichever other applications were made.
+    Once the market opens, a bureau learns of an application when a lender asks it for a
+    score, and records the inquiry itself: lenders no longer report them.
+    """
+    month = applications["month"].to_numpy()
+    mine = (applications["lender_id"] == channel.source).to_numpy() & (month < scn.market_start)
+    mine = mine & (month >= window[0] - channel.lag - 1) & (month < window[1] - channel.lag)
+    rows = applications[mine].sort_values(
         ["month", "application_id"], kind="stable", ignore_index=True
     )
     month = rows["month"].to_numpy().astype(np.int64)
-    arrival, late = arrivals(rng, month, channel.lag, defects)
+    draws = RowDraws(keyed, (rows["application_id"].to_numpy(),))
+    arrival, late = arrivals(draws, month, channel.lag, defects)
     ref = account_ref(channel.source, rows["application_id"].to_numpy() + 7)
     records = pd.DataFrame(
         {
@@ -333,77 +358,4 @@ def inquiries(
         }
     )
     identity = persons.loc[rows["person_id"].to_numpy(), IDENTITY_FIELDS]
-    return finish_batch(scn, rng, channel, defects, records, truth, [], identity)
-
-
-def public_records(
-    scn: Scenario,
-    rng: np.random.Generator,
-    channel: Channel,
-    defects: Defects,
-    records_table: pd.DataFrame,
-    persons: pd.DataFrame,
-) -> Batch:
-    """Public records from the courts: each filing, and its removal when it ends.
-
-    A wrongful entry repeats a real record against another person (a namesake or a clerical
-    error); the truth marks it ``wrongful_record`` with no true owner.
-    """
-    rows = records_table.sort_values(["record_id"], kind="stable", ignore_index=True)
-    filed = rows["month"].to_numpy().astype(np.int64)
-    ended = rows["end_month"].to_numpy().astype(np.int64)
-    # One report when a record is filed (or at month 0 if older), one more when it ends.
-    first = np.maximum(filed, 0)
-    events = pd.DataFrame(
-        {
-            "row": np.concatenate([np.arange(len(rows)), np.flatnonzero(ended >= 0)]),
-            "event_month": np.concatenate([first, ended[ended >= 0]]),
-            "ending": np.concatenate(
-                [np.zeros(len(rows), bool), np.ones(int((ended >= 0).sum()), bool)]
-            ),
-        }
-    ).sort_values(["event_month", "row", "ending"], kind="stable", ignore_index=True)
-    src = rows.iloc[events["row"].to_numpy()].reset_index(drop=True)
-    person = src["person_id"].to_numpy().copy()
-    truth_key = src["record_id"].to_numpy().copy()
-    label = np.full(len(src), "", dtype=object)
-
-    wrongful = rng.random(len(src)) < defects.wrongful_record
-    wrongful &= ~events["ending"].to_numpy()
-    if wrongful.any():
-        extra = src[wrongful].reset_index(drop=True)
-        extra_events = events[wrongful].reset_index(drop=True)
-        others = persons.index.to_numpy()[rng.integers(0, len(persons), len(extra))]
-        src = pd.concat([src, extra], ignore_index=True)
-        events = pd.concat([events, extra_events.assign(ending=False)], ignore_index=True)
-        person = np.concatenate([person, others])
-        truth_key = np.concatenate([truth_key, np.full(len(extra), -1)])
-        label = np.concatenate([label, np.full(len(extra), "wrongful_record", dtype=object)])
-
-    event_month = events["event_month"].to_numpy().astype(np.int64)
-    arrival, late = arrivals(rng, event_month, channel.lag, defects)
-    ref_source = np.where(truth_key >= 0, truth_key, src["record_id"].to_numpy() + 10**15)
-    end_text = month_labels(scn.start_date, np.maximum(src["end_month"].to_numpy(), 0))
-    records = pd.DataFrame(
-        {
-            "furnisher": channel.source,
-            "record_ref": np.char.add("R", account_ref("courts", ref_source).astype(str)),
-            "kind": src["kind"].astype(str).to_numpy(),
-            "filed": month_labels(scn.start_date, src["month"].to_numpy()),
-            "ended": pd.array(
-                np.where(events["ending"].to_numpy(), end_text, None), dtype="string"
-            ),
-            "amount": src["amount"].to_numpy().astype(np.int64) * 100,
-        }
-    )
-    truth = pd.DataFrame(
-        {
-            "arrival": arrival,
-            "person_id": np.where(label == "wrongful_record", -1, person),
-            "truth_key": truth_key,
-            "data_month": event_month,
-            "defect": np.where(label != "", label, np.where(late, "late", "")),
-        }
-    )
-    identity = persons.loc[person, IDENTITY_FIELDS]
-    return finish_batch(scn, rng, channel, defects, records, truth, [], identity, with_phone=False)
+    return finish_batch(window, draws, channel, defects, records, truth, [], identity)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from bureau.config.bureaus import Defects
 from bureau.reference import reference
+from bureau.rng import RowDraws
 
 DEFECT_COLUMNS = ("position", "field", "defect", "true_value", "reported_value")
 
@@ -48,7 +49,7 @@ def swap_adjacent(ids: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def furnished_identity(
-    rng: np.random.Generator,
+    draws: RowDraws,
     persons: pd.DataFrame,
     months: np.ndarray,
     defects: Defects,
@@ -59,8 +60,8 @@ def furnished_identity(
 
     Parameters
     ----------
-    rng
-        The channel's generator.
+    draws
+        The records' keyed draws.
     persons
         One row per record: the person's ``name``, ``national_id``, ``phone``,
         ``previous_phone`` and ``phone_since``.
@@ -81,11 +82,11 @@ def furnished_identity(
     n = len(persons)
     found = []
     names = persons["name"].to_numpy(dtype=object).astype(str)
-    typo = np.flatnonzero(rng.random(n) < defects.name_typo)
+    typo = np.flatnonzero(draws.uniform("name_typo") < defects.name_typo)
     if typo.size:
         ref = reference()
         pool = np.concatenate([ref.male_chars, ref.female_chars])
-        replacement = pool[rng.integers(0, pool.size, typo.size)]
+        replacement = pool[draws.take(typo).integers("name_typo_char", 0, pool.size)]
         old = names[typo]
         new = np.char.add(np.array([s[:-1] for s in old], dtype=object).astype(str), replacement)
         changed = new != old
@@ -95,9 +96,10 @@ def furnished_identity(
 
     ids = persons["national_id"].to_numpy(dtype=object).astype("U18")
     true_ids = ids.copy()
-    swap = np.flatnonzero(rng.random(n) < defects.id_transposed)
+    swap = np.flatnonzero(draws.uniform("id_transposed") < defects.id_transposed)
     if swap.size:
-        at = rng.integers(6, 16, swap.size)  # within birth date and sequence, never the check
+        # Within the birth date and the sequence, never the check character.
+        at = draws.take(swap).integers("id_transposed_at", 6, 16)
         swapped = swap_adjacent(ids[swap], at)
         changed = swapped != ids[swap]
         ids[swap[changed]] = swapped[changed]
@@ -112,7 +114,8 @@ def furnished_identity(
         )
     id_out = pd.array(ids, dtype="string")
     # A number that went missing cannot also be mistyped: one defect per field.
-    missing = np.flatnonzero((rng.random(n) < defects.id_missing) & ~np.isin(np.arange(n), swap))
+    missing = draws.uniform("id_missing") < defects.id_missing
+    missing = np.flatnonzero(missing & ~np.isin(np.arange(n), swap))
     if missing.size:
         id_out[missing] = pd.NA
         found.append(
@@ -123,7 +126,7 @@ def furnished_identity(
         truth = true_phone(persons, months)
         previous = persons["previous_phone"].to_numpy(dtype=object, na_value=None)
         can_be_old = pd.notna(previous) & (truth != previous)
-        old = np.flatnonzero(can_be_old & (rng.random(n) < defects.old_phone))
+        old = np.flatnonzero(can_be_old & (draws.uniform("old_phone") < defects.old_phone))
         phones = truth.copy()
         phones[old] = previous[old]
         if old.size:

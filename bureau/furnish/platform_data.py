@@ -14,6 +14,7 @@ from bureau.config.scenario import Scenario
 from bureau.formats.schema import RECORDS, month_labels, pandas_dtype
 from bureau.furnish.channels import Channel
 from bureau.furnish.feeds import IDENTITY_FIELDS, Batch, arrivals, finish_batch
+from bureau.rng import KeyedDraws, RowDraws
 
 # Platform kinds and the signals their members generate.
 PLATFORM_SIGNALS = {
@@ -31,7 +32,8 @@ _FEN_SIGNALS = ("ecommerce_spend", "payment_volume")
 
 def signals(
     scn: Scenario,
-    rng: np.random.Generator,
+    keyed: KeyedDraws,
+    window: tuple[int, int],
     channel: Channel,
     defects: Defects,
     memberships: pd.DataFrame,
@@ -45,6 +47,7 @@ def signals(
     member. Amounts and counts are the quarter's totals; ``social_activity`` and
     ``gaming_minutes`` its monthly averages; ``utility_on_time`` and ``phone_bill_on_time``
     mean every bill of the quarter was paid on time; ``address_changed`` means any move.
+    Each record draws by its member and quarter.
     """
     kind = scn.platforms[channel.source].kind
     fields = PLATFORM_SIGNALS[kind]
@@ -57,11 +60,14 @@ def signals(
     start = np.repeat(join, span)
     month = start + np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
 
-    # The world's signals hold every person and month in order: row = person_id * months + month.
-    rows = person * scn.months + month
     # The last month of each month's calendar quarter (which may lie beyond the window).
     calendar = scn.start_date.month - 1 + month
     quarter_end = month + (2 - calendar % 3)
+    # Only the quarters whose summaries can arrive in the window.
+    due = (quarter_end >= window[0] - channel.lag - 1) & (quarter_end < window[1] - channel.lag)
+    person, month, quarter_end = person[due], month[due], quarter_end[due]
+    # The world's signals hold every person and month in order: row = person_id * months + month.
+    rows = person * scn.months + month
     # One group per (quarter, member), numbered in (quarter, member) order: cells of the dense
     # quarter-by-person grid, of which the occupied ones are kept.
     width = int(person.max(initial=0)) + 1
@@ -90,7 +96,8 @@ def signals(
             quarters[name] = total
     quarter_month = quarters["quarter_end"].to_numpy(dtype=np.int64)
     quarter_person = quarters["person_id"].to_numpy()
-    arrival, late = arrivals(rng, quarter_month, channel.lag, defects)
+    draws = RowDraws(keyed, (quarter_person, quarter_month))
+    arrival, late = arrivals(draws, quarter_month, channel.lag, defects)
     columns: dict[str, object] = {
         "furnisher": channel.source,
         "month": month_labels(scn.start_date, quarter_month),
@@ -120,12 +127,13 @@ def signals(
         }
     )
     identity = persons.loc[quarter_person, IDENTITY_FIELDS]
-    return finish_batch(scn, rng, channel, defects, records, truth, [], identity)
+    return finish_batch(window, draws, channel, defects, records, truth, [], identity)
 
 
 def contacts(
     scn: Scenario,
-    rng: np.random.Generator,
+    keyed: KeyedDraws,
+    window: tuple[int, int],
     channel: Channel,
     defects: Defects,
     memberships: pd.DataFrame,
@@ -137,7 +145,8 @@ def contacts(
     Members of the same platform who share a household or a close social tie (``strength`` of
     at least ``social.contact_strength``) are in each other's lists from the first month both
     are members; the platform sends each entry once, in that month's file. The contact is
-    named by their current phone number, as a contact list knows them.
+    named by their current phone number, as a contact list knows them. Each entry draws by
+    the member and the contact.
     """
     members = memberships[memberships["platform_id"] == channel.source]
     join = pd.Series(
@@ -160,7 +169,8 @@ def contacts(
     a, b, since = a[listed], b[listed], since[listed]
     order = np.lexsort((b, a, since))
     a, b, since = a[order], b[order], since[order]
-    arrival, late = arrivals(rng, since, channel.lag, defects)
+    draws = RowDraws(keyed, (a, b))
+    arrival, late = arrivals(draws, since, channel.lag, defects)
     records = pd.DataFrame(
         {
             "furnisher": channel.source,
@@ -178,4 +188,4 @@ def contacts(
         }
     )
     identity = persons.loc[a, IDENTITY_FIELDS]
-    return finish_batch(scn, rng, channel, defects, records, truth, [], identity)
+    return finish_batch(window, draws, channel, defects, records, truth, [], identity)

@@ -23,11 +23,12 @@ from bureau.config.scenario import Scenario
 from bureau.formats import get_codec
 from bureau.formats.schema import month_labels
 from bureau.furnish.channels import channels
-from bureau.furnish.feeds import Batch, inquiries, public_records, tradelines
+from bureau.furnish.court_records import public_records
+from bureau.furnish.feeds import Batch, inquiries, tradelines
 from bureau.furnish.platform_data import contacts, signals
 from bureau.layout import RunLayout
 from bureau.parallel import map_chunks
-from bureau.rng import generator
+from bureau.rng import KeyedDraws
 from bureau.store.parquet import read_table, write_table
 
 TRUTH_COLUMNS = (
@@ -55,6 +56,14 @@ class FurnishJob:
     run: RunLayout
     #: Where the feeds and the truth are written (a staging directory of the run).
     out: RunLayout
+    #: The arrival months to furnish: from the first up to, not including, the second. None:
+    #: the whole window of the scenario.
+    months: tuple[int, int] | None = None
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The arrival months furnished, first and last-but-one."""
+        return self.months if self.months is not None else (0, self.scenario.months)
 
 
 # The world tables each record type is built from.
@@ -85,19 +94,19 @@ def _world(run: RunLayout, record_types: set[str]) -> dict[str, pd.DataFrame]:
 def _batch(job: FurnishJob, tables: dict[str, pd.DataFrame], channel, record_type: str) -> Batch:
     scn = job.scenario
     defects = scn.bureaus[job.bureau].defects
-    rng = generator(scn.seed, f"furnish.{job.bureau}.{channel.source}.{record_type}", 0)
-    persons = tables["persons"]
+    # Keyed by each record's own keys: a window of months, or a world where one more loan was
+    # approved, draws the same numbers for every record the two have in common.
+    keyed = KeyedDraws(scn.seed, f"furnish.{job.bureau}.{channel.source}.{record_type}")
+    persons, at = tables["persons"], (scn, keyed, job.window, channel, defects)
     if record_type == "tradeline":
-        return tradelines(
-            scn, rng, channel, defects, tables["accounts"], tables["account_months"], persons
-        )
+        return tradelines(*at, tables["accounts"], tables["account_months"], persons)
     if record_type == "inquiry":
-        return inquiries(scn, rng, channel, defects, tables["applications"], persons)
+        return inquiries(*at, tables["applications"], persons)
     if record_type == "public_record":
-        return public_records(scn, rng, channel, defects, tables["public_records"], persons)
+        return public_records(*at, tables["public_records"], persons)
     if record_type == "contact":
-        return contacts(scn, rng, channel, defects, tables["memberships"], tables["ties"], persons)
-    return signals(scn, rng, channel, defects, tables["memberships"], tables["signals"], persons)
+        return contacts(*at, tables["memberships"], tables["ties"], persons)
+    return signals(*at, tables["memberships"], tables["signals"], persons)
 
 
 def furnish_bureau(job: FurnishJob) -> dict[str, int]:
@@ -185,7 +194,7 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
         if truth_parts
         else pd.DataFrame(columns=TRUTH_COLUMNS)
     )
-    write_table(truth, job.out.furnished_truth(job.bureau))
+    write_table(truth, job.out.window_file(job.out.furnished_truth(job.bureau), job.window))
     defects = (
         pd.concat(defect_parts, ignore_index=True)
         if defect_parts
@@ -195,7 +204,7 @@ def furnish_bureau(job: FurnishJob) -> dict[str, int]:
     )
     write_table(
         defects.astype({"true_value": "string", "reported_value": "string"}),
-        job.out.defects_truth(job.bureau),
+        job.out.window_file(job.out.defects_truth(job.bureau), job.window),
     )
     return counts
 
@@ -238,10 +247,11 @@ def furnish_all(
     run: RunLayout,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    months: tuple[int, int] | None = None,
 ) -> dict[str, int]:
     """Write the feeds of every enabled bureau, all or nothing.
 
-    Feeds and truth are written under temporary names in the run directory and renamed into
+    Feeds and truth are written under temporary names in the run directory and moved into
     place when every bureau is done, so an interrupted furnishing leaves no partial feeds.
 
     Parameters
@@ -254,6 +264,10 @@ def furnish_all(
         Worker processes (one bureau each at a time); the files do not depend on it.
     progress
         Called as ``progress(bureaus_done, bureaus_total)``.
+    months
+        The arrival months to furnish (the first, and the month after the last): only their
+        month folders and truth are replaced, the others are kept. None furnishes the whole
+        run and replaces every feed.
 
     Returns
     -------
@@ -263,7 +277,7 @@ def furnish_all(
     staging = Path(tempfile.mkdtemp(prefix=".furnish.", dir=run.root))
     staged = run.moved_to(staging)
     try:
-        jobs = [FurnishJob(scn, bureau, run, staged) for bureau in scn.active_bureaus]
+        jobs = [FurnishJob(scn, bureau, run, staged, months) for bureau in scn.active_bureaus]
         totals: dict[str, int] = {}
         weights = workload(scn, run) if workers > 1 else None
         if progress:
@@ -274,10 +288,33 @@ def furnish_all(
                 totals[key] = totals.get(key, 0) + value
             if progress:
                 progress(done, len(jobs))
-        for made, target in ((staged.feeds, run.feeds), (staged.truth, run.truth)):
-            if target.exists():
-                shutil.rmtree(target)
-            made.rename(target)
+        if months is None:
+            for made, target in ((staged.feeds, run.feeds), (staged.truth, run.truth)):
+                if target.exists():
+                    shutil.rmtree(target)
+                made.rename(target)
+        else:
+            _move_window(staged, run, scn, months)
         return totals
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_window(staged: RunLayout, run: RunLayout, scn: Scenario, months: tuple[int, int]) -> None:
+    """Move one window's month folders and truth files into the run, replacing the window's."""
+    labels = set(month_labels(scn.start_date, np.arange(*months)))
+    for bureau in scn.active_bureaus:
+        target = run.feeds_of(bureau)
+        target.mkdir(parents=True, exist_ok=True)
+        for folder in sorted(p for p in target.iterdir() if p.name in labels):
+            shutil.rmtree(folder)
+        made = staged.feeds_of(bureau)
+        for folder in sorted(made.iterdir()) if made.exists() else []:
+            folder.rename(target / folder.name)
+        truth = (
+            (staged.furnished_truth(bureau), run.furnished_truth(bureau)),
+            (staged.defects_truth(bureau), run.defects_truth(bureau)),
+        )
+        for made_in, kept_in in truth:
+            kept_in.mkdir(parents=True, exist_ok=True)
+            run.window_file(made_in, months).replace(run.window_file(kept_in, months))

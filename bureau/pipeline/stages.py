@@ -49,6 +49,7 @@ from bureau.pipeline.jobs import (
     train_job,
     truth_job,
 )
+from bureau.pipeline.market import market_stage
 from bureau.pipeline.outputs import read_report_tables, write_report_page, write_report_tables
 from bureau.pipeline.truth import (
     TruthSlice,
@@ -96,8 +97,11 @@ def _world_stage(ctx: StageContext) -> StageResult:
 
 
 def _furnish_stage(ctx: StageContext) -> StageResult:
+    scn = ctx.scenario
+    # With a market, the months from its start are furnished round by round (market stage).
+    months = (0, scn.market_start) if scn.market_rounds else None
     rows = furnish_all(
-        ctx.scenario, ctx.layout, workers=ctx.workers, progress=ctx.progress_of("furnish")
+        scn, ctx.layout, workers=ctx.workers, progress=ctx.progress_of("furnish"), months=months
     )
     return StageResult(rows)
 
@@ -355,11 +359,18 @@ STAGES: dict[str, Stage] = {
             loads_databases=True,
         ),
         Stage(
-            "accuracy", ("ingest",), _accuracy_stage, "measure the credit files against the truth"
+            "market",
+            ("ingest",),
+            market_stage,
+            "run the market's rounds: lenders buy scores, decide, and the world goes on",
+            resumable=True,
+        ),
+        Stage(
+            "accuracy", ("market",), _accuracy_stage, "measure the credit files against the truth"
         ),
         Stage(
             "train",
-            ("ingest",),
+            ("market",),
             _train_stage,
             "fit each bureau's model and score its consumers",
             per_bureau=True,

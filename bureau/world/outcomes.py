@@ -84,3 +84,71 @@ def outcomes_table(
             "in_default": bad[:, :snapshots].ravel(),
         }
     )
+
+
+def _loan_defaults(
+    scn: Scenario, loan: np.ndarray, opened: np.ndarray, account_months: pd.DataFrame
+) -> pd.arrays.BooleanArray:
+    """Whether each loan is 90+ days past due or charged off in the 12 months after it opened.
+
+    Unknown (NA) where the window ends before the 12 months do: a default seen by then is left
+    out too, or the loans known would be only those that went bad early.
+    """
+    open_of = pd.Series(opened, index=loan)
+    acc = account_months["account_id"].to_numpy()
+    month = account_months["month"].to_numpy().astype(np.int64)
+    status = account_months["status"].to_numpy()
+    start = open_of.reindex(acc).to_numpy()
+    bad = (status >= DPD90) & (status != CLOSED) & (month > start) & (month <= start + HORIZON)
+    defaulted = np.isin(loan, acc[bad])
+    observed = opened + HORIZON <= scn.months - 1
+    values = pd.array(defaulted, dtype="boolean")
+    values[~observed] = pd.NA
+    return values
+
+
+def loan_outcomes(
+    scn: Scenario,
+    applications: pd.DataFrame,
+    account_months: pd.DataFrame,
+    declined: pd.DataFrame,
+    declined_months: pd.DataFrame,
+) -> pd.DataFrame:
+    """Add each application's loan outcome, and what a declined one would have done.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    applications
+        One chunk's applications.
+    account_months
+        The chunk's account-months.
+    declined, declined_months
+        The loans the declined applications would have opened and their months, which never
+        enter the world.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The applications with ``default_12m`` (the approved loan went 90+ days past due or was
+        charged off within 12 months of opening; empty for a declined application) and
+        ``counterfactual_default_12m`` (the same for the loan a declined application would
+        have opened, on the applicant's own hardship path; empty for an approved one). Either
+        is also empty where the window ends before the 12 months do.
+    """
+    approved = applications["approved"].to_numpy()
+    month = applications["month"].to_numpy().astype(np.int64)
+    actual = pd.array(np.zeros(len(applications), dtype=bool), dtype="boolean")
+    actual[:] = pd.NA
+    counterfactual = actual.copy()
+    own = applications["account_id"].to_numpy()
+    actual[approved] = _loan_defaults(scn, own[approved], month[approved], account_months)
+    declined_loan = pd.Series(
+        declined["account_id"].to_numpy(), index=declined["application_id"].to_numpy()
+    )
+    loans = declined_loan.reindex(applications["application_id"].to_numpy()[~approved])
+    counterfactual[~approved] = _loan_defaults(
+        scn, loans.to_numpy(), month[~approved], declined_months
+    )
+    return applications.assign(default_12m=actual, counterfactual_default_12m=counterfactual)

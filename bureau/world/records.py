@@ -13,14 +13,19 @@ import numpy as np
 import pandas as pd
 
 from bureau.config.scenario import Scenario
-from bureau.rng import generator
-from bureau.world.keys import chunk_keys
+from bureau.rng import KeyedDraws, generator
+from bureau.world.keys import chunk_keys, derived_keys
 from bureau.world.repayment import CHARGED_OFF
 
 RECORD_KINDS = ("court_judgment", "dishonest_debtor", "admin_penalty")
 # Relative rate of administrative penalties by occupation (an assumption), in the order of
 # bureau.world.population.OCCUPATIONS.
 _PENALTY_EXPOSURE = np.array([0.6, 0.8, 1.0, 3.0, 0.7, 0.8, 0.5, 0.3, 0.3])
+
+
+def _keyed_lag(keyed: KeyedDraws, purpose: str, mean: float, keys: np.ndarray) -> np.ndarray:
+    """Months of delay, geometric with the given mean, one per key."""
+    return keyed.geometric(purpose, 1.0 / (mean + 1.0), keys) - 1
 
 
 def _lag(rng: np.random.Generator, mean: float, size: int) -> np.ndarray:
@@ -54,20 +59,29 @@ def generate_records(
         should have been removed; -1 if not due), ``amount`` (yuan), ``account_id`` (-1 if
         none) and ``wrongful``.
     """
+    # The records that follow from an account draw by the account's key, so that they do not
+    # depend on which other accounts exist; those of a person alone draw from the chunk's
+    # stream, whose draws no decision changes.
+    keyed = KeyedDraws(scn.seed, "world.records")
     rng = generator(scn.seed, "world.records", chunk)
     rec, t = scn.records, scn.months
     parts = []
 
     co = account_months[account_months["status"] == CHARGED_OFF]
-    sued = co[rng.random(len(co)) < rec.judgment_share]
-    judged_month = sued["month"].to_numpy() + _lag(rng, rec.judgment_lag_months, len(sued))
+    co_key = co["account_id"].to_numpy()
+    sued = co[keyed.uniform("sued", co_key) < rec.judgment_share]
+    sued_key = sued["account_id"].to_numpy()
+    judged_month = sued["month"].to_numpy() + _keyed_lag(
+        keyed, "judged", rec.judgment_lag_months, sued_key
+    )
     on_time = judged_month < t
-    sued, judged_month = sued[on_time], judged_month[on_time]
+    sued, judged_month, sued_key = sued[on_time], judged_month[on_time], sued_key[on_time]
     owner = accounts.set_index("account_id")["person_id"]
     debtor = owner.reindex(sued["account_id"]).to_numpy()
     parts.append(
         pd.DataFrame(
             {
+                "record_id": derived_keys(sued_key, slot=2, per_parent=2, index=0),
                 "person_id": debtor,
                 "kind": 0,
                 "month": judged_month,
@@ -83,15 +97,18 @@ def generate_records(
     # Listing: a judgment left unexecuted; those with more income settle more often.
     income = persons.set_index("person_id")["monthly_income"].reindex(debtor).to_numpy()
     p_list = rec.listing_share * np.clip(1.3 - 0.3 * np.log(income / 5000.0), 0.2, 1.5)
-    listed = rng.random(debtor.size) < np.clip(p_list, 0, 1)
-    list_month = judged_month + _lag(rng, rec.listing_lag_months, debtor.size)
+    listed = keyed.uniform("listed", sued_key) < np.clip(p_list, 0, 1)
+    list_month = judged_month + _keyed_lag(keyed, "listed", rec.listing_lag_months, sued_key)
     listed &= list_month < t
-    due = list_month + 1 + _lag(rng, rec.listing_mean_months, debtor.size)
-    slow = rng.random(debtor.size) < rec.slow_removal_share
-    removed = due + np.where(slow, 1 + _lag(rng, rec.slow_removal_months, debtor.size), 0)
+    due = list_month + 1 + _keyed_lag(keyed, "paid", rec.listing_mean_months, sued_key)
+    slow = keyed.uniform("slow", sued_key) < rec.slow_removal_share
+    removed = due + np.where(
+        slow, 1 + _keyed_lag(keyed, "slow", rec.slow_removal_months, sued_key), 0
+    )
     parts.append(
         pd.DataFrame(
             {
+                "record_id": derived_keys(sued_key[listed], slot=2, per_parent=2, index=1),
                 "person_id": debtor[listed],
                 "kind": 1,
                 "month": list_month[listed],
@@ -170,12 +187,16 @@ def generate_records(
         )
     )
 
-    records = pd.concat(parts, ignore_index=True).sort_values(
+    # A person's own records are numbered in the order drawn; those that follow from an
+    # account took their keys from it.
+    own = pd.concat(parts[2:], ignore_index=True)
+    own.insert(0, "record_id", chunk_keys(chunk, len(own)))
+    records = pd.concat([*parts[:2], own], ignore_index=True).sort_values(
         ["person_id", "month", "kind"], kind="stable", ignore_index=True
     )
     return pd.DataFrame(
         {
-            "record_id": chunk_keys(chunk, len(records)),
+            "record_id": records["record_id"].to_numpy().astype(np.int64),
             "person_id": records["person_id"].to_numpy().astype(np.int64),
             "kind": pd.Categorical.from_codes(
                 records["kind"].to_numpy().astype(np.int8), RECORD_KINDS

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bureau.config.scenario import Scenario
-from bureau.rng import generator
+from bureau.rng import KeyedDraws
 from bureau.world.common import expit, rows_of
 from bureau.world.hardship import BURN_IN
 from bureau.world.platforms import p2p_collapse
@@ -62,7 +62,6 @@ def _first(mask: np.ndarray) -> np.ndarray:
 
 def repay(
     scn: Scenario,
-    chunk: int,
     persons: pd.DataFrame,
     accounts: pd.DataFrame,
     hardship: np.ndarray,
@@ -73,12 +72,11 @@ def repay(
     ----------
     scn
         The scenario.
-    chunk
-        The 0-based chunk index.
     persons
         The chunk's persons.
     accounts
-        The chunk's accounts from :func:`bureau.world.credit.originate`.
+        The chunk's accounts (or the loans declined applications would have opened) from
+        :func:`bureau.world.credit.originate`.
     hardship
         The chunk's hardship matrix (persons x months), from :data:`BURN_IN` months before
         month 0, so that accounts held at the start carry the arrears they had then.
@@ -91,7 +89,10 @@ def repay(
         the account was open in the window. Accounts held at the start that ended before
         month 0 are dropped.
     """
-    rng = generator(scn.seed, "world.repayment", chunk)
+    # Every draw is keyed by the account and the month: an account's life does not depend on
+    # which other accounts exist.
+    keyed = KeyedDraws(scn.seed, "world.repayment")
+    key = accounts["account_id"].to_numpy().astype(np.int64)
     a, t = len(accounts), BURN_IN + scn.months
     # Grid columns are months -BURN_IN .. months-1; column c is month c - BURN_IN.
     months = np.arange(-BURN_IN, scn.months)[None, :]
@@ -108,15 +109,16 @@ def repay(
     open_month = accounts["open_month"].to_numpy().astype(np.int64)[:, None]
     due = months > open_month
 
-    miss = hardship[person] & (rng.random((a, t)) < q[:, None])
-    miss |= rng.random((a, t)) < scn.behaviour.idiosyncratic_miss_rate
+    cell = (key[:, None], months)
+    miss = hardship[person] & (keyed.uniform("hardship_miss", *cell) < q[:, None])
+    miss |= keyed.uniform("slip", *cell) < scn.behaviour.idiosyncratic_miss_rate
     collapse = p2p_collapse(scn)
     if collapse is not None:
         # The less creditworthy walk away from a failed platform more readily.
         cw = persons["creditworthiness"].to_numpy().astype(float)[person]
         share = collapse.strategic_default_share * 2.0 * expit(-cw)
-        walk_away = is_p2p & (rng.random(a) < share)
-        stop = collapse.month + rng.integers(0, 3, a)
+        walk_away = is_p2p & (keyed.uniform("walk_away", key) < share)
+        stop = collapse.month + keyed.integers("walk_away_month", 0, 3, key)
         miss |= walk_away[:, None] & (months >= stop[:, None])
     miss &= due
     run = run_lengths(miss)
@@ -126,7 +128,11 @@ def repay(
     paid = (months - open_month) - run
     payoff = np.where(revolving, _NEVER, _first((paid >= term[:, None]) & due & (run == 0)))
     cols = np.arange(t)
-    wish = np.maximum(open_month[:, 0], 0) + BURN_IN + rng.geometric(np.maximum(close_rate, 1e-9))
+    wish = (
+        np.maximum(open_month[:, 0], 0)
+        + BURN_IN
+        + keyed.geometric("close", np.maximum(close_rate, 1e-9), key)
+    )
     wish_ok = wish < t
     clean = np.zeros(a, dtype=bool)
     clean[wish_ok] = run[np.flatnonzero(wish_ok), wish[wish_ok]] == 0
@@ -142,7 +148,7 @@ def repay(
     status[rows[cl_rows], closed[cl_rows]] = CLOSED
 
     balance, payment = _amounts(
-        rng, accounts, persons, hardship, person, months, miss, run, revolving, status
+        keyed, accounts, persons, hardship, person, months, miss, run, revolving, status
     )
 
     in_window = (months >= np.maximum(open_month, 0)) & (cols[None, :] <= end[:, None])
@@ -169,7 +175,7 @@ def repay(
 
 
 def _amounts(
-    rng: np.random.Generator,
+    keyed: KeyedDraws,
     accounts: pd.DataFrame,
     persons: pd.DataFrame,
     hardship: np.ndarray,
@@ -181,7 +187,7 @@ def _amounts(
     status: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Balances and payments in whole yuan, for the whole grid."""
-    a, t = miss.shape
+    a = miss.shape[0]
     amount = accounts["amount"].to_numpy().astype(float)[:, None]
     open_month = accounts["open_month"].to_numpy().astype(np.int64)[:, None]
     term = np.maximum(accounts["term_months"].to_numpy().astype(float), 1)[:, None]
@@ -207,10 +213,12 @@ def _amounts(
     imp = persons["impulsivity"].to_numpy().astype(float)[person]
     cw = persons["creditworthiness"].to_numpy().astype(float)[person]
     level = expit(-1.0 + 0.6 * imp - 0.3 * cw)
-    util = level[:, None] + rng.normal(0, 0.08, (a, t)) + 0.25 * hardship[person] + 0.05 * run
+    key = accounts["account_id"].to_numpy().astype(np.int64)
+    noise = keyed.normal("utilisation", key[:, None], months)
+    util = level[:, None] + 0.08 * noise + 0.25 * hardship[person] + 0.05 * run
     util = np.clip(util, 0.0, 1.2)
-    full_payer = rng.random(a) < expit(0.3 + 0.8 * cw - 0.5 * imp)
-    share = np.where(full_payer, 1.0, rng.uniform(0.1, 0.3, a))[:, None]
+    full_payer = keyed.uniform("full_payer", key) < expit(0.3 + 0.8 * cw - 0.5 * imp)
+    share = np.where(full_payer, 1.0, 0.1 + 0.2 * keyed.uniform("pay_share", key))[:, None]
     balance_rev = amount * util
     # A cure pays the missed minimums too.
     prev_run = np.concatenate([np.zeros((a, 1), np.int32), run[:, :-1]], axis=1)

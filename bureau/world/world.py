@@ -19,6 +19,7 @@ from bureau.parallel import map_chunks
 from bureau.store.parquet import chunk_file, chunk_files, parquet_rows, read_table, write_table
 from bureau.world.generate import TABLES, ChunkJob, run_chunk, settle_persons
 from bureau.world.identity import UniqueRegistry
+from bureau.world.keys import CHUNK_STRIDE
 
 Progress = Callable[[int, int], None]
 
@@ -226,7 +227,12 @@ def simulate(
 
 
 def write_world(
-    scenario: Scenario, out: Path, workers: int = 1, progress: Progress | None = None
+    scenario: Scenario,
+    out: Path,
+    workers: int = 1,
+    progress: Progress | None = None,
+    decisions: pd.DataFrame | None = None,
+    tables: tuple[str, ...] = TABLES,
 ) -> dict[str, int]:
     """Generate a world chunk by chunk straight to Parquet, with bounded memory.
 
@@ -241,6 +247,12 @@ def write_world(
         Worker processes; the files are byte-identical for any number.
     progress
         Called as ``progress(chunks_done, chunks_total)`` after each chunk.
+    decisions
+        Lenders' decisions made with bureau scores, by ``application_id`` (see
+        :func:`bureau.world.credit.originate`); None: lenders decide on their own.
+    tables
+        The tables to write (every one by default): a market round writes again only the
+        tables its decisions change (:data:`~bureau.world.generate.DECIDED_TABLES`).
 
     Returns
     -------
@@ -248,11 +260,24 @@ def write_world(
         Rows written per table.
     """
     registry = UniqueRegistry()
-    rows = dict.fromkeys(TABLES, 0)
-    jobs = [ChunkJob(scenario, chunk, out) for chunk in range(scenario.chunks)]
-    for job, (tables, counts) in zip(jobs, map_chunks(run_chunk, jobs, workers), strict=True):
-        persons = settle_persons(scenario, job.chunk, tables["persons"], registry)
-        write_table(persons, chunk_file(out / "persons", job.chunk))
+    rows = dict.fromkeys(tables, 0)
+    chunk_of = (
+        decisions["application_id"].to_numpy() // CHUNK_STRIDE if decisions is not None else None
+    )
+    jobs = [
+        ChunkJob(
+            scenario,
+            chunk,
+            out,
+            None if decisions is None else decisions[chunk_of == chunk].reset_index(drop=True),
+            tables,
+        )
+        for chunk in range(scenario.chunks)
+    ]
+    for job, (made, counts) in zip(jobs, map_chunks(run_chunk, jobs, workers), strict=True):
+        if "persons" in made:
+            persons = settle_persons(scenario, job.chunk, made["persons"], registry)
+            write_table(persons, chunk_file(out / "persons", job.chunk))
         for name, count in counts.items():
             rows[name] += count
         if progress:

@@ -237,7 +237,7 @@ def test_a_stage_runs_the_stages_it_needs_first(tiny: Path, tmp_path: Path) -> N
     result = runner.invoke(app, ["train", str(run), "-q"])
     assert result.exit_code == 0, result.stderr
     done = json.loads((run / "manifest.json").read_text())["stages"]
-    assert list(done) == ["world", "furnish", "ingest", "train"]
+    assert list(done) == ["world", "furnish", "ingest", "market", "train"]
 
 
 @pytest.mark.slow

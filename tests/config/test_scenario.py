@@ -84,6 +84,12 @@ def _write(tmp_path: Path, body: str) -> Path:
             "Input should be",
         ),
         ("[shocks.pandemic]\nmonth = 99\n", None, "below months"),
+        ('[lenders.icbc]\nbureaus = ["pengyuan", "sesame"]\n', None, "exactly one bureau"),
+        ("[lenders.ccb]\nmax_pd = 0.05\n", None, "exactly one risk appetite"),
+        ('[lenders.ccb]\nbureaus = ["nobody"]\n', None, "'nobody' is not a bureau"),
+        ('[lenders.ccb]\npolicy = "consensus"\n', "lenders.ccb.policy", "Input should be"),
+        ("[market]\nstart = 40\n", None, "market.start must be below months"),
+        ("[market]\nround_months = 0\n", "market.round_months", "greater than or equal"),
     ],
 )
 def test_invalid_values_name_the_key(
@@ -114,3 +120,16 @@ def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
     with pytest.raises(ScenarioError, match="nested too deeply"):
         load_scenario(tmp_path / "a.toml")
+
+
+def test_the_market_opens_after_the_development_snapshot_in_rounds() -> None:
+    scn = load_scenario("small")
+    assert scn.market_start == scn.scoring.development_snapshot + 1
+    assert scn.market_rounds == list(range(scn.market_start, scn.months, 6))
+    later = load_scenario("small", {"market.start": 20, "market.round_months": 12})
+    assert later.market_rounds == [20, 32]
+    off = load_scenario("small", {"market.enabled": False})
+    assert off.market_rounds == [] and off.market_start == off.months
+    # A bureau switched off leaves its subscribers; one left with none decides on its own.
+    alone = load_scenario("small", {"bureaus.pengyuan.enabled": False})
+    assert alone.lender_bureaus("cmb") == ["qianhai"] and alone.lender_bureaus("icbc") == []

@@ -26,6 +26,8 @@ BASE = {
 SETTINGS = {"sharing": ["siloed", "shared"]}
 SEEDS = 2
 OUTPUTS = ("sweep.parquet", "sweep.csv", "sweep.json", "sweep.png")
+#: The views of the market's figures (the others are the bureaus and the aggregator).
+MARKET_VIEWS = ("lending", "access")
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +69,14 @@ def test_the_table_has_a_row_per_cell_view_and_metric(swept) -> None:
         assert list(aggregator["metric"]) == [*numeric, *extra]
         assert (aggregator.set_index("metric").loc[["truth_auc", *extra], "seeds"] == SEEDS).all()
         for view, rows in cell.groupby("view"):
+            if view in MARKET_VIEWS:
+                continue
             expected = [*numeric, *extra] if view == "aggregator" else numeric
-            assert list(rows["metric"]) == expected
+            # A bureau some lender buys from has its share of the market's inquiries too.
+            assert [m for m in rows["metric"] if m != "market_share"] == expected
+        lending = set(cell.loc[cell["view"] == "lending", "metric"])
+        assert {"approval_rate", "default_rate_approved", "margin"} <= lending
+        assert cell.loc[cell["view"] == "access", "metric"].str.startswith("approval_rate:").any()
     for name in OUTPUTS:
         assert (out / name).stat().st_size > 0
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -222,3 +230,23 @@ def test_the_command_line_names_its_options(tmp_path, args: list[str], start: st
     result = CliRunner().invoke(app, ["sweep", "small", "--out", str(tmp_path / "bad"), *args])
     assert result.exit_code == 2
     assert result.output.strip().startswith(start), result.output
+
+
+@pytest.mark.slow
+def test_a_sweep_sets_the_market_against_lenders_on_their_own(scenario, tmp_path) -> None:
+    settings = {"market.enabled": ["true", "false"]}
+    table = bureau.sweep(scenario, settings, 2, tmp_path / "market", workers=2)
+    cells = table.set_index(["cell", "view", "metric"])
+    on, off = "market.enabled=true", "market.enabled=false"
+    for cell in (on, off):
+        assert cells.loc[(cell, "lending", "approval_rate"), "seeds"] == 2
+    # Bureaus sell scores only in a market.
+    shares = table[table["metric"] == "market_share"]
+    assert set(shares["cell"]) == {on}
+    assert shares["mean"].sum() == pytest.approx(1.0)
+    runs = tmp_path / "market" / "cells"
+    for seed in ("seed-0", "seed-1"):
+        with_market = pd.read_parquet(runs / on / seed / "world" / "applications")
+        without = pd.read_parquet(runs / off / seed / "world" / "applications")
+        assert (without["decided_by"] == "own_judgment").all()
+        assert (with_market["decided_by"] != "own_judgment").any()

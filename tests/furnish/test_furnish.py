@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bureau import load_scenario
 from bureau.formats import get_codec
+from bureau.formats.schema import month_labels
 from bureau.furnish import channels, furnish_all
 from bureau.layout import RunLayout
 from bureau.rundir import content_hashes
@@ -45,8 +47,9 @@ def test_every_defect_is_in_the_truth_and_in_the_file(small_run) -> None:
     seen = set()
     for bureau in scn.active_bureaus:
         codec = get_codec(scn.bureaus[bureau].intake_format)
-        truth = pd.read_parquet(run / "truth" / "furnished" / f"{bureau}.parquet")
-        defects = pd.read_parquet(run / "truth" / "defects" / f"{bureau}.parquet")
+        layout = RunLayout(run)
+        truth = pd.read_parquet(layout.furnished_truth(bureau))
+        defects = pd.read_parquet(layout.defects_truth(bureau))
         written = sum(
             len(codec.read(f).records) for f in (run / "feeds" / bureau).rglob(f"*{codec.suffix}")
         )
@@ -90,11 +93,24 @@ def test_feeds_are_the_same_bytes_with_one_and_two_workers(small_run, tmp_path: 
             shutil.copytree(source, tmp_path / name)
         else:
             shutil.copy(source, tmp_path / name)
-    furnish_all(small_run.scenario, RunLayout(tmp_path), workers=1)
-    # What furnishing writes: the feeds and the truth (no later stage writes under truth/).
-    written = ("feeds/", "truth/")
-    ours = {k: v for k, v in content_hashes(tmp_path).items() if k.startswith(written)}
-    theirs = {k: v for k, v in content_hashes(small_run.path).items() if k.startswith(written)}
+    scn = small_run.scenario
+    months = (0, scn.market_start)
+    # The run's world is the one its market made: the months before the market furnish from it
+    # as they did from the world of lenders on their own (keyed draws), in one process here
+    # and in two there.
+    furnish_all(scn, RunLayout(tmp_path), workers=1, months=months)
+    first = str(month_labels(scn.start_date, np.array([scn.market_start]))[0])
+
+    def before(hashes: dict[str, str]) -> dict[str, str]:
+        return {
+            k: v
+            for k, v in hashes.items()
+            if (k.startswith("feeds/") and k.split("/")[2] < first)
+            or (k.startswith("truth/") and k.endswith(f"/000-{months[1]:03d}.parquet"))
+        }
+
+    ours = before(content_hashes(tmp_path))
+    theirs = before(content_hashes(small_run.path))
     assert ours == theirs
     assert len(ours) > 100
 
@@ -116,7 +132,7 @@ def test_wrongful_public_records_have_no_true_owner(small_run, tmp_path: Path) -
         small_run.path / "scenario.resolved.toml", {"bureaus.chengxin.defects.wrongful_record": 0.5}
     )
     furnish_bureau(FurnishJob(scn, "chengxin", RunLayout(small_run.path), RunLayout(tmp_path)))
-    truth = pd.read_parquet(tmp_path / "truth" / "furnished" / "chengxin.parquet")
+    truth = pd.read_parquet(RunLayout(tmp_path).furnished_truth("chengxin"))
     records = truth[truth["record_type"] == "public_record"]
     wrongful = records[records["defect"] == "wrongful_record"]
     assert len(wrongful) > 0.2 * len(records)

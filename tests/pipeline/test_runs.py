@@ -38,7 +38,7 @@ def someone(run: bureau.Run, bureau_name: str) -> str:
 def test_a_run_shows_itself_as_a_short_summary(run: bureau.Run) -> None:
     text = repr(run)
     assert text.startswith("bureau.Run ") and len(text.splitlines()) <= 8
-    assert "9 of 9" in text and "aggregator 0." in text
+    assert "10 of 10" in text and "aggregator 0." in text
     page = run._repr_html_()
     assert page.count("<tr>") == len(text.splitlines()) - 1 and "<script" not in page
 

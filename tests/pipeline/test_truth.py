@@ -68,7 +68,7 @@ def _world(root: Path) -> RunLayout:
             "identity_of": [1, 1, 2],
         }
     )
-    write_table(furnished, run.furnished_truth("sesame"))
+    write_table(furnished, run.window_file(run.furnished_truth("sesame"), (0, 36)))
     return run
 
 

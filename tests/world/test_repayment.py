@@ -47,7 +47,7 @@ def _repay(hardship_months: list[int], *, term: int, rate: float, product: str =
     )
     hardship = np.zeros((1, BURN_IN + scn.months), dtype=bool)
     hardship[0, [BURN_IN + m for m in hardship_months]] = True
-    return scn, repay(scn, 0, persons, accounts, hardship)
+    return scn, repay(scn, persons, accounts, hardship)
 
 
 def test_a_missed_instalment_is_caught_up_and_the_loan_pays_off_exactly() -> None:

@@ -19,6 +19,7 @@ from bureau.analysis.figures.files import (
     linkage_figure,
     privacy_figure,
 )
+from bureau.analysis.figures.market import access_figure, market_share_figure
 from bureau.analysis.figures.scores import (
     MIGRATION_MIN_PERSONS,
     MIGRATION_PAIRS,
@@ -36,6 +37,7 @@ __all__ = [
     "DPI",
     "MIGRATION_MIN_PERSONS",
     "MIGRATION_PAIRS",
+    "access_figure",
     "aggregator_figure",
     "agreement_figure",
     "calibration_figure",
@@ -44,6 +46,7 @@ __all__ = [
     "fairness_figure",
     "file_errors_figure",
     "linkage_figure",
+    "market_share_figure",
     "migration_figure",
     "migration_pairs",
     "png_bytes",

@@ -1,7 +1,8 @@
 """A run's report as one self-contained HTML page, for ``RUN/report/index.html``.
 
 The page sets out the scenario, then every bureau and the aggregator's consensus against the
-truth: a summary table, ROC curves, score distributions, calibration, agreement between
+truth: a summary table, the credit market (lending, market shares, access to credit by group,
+selection bias), ROC curves, score distributions, calibration, agreement between
 bureaus, coverage, fairness, linkage and what the aggregator gains, file errors and disputes,
 and links to every table of the report. Every figure is embedded as a PNG data URI and the
 style sheet is inline, with no script and nothing fetched, so the file can be opened offline
@@ -29,6 +30,7 @@ from bureau.analysis.html_report.files import (
     privacy_section,
     tables_section,
 )
+from bureau.analysis.html_report.market import MARKET_TABLES, market_section
 from bureau.analysis.html_report.page import (
     FIGURES,
     INDEX,
@@ -62,11 +64,13 @@ DRAWN = (
     "disputes",
     "disputes_by_severity",
     "correction_rescoring",
+    *MARKET_TABLES,
 )
 
 _SECTIONS: tuple[tuple[str, str, Callable[[Page], str]], ...] = (
     ("scenario", "Scenario", scenario_section),
     ("summary", "Summary", summary_section),
+    ("market", "The credit market", market_section),
     ("discrimination", "Discrimination and calibration", discrimination_section),
     ("agreement", "Agreement between bureaus", agreement_section),
     ("coverage", "Coverage", coverage_section),

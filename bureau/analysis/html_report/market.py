@@ -1,0 +1,103 @@
+"""The market's section of the report page: lending, market shares, access and selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bureau.analysis.html_report.page import Page, html_table, paragraph
+
+#: The market's tables, drawn by this section.
+MARKET_TABLES = ("lending", "market_share", "credit_access", "selection_bias")
+
+
+def _by_round(lending: pd.DataFrame) -> pd.DataFrame:
+    """Lending summed over the lenders of each round, rates weighted by applications."""
+    weights = lending["applications"].to_numpy(dtype=float)
+    frame = lending.assign(
+        bad=np.nan_to_num(lending["default_rate_approved"].to_numpy(dtype=float)) * weights,
+        known=np.where(lending["default_rate_approved"].notna(), weights, 0.0),
+        declined_bad=np.nan_to_num(
+            lending["counterfactual_default_rate_declined"].to_numpy(dtype=float)
+        )
+        * weights,
+        declined_known=np.where(
+            lending["counterfactual_default_rate_declined"].notna(), weights, 0.0
+        ),
+    )
+    summed = frame.groupby("round")[
+        ["applications", "approvals", "margin", "bad", "known", "declined_bad", "declined_known"]
+    ].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        summed["approval_rate"] = summed["approvals"] / summed["applications"]
+        summed["default_rate"] = np.where(
+            summed["known"] > 0, summed["bad"] / summed["known"], np.nan
+        )
+        summed["declined_rate"] = np.where(
+            summed["declined_known"] > 0, summed["declined_bad"] / summed["declined_known"], np.nan
+        )
+    return summed.reset_index()
+
+
+def market_section(page: Page) -> str:
+    """The page's market section."""
+    intro = paragraph(
+        "From the market's first month lenders decide with the scores they buy, round after "
+        "round (round 0 is the time before, when they decided on their own). Default rates "
+        "are the truth of each loan: the approved loans' own, and for the declined the loans "
+        "they would have opened; a round whose loans are not yet 12 months old when the "
+        "window ends has none."
+    )
+    parts = [intro]
+
+    def lending() -> str:
+        return html_table(
+            _by_round(page.tables["lending"]),
+            (
+                ("round", "round", "int"),
+                ("applications", "applications", "int"),
+                ("approval_rate", "approved", "pct"),
+                ("default_rate", "default rate, approved", "pct"),
+                ("declined_rate", "default rate, declined (counterfactual)", "pct"),
+                ("margin", "margin (yuan)", "int"),
+            ),
+        )
+
+    columns = ("round", "applications", "approvals", "default_rate_approved", "margin")
+    parts.append(page.block({"lending": columns}, lending, "Lending"))
+
+    def shares() -> str:
+        drawn = page.figures.market_share_figure(page.tables["market_share"])
+        return page.figure(
+            "market_share", drawn, "Each bureau's share of the inquiries, and its subscribers."
+        )
+
+    parts.append(
+        page.block({"market_share": ("round", "bureau", "share", "subscribers")}, shares, "Shares")
+    )
+    for metric, title in (("approval_rate", "Approval"), ("default_rate", "Default")):
+
+        def access(metric: str = metric, title: str = title) -> str:
+            drawn = page.figures.access_figure(page.tables["credit_access"], metric)
+            return page.figure(f"access_{metric}", drawn, f"{title} rate by group and round.")
+
+        needs = ("round", "attribute", "group", metric, f"{metric}_low", f"{metric}_high")
+        parts.append(page.block({"credit_access": needs}, access, f"Access to credit: {title}"))
+
+    def selection() -> str:
+        return html_table(
+            page.tables["selection_bias"],
+            (
+                ("round", "round", "int"),
+                ("bureau", "bureau", "text"),
+                ("scored", "scored", "int"),
+                ("auc_through_the_door", "AUC, every applicant", "f3"),
+                ("booked", "booked", "int"),
+                ("auc_booked", "AUC, booked only", "f3"),
+                ("auc_reported", "AUC it reported", "f3"),
+            ),
+        )
+
+    needs = ("round", "bureau", "auc_through_the_door", "auc_booked", "auc_reported")
+    parts.append(page.block({"selection_bias": needs}, selection, "Selection bias"))
+    return "\n".join(parts)

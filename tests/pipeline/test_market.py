@@ -1,0 +1,155 @@
+"""The credit market in a run: rounds of decisions with bureau scores, and what they did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bureau import load_scenario
+from bureau.config.market import OWN_JUDGMENT
+from bureau.formats.schema import month_labels
+from bureau.layout import RunLayout
+from bureau.pipeline import run_stages
+from bureau.rundir import content_hashes
+
+
+@pytest.mark.slow
+def test_every_round_decides_with_the_scores_lenders_buy(small_run) -> None:
+    scn = small_run.scenario
+    run = RunLayout(small_run.path)
+    apps = pd.read_parquet(run.world_table("applications"))
+    before = apps[apps["month"] < scn.market_start]
+    assert (before["decided_by"] == OWN_JUDGMENT).all()
+    market = apps[apps["month"] >= scn.market_start]
+    by_bureau = market[market["decided_by"].isin(scn.active_bureaus)]
+    assert len(by_bureau) > 0.3 * len(market)
+    assert by_bureau["pd"].notna().all() and before["pd"].isna().all()
+    for start in scn.market_rounds:
+        folder = run.market_round(start)
+        assert (folder / "done").is_file()
+        lenders = pd.read_parquet(folder / "lenders.parquet")
+        assert set(lenders["lender"]) == set(scn.lenders)
+        answers = pd.read_parquet(folder / "answers.parquet")
+        assert set(answers["bureau"]) == set(scn.active_bureaus)
+    # A lender decides with its own bureaus only, at its cut-off.
+    decisions = pd.read_parquet(run.market_round(scn.market_rounds[0]) / "decisions.parquet")
+    lenders = pd.read_parquet(run.market_round(scn.market_rounds[0]) / "lenders.parquet")
+    decided = apps.merge(decisions[["application_id"]], on="application_id")
+    option = lenders.set_index("lender")["option"]
+    cutoff = lenders.set_index("lender")["cutoff"]
+    scored = decided[decided["pd"].notna()]
+    for row in scored.itertuples():
+        assert row.decided_by in option[row.lender_id].split("+")
+        assert row.approved == (row.pd <= cutoff[row.lender_id] + 1e-7)
+
+
+@pytest.mark.slow
+def test_the_bureaus_record_the_inquiries_they_answered(small_run) -> None:
+    from sqlalchemy import func, select
+
+    from bureau.store.credit_file import Inquiry
+
+    scn = small_run.scenario
+    run = RunLayout(small_run.path)
+    first = scn.market_rounds[0]
+    lenders = pd.read_parquet(run.market_round(first) / "lenders.parquet")
+    buyers = {
+        b: {r.lender for r in lenders.itertuples() if b in r.option.split("+")}
+        for b in scn.active_bureaus
+    }
+    for bureau in scn.active_bureaus:
+        with run.bureau_database(bureau) as engine, engine.connect() as conn:
+            asked = conn.execute(
+                select(Inquiry.furnisher, func.count())
+                .where(Inquiry.source_file == "market")
+                .group_by(Inquiry.furnisher)
+            ).all()
+            # Batch scoring (other tests score applicants with this run) records its own.
+            reported_late = conn.execute(
+                select(func.count()).where(
+                    Inquiry.source_file != "market",
+                    Inquiry.product != "batch_review",
+                    Inquiry.month >= scn.market_start,
+                )
+            ).scalar_one()
+        # Only the lenders that bought from it asked; lenders report no inquiry of the market.
+        assert {furnisher for furnisher, _ in asked} <= set().union(*buyers.values())
+        assert reported_late == 0
+
+
+@pytest.mark.slow
+def test_the_market_report_measures_lending_shares_access_and_selection(small_run) -> None:
+    scn = small_run.scenario
+    report = small_run.path / "report"
+    lending = pd.read_parquet(report / "lending.parquet")
+    assert set(lending["round"]) == {0, *scn.market_rounds}
+    assert (lending["approvals"] <= lending["applications"]).all()
+    known = lending.dropna(subset=["default_rate_approved", "counterfactual_default_rate_declined"])
+    # Lenders decline the riskier applicants, on their own or with scores.
+    declined = known["counterfactual_default_rate_declined"] * known["applications"]
+    approved = known["default_rate_approved"] * known["applications"]
+    assert declined.sum() > approved.sum()
+    shares = pd.read_parquet(report / "market_share.parquet")
+    total = shares.groupby("round")["share"].sum()
+    assert np.allclose(total[total > 0], 1.0)
+    assert (shares["revenue"] >= 0).all()
+    access = pd.read_parquet(report / "credit_access.parquet")
+    assert {"hukou", "gender", "age_band", "city_tier", "thin_file", "no_platform"} <= set(
+        access["attribute"]
+    )
+    rated = access.dropna(subset=["approval_rate_low"])
+    assert (rated["approval_rate_low"] <= rated["approval_rate"] + 1e-9).all()
+    assert (rated["approval_rate"] <= rated["approval_rate_high"] + 1e-9).all()
+    bias = pd.read_parquet(report / "selection_bias.parquet")
+    assert set(bias["round"]) == set(scn.market_rounds)
+    assert (bias["booked"] <= bias["scored"]).all()
+    assert bias["auc_reported"].notna().any()
+
+
+@pytest.mark.slow
+def test_months_before_the_market_are_the_same_bytes_without_it(small_run, tmp_path: Path) -> None:
+    scn = load_scenario(small_run.path / "scenario.resolved.toml", {"market.enabled": False})
+    off = run_stages(tmp_path / "off", scn, stages=["furnish"], workers=2)
+    opened = small_run.scenario.market_start
+    first = str(month_labels(scn.start_date, np.array([opened]))[0])
+    on_feeds = content_hashes(small_run.path / "feeds")
+    off_feeds = content_hashes(off.path / "feeds")
+
+    def early(hashes: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in hashes.items() if k.split("/")[1] < first}
+
+    assert early(on_feeds) == early(off_feeds) and len(early(on_feeds)) > 50
+    for table in ("account_months", "applications"):
+        on = pd.read_parquet(small_run.path / "world" / table)
+        without = pd.read_parquet(off.path / "world" / table)
+        on = on[on["month"] < opened].reset_index(drop=True)
+        without = without[without["month"] < opened].reset_index(drop=True)
+        pd.testing.assert_frame_equal(on, without)
+
+
+@pytest.mark.slow
+def test_the_market_command_shows_the_rounds_and_is_a_no_op_when_done(small_run) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from bureau.cli.main import app
+
+    runner = CliRunner()
+    report = small_run.path / "report" / "lending.parquet"
+    before = report.read_bytes()
+    shown = runner.invoke(app, ["market", str(small_run.path), "-w", "1"])
+    assert shown.exit_code == 0, shown.stderr
+    assert "share of inquiries by round" in shown.stdout and "lending by round" in shown.stdout
+    # Every round done: entered again, it changes nothing, and what came after stays done.
+    assert report.read_bytes() == before
+    manifest = json.loads((small_run.path / "manifest.json").read_text())
+    assert "compare" in manifest["stages"]
+    as_json = runner.invoke(app, ["market", str(small_run.path), "--json", "-w", "1"])
+    payload = json.loads(as_json.stdout)
+    rounds = {row["round"] for row in payload["lending"]}
+    assert rounds == {0, *small_run.scenario.market_rounds}
+    assert {"bureau", "share", "revenue"} <= set(payload["market_share"][0])
