@@ -103,15 +103,19 @@ def lending_table(
     -------
     pandas.DataFrame
         ``round``, ``lender``, ``applications``, ``approvals``, ``approval_rate``,
+        ``approved_known`` (approved loans whose 12 months ended in the window),
         ``default_rate_approved``, ``counterfactual_default_rate_declined``, ``lent``,
-        ``losses`` (defaulted amounts times :data:`LOSS_GIVEN_DEFAULT`), ``interest`` (a
-        year's interest on the loans that did not default), ``inquiry_cost`` and ``margin``.
+        ``losses`` (the defaulted amounts of those loans times :data:`LOSS_GIVEN_DEFAULT`),
+        ``interest`` (a year's interest on those that did not default), ``inquiry_cost`` and
+        ``margin`` (interest less losses and inquiry costs; empty where no approved loan's
+        outcome is known).
     """
     outcome = loan_outcome(applications)
     approved = applications["approved"].to_numpy(dtype=bool)
     amount = applications["amount"].to_numpy(dtype=float)
     rate = applications["annual_rate"].to_numpy(dtype=float)
     bad = np.nan_to_num(outcome) > 0
+    known = approved & ~np.isnan(outcome)
     frame = pd.DataFrame(
         {
             "round": applications["round"].to_numpy(),
@@ -119,15 +123,17 @@ def lending_table(
             "approved": approved,
             "outcome_approved": np.where(approved, outcome, np.nan),
             "outcome_declined": np.where(approved, np.nan, outcome),
+            "known": known,
             "lent": np.where(approved, amount, 0.0),
-            "losses": np.where(approved & bad, amount * LOSS_GIVEN_DEFAULT, 0.0),
-            "interest": np.where(approved & ~bad, amount * np.nan_to_num(rate), 0.0),
+            "losses": np.where(known & bad, amount * LOSS_GIVEN_DEFAULT, 0.0),
+            "interest": np.where(known & ~bad, amount * np.nan_to_num(rate), 0.0),
         }
     )
     grouped = frame.groupby(["round", "lender"], sort=True)
     table = grouped.agg(
         applications=("approved", "size"),
         approvals=("approved", "sum"),
+        approved_known=("known", "sum"),
         lent=("lent", "sum"),
         losses=("losses", "sum"),
         interest=("interest", "sum"),
@@ -145,11 +151,13 @@ def lending_table(
     table["inquiry_cost"] = [cost.get((int(r), str(lid)), 0.0) for r, lid in keys] * table[
         "applications"
     ].to_numpy()
-    table["margin"] = table["interest"] - table["losses"] - table["inquiry_cost"]
+    margin = table["interest"] - table["losses"] - table["inquiry_cost"]
+    table["margin"] = margin.where(table["approved_known"] > 0)
     columns = [
         "applications",
         "approvals",
         "approval_rate",
+        "approved_known",
         "default_rate_approved",
         "counterfactual_default_rate_declined",
         "lent",
@@ -294,14 +302,18 @@ def market_metrics(
     rows = []
     made = float(market["applications"].sum())
     if made:
-        weights = market["applications"].to_numpy(dtype=float)
-        for metric in ("default_rate_approved", "counterfactual_default_rate_declined"):
+        approved = market["approved_known"].to_numpy(dtype=float)
+        declined = (market["applications"] - market["approvals"]).to_numpy(dtype=float)
+        for metric, weights in (
+            ("default_rate_approved", approved),
+            ("counterfactual_default_rate_declined", declined),
+        ):
             values = market[metric].to_numpy(dtype=float)
-            known = ~np.isnan(values)
+            known = ~np.isnan(values) & (weights > 0)
             value = np.average(values[known], weights=weights[known]) if known.any() else np.nan
             rows.append(("lending", metric, float(value)))
         rows.append(("lending", "approval_rate", float(market["approvals"].sum()) / made))
-        rows.append(("lending", "margin", float(market["margin"].sum())))
+        rows.append(("lending", "margin", float(market["margin"].sum(min_count=1))))
     asked = shares[shares["round"] > 0].groupby("bureau")["inquiries"].sum()
     if asked.sum() > 0:
         rows += [(b, "market_share", float(v / asked.sum())) for b, v in asked.items()]

@@ -44,23 +44,26 @@ APPLICANT_COLUMNS = ("name", "national_id", "phone", "birth")
 ANSWER_COLUMNS = ("match_status", "consumer_id", "pd")
 
 
-def training_window(round_start: int) -> tuple[int, int]:
+def training_window(round_start: int, lag: int = 0) -> tuple[int, int]:
     """The snapshot and outcome months a bureau can train on at a round start.
 
     Parameters
     ----------
     round_start
         The first month of the round.
+    lag
+        The bureau's reporting lag: the last months before the round have not reached it.
 
     Returns
     -------
     tuple of int
         ``(snapshot, horizon)``: the outcomes are the defaults reported in months
-        ``snapshot + 1 .. round_start - 1``, twelve of them once there are enough months
+        ``snapshot + 1 .. round_start - 1 - lag``, twelve of them once there are enough months
         (before that, half the months seen).
     """
-    horizon = max(1, min(HORIZON, (round_start - 1) // 2))
-    return round_start - 1 - horizon, horizon
+    seen = round_start - 1 - lag
+    horizon = max(1, min(HORIZON, seen // 2))
+    return seen - horizon, horizon
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def fit_round_model(engine: Engine, scn: Scenario, bureau: str, round_start: int
     """
     profile = scn.bureaus[bureau]
     groups = list(profile.feature_groups)
-    snapshot, horizon = training_window(round_start)
+    snapshot, horizon = training_window(round_start, profile.reporting_lag)
     if snapshot < 0:
         return RoundModel(None, groups, snapshot, horizon, {})
     table = modelling_table(engine, snapshot, groups, scn.start_date, horizon=horizon)

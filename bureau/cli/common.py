@@ -7,6 +7,7 @@ import errno
 import functools
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -335,3 +336,23 @@ def relative(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def cell_text(value: object, form: str) -> str:
+    """A number for a table cell, formatted; ``-`` where it is missing.
+
+    Parameters
+    ----------
+    value
+        The number (None or NaN when missing).
+    form
+        A format string (``"{:.1%}"``).
+
+    Returns
+    -------
+    str
+        The text.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return form.format(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 from rich.table import Table
 
@@ -13,6 +12,7 @@ from bureau.cli.common import (
     AsJson,
     Quiet,
     Workers,
+    cell_text,
     console,
     handle_errors,
     print_json,
@@ -35,12 +35,6 @@ _COLUMNS = (
     ("Brier", "truth_brier", "{:.3f}"),
     ("AUC seen", "observed_auc", "{:.3f}"),
 )
-
-
-def _cell(value: object, form: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return form.format(value)
 
 
 @handle_errors
@@ -86,15 +80,15 @@ def compare(
             # Headers whole; the last one wraps when the terminal is narrow.
             shown.add_column(title, justify="right", min_width=len(title.split()[-1]))
         for row in tables["comparison"]:
-            shown.add_row(*(_cell(row.get(key), form) for _, key, form in _COLUMNS))
+            shown.add_row(*(cell_text(row.get(key), form) for _, key, form in _COLUMNS))
         console.print(shown)
         spread = tables["score_spread"]
         if spread:
             overall = spread[0]
             console.print(
                 f"persons scored by {overall['scored_by']} bureaus: {overall['persons']:,}; "
-                f"median score range {_cell(overall['median_range'], '{:.0f}')} points on the "
-                f"common 300-850 scale, {_cell(overall['share_range_100'], '{:.0%}')} "
+                f"median score range {cell_text(overall['median_range'], '{:.0f}')} points on the "
+                f"common 300-850 scale, {cell_text(overall['share_range_100'], '{:.0%}')} "
                 "100 points or more apart",
                 highlight=False,
                 soft_wrap=True,

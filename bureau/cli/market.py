@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pandas as pd
 from rich.table import Table
@@ -12,6 +11,7 @@ from bureau.cli.common import (
     AsJson,
     Quiet,
     Workers,
+    cell_text,
     console,
     handle_errors,
     print_json,
@@ -34,10 +34,6 @@ def _read(run: RunLayout, name: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _number(value: float, form: str) -> str:
-    return "-" if value is None or math.isnan(value) else form.format(value)
-
-
 @handle_errors
 def market(
     run: RunArg,
@@ -49,10 +45,9 @@ def market(
     """Run the market's rounds: lenders buy scores and decide, and the world goes on."""
     with progress_bars(quiet or as_json) as progress:
         outcome = stage_command(run, "market", workers=workers, progress=progress, db_url=db)
+    # Without a market (market.enabled = false) the tables hold the lenders' own decisions
+    # over the same months, and no bureau sells a score.
     layout = RunLayout(run)
-    if not layout.market.exists():
-        console.print("this scenario has no market (market.enabled = false)", highlight=False)
-        return
     tables = {name: _read(layout, name) for name in MARKET_TABLES}
     if as_json:
         print_json(
@@ -77,8 +72,8 @@ def market(
             shown.add_row(
                 str(start),
                 f"{int(row['applications']):,}",
-                _number(row["approvals"] / max(row["applications"], 1), "{:.1%}"),
-                _number(bad[start] / max(row["approvals"], 1), "{:.1%}"),
+                cell_text(row["approvals"] / max(row["applications"], 1), "{:.1%}"),
+                cell_text(bad[start] / max(row["approvals"], 1), "{:.1%}"),
             )
         console.print(shown)
         shares = tables["market_share"].pivot_table(
@@ -89,7 +84,7 @@ def market(
         for start in shares.columns:
             table.add_column(str(start), justify="right")
         for bureau, row in shares.iterrows():
-            table.add_row(str(bureau), *(_number(v, "{:.1%}") for v in row.to_numpy()))
+            table.add_row(str(bureau), *(cell_text(v, "{:.1%}") for v in row.to_numpy()))
         console.print(table)
     console.print(
         f"market in {relative(run)}/market/, its tables in {relative(run)}/report/ "

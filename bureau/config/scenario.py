@@ -42,6 +42,11 @@ PlatformKind = Literal[
 LenderKind = Literal["bank", "platform", "consumer_finance", "p2p"]
 
 
+#: The most chunks of persons a world may have: every truth key stays within 64 bits
+#: (:mod:`bureau.world.keys`).
+MAX_CHUNKS = 1_000_000
+
+
 class Population(Model):
     """Who lives in the world: size, demography and how traits are shared in households."""
 
@@ -69,6 +74,8 @@ class Population(Model):
                 raise ValueError(f"{name} must be non-negative and not all zero")
         if any(m <= 0 for m in self.income_median_by_tier):
             raise ValueError("income_median_by_tier must be positive")
+        if -(-self.persons // self.chunk_size) > MAX_CHUNKS:
+            raise ValueError(f"persons / chunk_size must make at most {MAX_CHUNKS:,} chunks")
         return self
 
 

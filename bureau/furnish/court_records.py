@@ -69,7 +69,9 @@ def public_records(
 
     event_month = events["event_month"].to_numpy().astype(np.int64)
     arrival, late = arrivals(draws, event_month, channel.lag, defects)
-    ref_source = np.where(truth_key >= 0, truth_key, src["record_id"].to_numpy() + 10**15)
+    # A wrongful copy needs a reference of its own: its source record's id, negated, is none
+    # of the world's ids.
+    ref_source = np.where(truth_key >= 0, truth_key, -1 - src["record_id"].to_numpy())
     end_text = month_labels(scn.start_date, np.maximum(src["end_month"].to_numpy(), 0))
     records = pd.DataFrame(
         {

@@ -3,8 +3,8 @@
 For each bureau and each of its channels, the records are split by the month they arrive in and
 written in the bureau's intake format to ``feeds/<bureau>/<YYYY-MM>/<source>.<record type>``.
 The truth about every record (whose it is, which world row, which defects) goes to
-``truth/furnished/<bureau>.parquet`` and ``truth/defects/<bureau>.parquet``, out of reach of
-the bureaus, which read only their own feeds.
+``truth/furnished/<bureau>/`` and ``truth/defects/<bureau>/``, a file per window of arrival
+months furnished, out of reach of the bureaus, which read only their own feeds.
 """
 
 from __future__ import annotations

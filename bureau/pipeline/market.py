@@ -40,6 +40,7 @@ from bureau.bureaus.ingest import ingest_all
 from bureau.bureaus.inquiries import (
     record_inquiries,
 )
+from bureau.config.market import OWN_JUDGMENT
 from bureau.config.scenario import Scenario
 from bureau.furnish.feeds import IDENTITY_FIELDS, account_ref
 from bureau.furnish.stage import furnish_all
@@ -64,9 +65,9 @@ DONE = "done"
 
 def _subscriptions(scn: Scenario, run: RunLayout, rounds: list[int]) -> dict[str, tuple[str, ...]]:
     """Each lender's bureaus as of the last round done (the scenario's before any)."""
-    found = {}
+    found: dict[str, tuple[str, ...]] = {}
     for lender_id, lender in scn.lenders.items():
-        bureaus = scn.lender_bureaus(lender_id)
+        bureaus = scn.lender_bureaus(lender_id) if lender.policy != OWN_JUDGMENT else []
         # The worst of several bureaus does not depend on their order.
         found[lender_id] = tuple(sorted(bureaus) if lender.policy == "worst_of" else bureaus)
     for start in rounds:
@@ -93,26 +94,40 @@ def _decide_round(
     chosen, retro = retro_tests(scn, run, start, answers_before, current)
     jobs = [IntentsJob(scn, chunk, (start, stop)) for chunk in range(scn.chunks)]
     intents = pd.concat(list(map_chunks(chunk_intents, jobs, ctx.workers)), ignore_index=True)
+    # The applications of the months just before, as made: the sample each lender sets its
+    # cut-off on, scored as of the round start as the round's own applicants will be.
+    recent = read_table(
+        run.world_table("applications"), ["application_id", "person_id", "lender_id", "month"]
+    )
+    month = recent["month"].to_numpy()
+    recent = recent[(month >= start - scn.market.round_months) & (month < start)]
+    recent = recent.assign(lender_id=recent["lender_id"].astype(str)).reset_index(drop=True)
+    asked = pd.concat([intents, recent], ignore_index=True)
     bureaus = scn.active_bureaus
     round_jobs = [
-        RoundJob(scn, run, b, start, applicants_for(scn, b, intents, persons)) for b in bureaus
+        RoundJob(scn, run, b, start, applicants_for(scn, b, asked, persons)) for b in bureaus
     ]
     answers, models = [], []
     for bureau, (answered, row) in zip(
         bureaus, map_chunks(round_job, round_jobs, ctx.workers), strict=True
     ):
         answers.append(
-            answered.assign(application_id=intents["application_id"].to_numpy(), bureau=bureau)
+            answered.assign(application_id=asked["application_id"].to_numpy(), bureau=bureau)
         )
         models.append(row)
-    answered = pd.concat(answers, ignore_index=True)
-    decisions, lenders = lender_decisions(scn, start, intents, answered, chosen)
+    both = pd.concat(answers, ignore_index=True)
+    of_round = np.tile(np.arange(len(asked)) < len(intents), len(bureaus))
+    answered, calibration = both[of_round], both[~of_round]
+    decisions, lenders = lender_decisions(
+        scn, start, intents, answered, chosen, calibration, recent
+    )
     lenders["switched"] = [chosen[r] != current[r] for r in lenders["lender"]]
     staging = Path(tempfile.mkdtemp(prefix=".round.", dir=run.root))
     try:
         tables = {
             "intents": intents,
             "answers": answered[["application_id", "bureau", "match_status", "consumer_id", "pd"]],
+            "calibration": calibration[["application_id", "bureau", "match_status", "pd"]],
             "decisions": decisions,
             "lenders": lenders,
             "models": pd.DataFrame(models),
@@ -136,7 +151,9 @@ def _read_rounds(run: RunLayout, rounds: list[int], name: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _record_round(scn: Scenario, run: RunLayout, start: int, stop: int) -> dict[str, int]:
+def _record_round(
+    scn: Scenario, run: RunLayout, start: int, stop: int, bureaus: list[str] | None = None
+) -> dict[str, int]:
     """Record in each bureau's files the inquiries its subscribers made in the round."""
     folder = run.market_round(start)
     answers = pd.read_parquet(folder / "answers.parquet")
@@ -148,7 +165,7 @@ def _record_round(scn: Scenario, run: RunLayout, start: int, stop: int) -> dict[
     month = apps["month"].to_numpy()
     apps = apps[(month >= start) & (month < stop)]
     counts = {}
-    for bureau in scn.active_bureaus:
+    for bureau in scn.active_bureaus if bureaus is None else bureaus:
         buyers = [r.lender for r in lenders.itertuples() if bureau in r.option.split("+")]
         asked = apps[apps["lender_id"].isin(buyers).to_numpy()]
         mine = answers[answers["bureau"] == bureau].set_index("application_id")
@@ -173,6 +190,38 @@ def _record_round(scn: Scenario, run: RunLayout, start: int, stop: int) -> dict[
         )
         with run.bureau_database(bureau) as engine:
             counts[f"{bureau}.inquiries"] = record_inquiries(engine, frame)
+    return counts
+
+
+def record_market_inquiries(
+    scn: Scenario, run: RunLayout, bureaus: list[str] | None = None
+) -> dict[str, int]:
+    """Record again, in every bureau's files, the inquiries it answered in the market.
+
+    The bureaus record these themselves, in their files, not in their feeds: credit files
+    loaded again from the feeds (on another database, say) get them back this way. Recording
+    them where they are already held changes nothing.
+
+    Parameters
+    ----------
+    scn
+        The scenario.
+    run
+        The run, with its market's rounds done, and the databases to record into.
+    bureaus
+        The bureaus whose files to record into (every enabled bureau when None).
+
+    Returns
+    -------
+    dict of str to int
+        Inquiries recorded per round and bureau.
+    """
+    counts: dict[str, int] = {}
+    for start in scn.market_rounds:
+        if (run.market_round(start) / DONE).exists():
+            stop = min(start + scn.market.round_months, scn.months)
+            found = _record_round(scn, run, start, stop, bureaus)
+            counts.update({f"round_{start}.{k}": v for k, v in found.items()})
     return counts
 
 
@@ -218,7 +267,13 @@ def market_stage(ctx: StageContext) -> StageResult:
         if not (folder / "decisions.parquet").exists():
             _decide_round(ctx, start, stop, persons, rounds)
         decided = _read_rounds(run, [s for s in rounds if s <= start], "decisions")
-        write_world(scn, run.world, ctx.workers, decisions=decided, tables=DECIDED_TABLES)
+        write_world(
+            scn,
+            run.world,
+            ctx.workers,
+            decisions=decided if len(decided) else None,
+            tables=DECIDED_TABLES,
+        )
         furnish_all(scn, run, ctx.workers, months=(start, stop))
         ingest_all(scn, run, workers=ctx.workers)
         counts = _record_round(scn, run, start, stop)

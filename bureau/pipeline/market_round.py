@@ -156,7 +156,7 @@ def lender_books(run: RunLayout, answers: pd.DataFrame, start: int) -> pd.DataFr
     )
     booked = apps[
         apps["approved"].to_numpy()
-        & (apps["month"].to_numpy() <= start - 1 - SEASONING)
+        & (apps["month"].to_numpy() <= start - SEASONING)
         & apps["application_id"].isin(answers["application_id"]).to_numpy()
     ]
     months = read_table(run.world_table("account_months"), ["account_id", "month", "status"])
@@ -195,7 +195,7 @@ def retro_tests(
         The round's first month.
     answers
         The bureaus' answers of the earlier rounds: each bureau's score of each past
-        applicant as of the month applied.
+        applicant as that bureau gave it in the applicant's round.
     current
         What each lender buys now.
 
@@ -245,6 +245,8 @@ def lender_decisions(
     intents: pd.DataFrame,
     answers: pd.DataFrame,
     subscriptions: dict[str, tuple[str, ...]],
+    calibration: pd.DataFrame,
+    recent: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every lender's decisions on the round's applications, and what each lender did.
 
@@ -260,6 +262,12 @@ def lender_decisions(
         The bureaus' answers for them.
     subscriptions
         What each lender buys in this round.
+    calibration
+        The bureaus' answers, as of the round start, for the applications of the months
+        before (``recent``): a lender with a target approval rate sets its cut-off at that
+        quantile of their PDs, never on the round's own applicants.
+    recent
+        Those applications: ``application_id``, ``lender_id``.
 
     Returns
     -------
@@ -268,18 +276,22 @@ def lender_decisions(
         lender that buys nothing are left to its own screening), and one row per lender:
         ``round``, ``lender``, ``policy``, ``option``, ``cutoff``, ``applications``.
     """
-    pds = pd_matrix(answers)
+    pds, before = pd_matrix(answers), pd_matrix(calibration)
     decisions, lenders = [], []
     for lender_id, lender in sorted(scn.lenders.items()):
         option = subscriptions[lender_id]
         mine = intents[intents["lender_id"] == lender_id]
         cutoff = np.nan
         if lender.policy != OWN_JUDGMENT and option:
-            matrix = pds.reindex(mine["application_id"].to_numpy())[list(option)].to_numpy()
-            seen, _ = lender_pd(lender.policy, matrix, list(option))
+            columns = list(option)
+            sample = recent.loc[recent["lender_id"] == lender_id, "application_id"].to_numpy()
+            sampled = before.reindex(index=sample, columns=columns).to_numpy()
+            seen, _ = lender_pd(lender.policy, sampled, columns)
             cutoff = cutoff_for(
                 max_pd=lender.max_pd, target_approval=lender.target_approval, pds=seen
             )
+            ids = mine["application_id"].to_numpy()
+            matrix = pds.reindex(index=ids, columns=columns).to_numpy()
             made = decide(
                 lender.policy,
                 matrix,

@@ -1,7 +1,7 @@
 """What the stages read of the truth: each table once per stage, only the columns it needs.
 
 A stage that measures the bureaus against the truth reads the world's tables once, and each
-bureau's furnished truth (``truth/furnished/<bureau>.parquet``) once, here; then it hands
+bureau's furnished truth (``truth/furnished/<bureau>/``) once, here; then it hands
 each bureau's job the rows that concern that bureau (:class:`TruthSlice`): the monthly
 statuses of the accounts furnished to it, the wrongful public records among those furnished
 to it, the outcomes of the persons whose identities it was furnished. A job is pickled to a

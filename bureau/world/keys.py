@@ -5,18 +5,20 @@ into slots of :data:`SLOT` keys. A table's own rows (applications, accounts held
 a person's public records) are numbered in slot 0; a row that exists because of a row of
 another table (the account an approved application opens, the judgment on a charged-off
 account) takes its key from that row's key, in a slot of its own. So a row's key never depends
-on how many other rows there are: approving one more application shifts no other key.
+on how many other rows there are: approving one more application shifts no other key. Accounts
+opened by applications take slot 1; the records that follow from an account (two per account,
+from slots 0 and 1) take slots 2 to 5.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Room for a hundred billion rows of one table per chunk, in ten slots.
+# Room for a hundred billion rows of one table per chunk, in ten slots: the scenario allows at
+# most bureau.config.scenario.MAX_CHUNKS chunks, and that many chunks of
+# 10**12 keys each stay below 2**63.
 CHUNK_STRIDE = 1_000_000_000_000
 SLOT = 100_000_000_000
-#: The most chunks a world may have: keys stay within int64.
-MAX_CHUNKS = 1_000_000
 
 
 def chunk_keys(chunk: int, count: int) -> np.ndarray:
@@ -45,7 +47,8 @@ def derived_keys(parents: np.ndarray, slot: int, per_parent: int = 1, index: int
     parents
         int64 keys of the parent rows (each in slot 0 or 1 of its chunk).
     slot
-        The slot of the derived rows (1 .. 9).
+        The first slot of the derived rows (1 .. 9); with several rows per parent they take
+        ``per_parent`` times the parents' range from there.
     per_parent
         How many rows one parent can make.
     index

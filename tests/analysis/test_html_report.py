@@ -19,6 +19,9 @@ from bureau.pipeline import judged_samples, write_html_report
 pytestmark = pytest.mark.slow
 
 FIGURE_NAMES = {
+    "market_share",
+    "access_approval_rate",
+    "access_default_rate",
     "roc",
     "score_distribution",
     "calibration",

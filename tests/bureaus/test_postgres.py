@@ -16,6 +16,7 @@ from bureau.bureaus.features import snapshot_features
 from bureau.bureaus.ingest import ingest_all, ingest_bureau
 from bureau.bureaus.train import train_bureau
 from bureau.layout import RunLayout
+from bureau.pipeline.market import record_market_inquiries
 from bureau.store.engines import schema_name
 from bureau.store.parquet import read_table
 from tests.bureaus.test_ingest import counts
@@ -65,6 +66,8 @@ def test_features_training_and_scoring_on_postgres(small_run, fresh_schemas, tmp
     """What a bureau computes from its file does not depend on where the file is."""
     bureau = "qianhai"
     ingest_all(small_run.scenario, RunLayout(small_run.path, URL), bureaus=[bureau])
+    # The inquiries the bureau answered in the market are in its files, not its feeds.
+    record_market_inquiries(small_run.scenario, RunLayout(small_run.path, URL), [bureau])
     on_server = RunLayout(small_run.path, URL).bureau_engine(bureau)
     on_file = RunLayout(small_run.path).bureau_engine(bureau)
     groups = small_run.scenario.bureaus[bureau].feature_groups

@@ -48,36 +48,40 @@ def test_every_round_decides_with_the_scores_lenders_buy(small_run) -> None:
 
 @pytest.mark.slow
 def test_the_bureaus_record_the_inquiries_they_answered(small_run) -> None:
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from bureau.store.credit_file import Inquiry
 
     scn = small_run.scenario
     run = RunLayout(small_run.path)
-    first = scn.market_rounds[0]
-    lenders = pd.read_parquet(run.market_round(first) / "lenders.parquet")
-    buyers = {
-        b: {r.lender for r in lenders.itertuples() if b in r.option.split("+")}
-        for b in scn.active_bureaus
-    }
+    apps = pd.read_parquet(run.world_table("applications"))
+    recorded = 0
     for bureau in scn.active_bureaus:
         with run.bureau_database(bureau) as engine, engine.connect() as conn:
-            asked = conn.execute(
-                select(Inquiry.furnisher, func.count())
-                .where(Inquiry.source_file == "market")
-                .group_by(Inquiry.furnisher)
-            ).all()
-            # Batch scoring (other tests score applicants with this run) records its own.
-            reported_late = conn.execute(
-                select(func.count()).where(
-                    Inquiry.source_file != "market",
-                    Inquiry.product != "batch_review",
-                    Inquiry.month >= scn.market_start,
-                )
-            ).scalar_one()
-        # Only the lenders that bought from it asked; lenders report no inquiry of the market.
-        assert {furnisher for furnisher, _ in asked} <= set().union(*buyers.values())
-        assert reported_late == 0
+            held = pd.read_sql(
+                select(Inquiry.furnisher, Inquiry.month, Inquiry.source_file, Inquiry.product),
+                conn,
+            )
+        market = held[held["source_file"] == "market"]
+        recorded += len(market)
+        for start in scn.market_rounds:
+            folder = run.market_round(start)
+            lenders = pd.read_parquet(folder / "lenders.parquet")
+            buyers = {r.lender for r in lenders.itertuples() if bureau in r.option.split("+")}
+            answers = pd.read_parquet(folder / "answers.parquet")
+            found = answers[(answers["bureau"] == bureau) & (answers["consumer_id"] >= 0)]
+            made = apps[apps["application_id"].isin(found["application_id"])]
+            # Exactly the applications its buyers made, of applicants it had a file on.
+            expected = made[made["lender_id"].astype(str).isin(buyers)]
+            month = market["month"].to_numpy()
+            in_round = market[(month >= start) & (month < start + scn.market.round_months)]
+            assert len(in_round) == len(expected), (bureau, start)
+            assert set(in_round["furnisher"]) == set(expected["lender_id"].astype(str))
+        # Lenders report no inquiry once the market is open (batch scoring, which other tests
+        # run on this run, records its own).
+        late = held[(held["source_file"] != "market") & (held["product"] != "batch_review")]
+        assert (late["month"] < scn.market_start).all()
+    assert recorded > 0
 
 
 @pytest.mark.slow
@@ -153,3 +157,20 @@ def test_the_market_command_shows_the_rounds_and_is_a_no_op_when_done(small_run)
     rounds = {row["round"] for row in payload["lending"]}
     assert rounds == {0, *small_run.scenario.market_rounds}
     assert {"bureau", "share", "revenue"} <= set(payload["market_share"][0])
+
+
+@pytest.mark.slow
+def test_a_market_where_no_lender_buys_runs_and_sells_nothing(tmp_path: Path) -> None:
+    base = load_scenario("small")
+    overrides: dict[str, object] = {
+        f"lenders.{lender}.policy": "own_judgment" for lender in base.lenders
+    }
+    overrides |= {"population.persons": 600, "population.chunk_size": 300}
+    scn = load_scenario("small", overrides)
+    result = run_stages(tmp_path / "run", scn, stages=["market"], workers=1)
+    apps = pd.read_parquet(result.path / "world" / "applications")
+    assert (apps["decided_by"] == OWN_JUDGMENT).all()
+    shares = pd.read_parquet(result.path / "report" / "market_share.parquet")
+    assert (shares["subscribers"] == 0).all() and (shares["revenue"] == 0).all()
+    lending = pd.read_parquet(result.path / "report" / "lending.parquet")
+    assert set(lending["round"]) == {0, *scn.market_rounds}

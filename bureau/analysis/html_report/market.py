@@ -13,21 +13,20 @@ MARKET_TABLES = ("lending", "market_share", "credit_access", "selection_bias")
 
 def _by_round(lending: pd.DataFrame) -> pd.DataFrame:
     """Lending summed over the lenders of each round, rates weighted by applications."""
-    weights = lending["applications"].to_numpy(dtype=float)
+    approved = lending["approved_known"].to_numpy(dtype=float)
+    declined = (lending["applications"] - lending["approvals"]).to_numpy(dtype=float)
+    rate = lending["default_rate_approved"].to_numpy(dtype=float)
+    other = lending["counterfactual_default_rate_declined"].to_numpy(dtype=float)
     frame = lending.assign(
-        bad=np.nan_to_num(lending["default_rate_approved"].to_numpy(dtype=float)) * weights,
-        known=np.where(lending["default_rate_approved"].notna(), weights, 0.0),
-        declined_bad=np.nan_to_num(
-            lending["counterfactual_default_rate_declined"].to_numpy(dtype=float)
-        )
-        * weights,
-        declined_known=np.where(
-            lending["counterfactual_default_rate_declined"].notna(), weights, 0.0
-        ),
+        bad=np.nan_to_num(rate) * approved,
+        known=np.where(np.isnan(rate), 0.0, approved),
+        declined_bad=np.nan_to_num(other) * declined,
+        declined_known=np.where(np.isnan(other), 0.0, declined),
     )
     summed = frame.groupby("round")[
-        ["applications", "approvals", "margin", "bad", "known", "declined_bad", "declined_known"]
+        ["applications", "approvals", "bad", "known", "declined_bad", "declined_known"]
     ].sum()
+    summed["margin"] = frame.groupby("round")["margin"].sum(min_count=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         summed["approval_rate"] = summed["approvals"] / summed["applications"]
         summed["default_rate"] = np.where(
@@ -63,7 +62,7 @@ def market_section(page: Page) -> str:
             ),
         )
 
-    columns = ("round", "applications", "approvals", "default_rate_approved", "margin")
+    columns = ("round", "applications", "approvals", "approved_known", "default_rate_approved")
     parts.append(page.block({"lending": columns}, lending, "Lending"))
 
     def shares() -> str:
