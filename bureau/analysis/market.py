@@ -76,11 +76,6 @@ def loan_outcome(applications: pd.DataFrame) -> np.ndarray:
     return actual.fillna(other).to_numpy(dtype=float, na_value=np.nan)
 
 
-def _mean(values: np.ndarray) -> float:
-    known = values[~np.isnan(values)]
-    return float(known.mean()) if known.size else float("nan")
-
-
 def lending_table(
     applications: pd.DataFrame,
     lenders: pd.DataFrame,
@@ -139,8 +134,9 @@ def lending_table(
         interest=("interest", "sum"),
     )
     table["approval_rate"] = table["approvals"] / table["applications"]
-    table["default_rate_approved"] = grouped["outcome_approved"].agg(_mean_series)
-    table["counterfactual_default_rate_declined"] = grouped["outcome_declined"].agg(_mean_series)
+    # The mean of each group's known outcomes (NaN where none is known).
+    table["default_rate_approved"] = grouped["outcome_approved"].mean()
+    table["counterfactual_default_rate_declined"] = grouped["outcome_declined"].mean()
     cost = {
         (int(r.round), str(r.lender)): sum(
             prices.get(b, 0.0) for b in str(r.option).split("+") if b
@@ -167,10 +163,6 @@ def lending_table(
         "margin",
     ]
     return table[columns].reset_index()
-
-
-def _mean_series(values: pd.Series) -> float:
-    return _mean(values.to_numpy(dtype=float))
 
 
 def market_share_table(
@@ -279,6 +271,57 @@ def selection_bias_table(
     return table.merge(reported, on=["round", "bureau"], how="left")
 
 
+def pooled_lending(lending: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Lending over several lenders (and rounds): counts summed, rates weighted.
+
+    Parameters
+    ----------
+    lending
+        Rows of the ``lending`` table.
+    by
+        The column to keep apart (``round``); None pools every row into one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``applications``, ``approvals``, ``approval_rate``, ``default_rate_approved``
+        (weighted by the approved loans with a known outcome),
+        ``counterfactual_default_rate_declined`` (weighted by the declined) and ``margin``
+        (summed; NaN where no row has one), indexed by ``by`` (by 0 when None).
+    """
+    approved = lending["approved_known"].to_numpy(dtype=float)
+    declined = (lending["applications"] - lending["approvals"]).to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "key": lending[by].to_numpy() if by else np.zeros(len(lending), dtype=np.int64),
+            "applications": lending["applications"].to_numpy(dtype=float),
+            "approvals": lending["approvals"].to_numpy(dtype=float),
+            "margin": lending["margin"].to_numpy(dtype=float),
+        }
+    )
+    rates = {}
+    for metric, weights in (
+        ("default_rate_approved", approved),
+        ("counterfactual_default_rate_declined", declined),
+    ):
+        values = lending[metric].to_numpy(dtype=float)
+        known = ~np.isnan(values)
+        frame[f"{metric}_sum"] = np.where(known, values * weights, 0.0)
+        frame[f"{metric}_weight"] = np.where(known, weights, 0.0)
+        rates[metric] = (f"{metric}_sum", f"{metric}_weight")
+    grouped = frame.groupby("key", sort=True)
+    pooled = grouped[[c for c in frame.columns if c not in ("key", "margin")]].sum()
+    pooled["margin"] = grouped["margin"].sum(min_count=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled["approval_rate"] = pooled["approvals"] / pooled["applications"]
+        for metric, (total, weight) in rates.items():
+            pooled[metric] = np.where(
+                pooled[weight] > 0, pooled[total] / pooled[weight].where(pooled[weight] > 0), np.nan
+            )
+    columns = ["applications", "approvals", "approval_rate", *rates, "margin"]
+    return pooled[columns].rename_axis(by or "all")
+
+
 def market_metrics(
     lending: pd.DataFrame, shares: pd.DataFrame, access: pd.DataFrame
 ) -> pd.DataFrame:
@@ -300,20 +343,15 @@ def market_metrics(
     """
     market = lending[lending["round"] > 0]
     rows = []
-    made = float(market["applications"].sum())
-    if made:
-        approved = market["approved_known"].to_numpy(dtype=float)
-        declined = (market["applications"] - market["approvals"]).to_numpy(dtype=float)
-        for metric, weights in (
-            ("default_rate_approved", approved),
-            ("counterfactual_default_rate_declined", declined),
+    if float(market["applications"].sum()):
+        pooled = pooled_lending(market).iloc[0]
+        for metric in (
+            "default_rate_approved",
+            "counterfactual_default_rate_declined",
+            "approval_rate",
+            "margin",
         ):
-            values = market[metric].to_numpy(dtype=float)
-            known = ~np.isnan(values) & (weights > 0)
-            value = np.average(values[known], weights=weights[known]) if known.any() else np.nan
-            rows.append(("lending", metric, float(value)))
-        rows.append(("lending", "approval_rate", float(market["approvals"].sum()) / made))
-        rows.append(("lending", "margin", float(market["margin"].sum(min_count=1))))
+            rows.append(("lending", metric, float(pooled[metric])))
     asked = shares[shares["round"] > 0].groupby("bureau")["inquiries"].sum()
     if asked.sum() > 0:
         rows += [(b, "market_share", float(v / asked.sum())) for b, v in asked.items()]

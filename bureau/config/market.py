@@ -24,6 +24,8 @@ Policy = Literal["own_judgment", "single", "waterfall", "worst_of"]
 ThinFile = Literal["decline", "own_judgment", "smaller_amount"]
 POLICIES: tuple[str, ...] = ("own_judgment", "single", "waterfall", "worst_of", "consensus")
 THIN_FILE_RULES: tuple[str, ...] = ("decline", "own_judgment", "smaller_amount")
+#: The columns of a table of lenders' decisions, as the world takes it.
+DECISION_COLUMNS = ("application_id", "approved", "decided_by", "pd", "amount_factor")
 
 
 class Market(Model):

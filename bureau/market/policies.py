@@ -22,7 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bureau.config.market import AGGREGATOR, OWN_JUDGMENT, POLICIES, THIN_FILE_RULES
+from bureau.config.market import (
+    AGGREGATOR,
+    DECISION_COLUMNS,
+    OWN_JUDGMENT,
+    POLICIES,
+    THIN_FILE_RULES,
+)
 from bureau.errors import BureauError
 
 
@@ -64,15 +70,14 @@ class Decisions:
         pandas.DataFrame
             ``application_id``, ``approved``, ``decided_by``, ``pd``, ``amount_factor``.
         """
-        return pd.DataFrame(
-            {
-                "application_id": np.asarray(application_id, dtype=np.int64),
-                "approved": self.approved,
-                "decided_by": self.decided_by,
-                "pd": self.pd,
-                "amount_factor": self.amount_factor,
-            }
+        values = (
+            np.asarray(application_id, dtype=np.int64),
+            self.approved,
+            self.decided_by,
+            self.pd,
+            self.amount_factor,
         )
+        return pd.DataFrame(dict(zip(DECISION_COLUMNS, values, strict=True)))
 
 
 def lender_pd(policy: str, pds: np.ndarray, sources: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -68,7 +68,8 @@ def _subscriptions(scn: Scenario, run: RunLayout, rounds: list[int]) -> dict[str
     found: dict[str, tuple[str, ...]] = {}
     for lender_id, lender in scn.lenders.items():
         bureaus = scn.lender_bureaus(lender_id) if lender.policy != OWN_JUDGMENT else []
-        # The worst of several bureaus does not depend on their order.
+        # The worst of several bureaus does not depend on their order: held sorted, as the
+        # retro test offers such combinations.
         found[lender_id] = tuple(sorted(bureaus) if lender.policy == "worst_of" else bureaus)
     for start in rounds:
         path = run.market_round(start) / "lenders.parquet"

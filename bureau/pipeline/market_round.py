@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 
 from bureau.bureaus.inquiries import APPLICANT_COLUMNS, answer_applicants, fit_round_model
 from bureau.config.market import OWN_JUDGMENT
@@ -159,10 +161,16 @@ def lender_books(run: RunLayout, answers: pd.DataFrame, start: int) -> pd.DataFr
         & (apps["month"].to_numpy() <= start - SEASONING)
         & apps["application_id"].isin(answers["application_id"]).to_numpy()
     ]
-    months = read_table(run.world_table("account_months"), ["account_id", "month", "status"])
-    months = months[months["account_id"].isin(booked["account_id"]).to_numpy()]
+    # Only the booked accounts' months before the round: the world's largest table, read
+    # filtered rather than whole.
+    wanted = ds.field("account_id").isin(pa.array(booked["account_id"].to_numpy(np.int64)))
+    months = read_table(
+        run.world_table("account_months"),
+        ["account_id", "status"],
+        filter_expression=wanted & (ds.field("month") < start),
+    )
     status = months["status"].to_numpy()
-    went_bad = (status >= DPD90) & (status != CLOSED) & (months["month"].to_numpy() < start)
+    went_bad = (status >= DPD90) & (status != CLOSED)
     bad = booked["account_id"].isin(months.loc[went_bad, "account_id"]).to_numpy()
     return pd.DataFrame(
         {
@@ -225,8 +233,6 @@ def retro_tests(
         scores = {b: scored[b].to_numpy() for b in scn.active_bureaus if b in scored}
         options = options_for(lender.policy, sorted(scores), len(now), aggregator=False)
         values = retro_values(bad, scores, options, lender.policy, prices, lender.ranking_value)
-        # The worst of several bureaus does not depend on their order: it is offered sorted.
-        now = tuple(sorted(now)) if lender.policy == "worst_of" else now
         chosen[lender_id] = choose(values, now, scn.market.inertia)
         tables.append(
             values.assign(

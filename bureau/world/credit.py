@@ -113,10 +113,6 @@ class _Lenders:
         return np.where(total > 0, chosen, -1)
 
 
-#: The columns of a decisions table handed to the world (see :func:`originate`).
-DECISION_COLUMNS = ("application_id", "approved", "decided_by", "pd", "amount_factor")
-
-
 def application_intents(
     scn: Scenario,
     chunk: int,
@@ -225,8 +221,9 @@ def originate(
         The chunk's hardship matrix (persons x months).
     decisions
         Decisions made elsewhere (by lenders with bureau scores), with the columns of
-        :data:`DECISION_COLUMNS`; ``amount_factor`` scales an approved loan. An application
-        not in it is decided by its lender's own screening. None: every one is.
+        :data:`~bureau.config.market.DECISION_COLUMNS`; ``amount_factor`` scales an approved
+        loan. An application not in it is decided by its lender's own screening. None: every
+        one is.
 
     Returns
     -------

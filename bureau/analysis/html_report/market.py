@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from bureau.analysis.html_report.page import Page, html_table, paragraph
+from bureau.analysis.market import pooled_lending
 
 #: The market's tables, drawn by this section.
 MARKET_TABLES = ("lending", "market_share", "credit_access", "selection_bias")
-
-
-def _by_round(lending: pd.DataFrame) -> pd.DataFrame:
-    """Lending summed over the lenders of each round, rates weighted by applications."""
-    approved = lending["approved_known"].to_numpy(dtype=float)
-    declined = (lending["applications"] - lending["approvals"]).to_numpy(dtype=float)
-    rate = lending["default_rate_approved"].to_numpy(dtype=float)
-    other = lending["counterfactual_default_rate_declined"].to_numpy(dtype=float)
-    frame = lending.assign(
-        bad=np.nan_to_num(rate) * approved,
-        known=np.where(np.isnan(rate), 0.0, approved),
-        declined_bad=np.nan_to_num(other) * declined,
-        declined_known=np.where(np.isnan(other), 0.0, declined),
-    )
-    summed = frame.groupby("round")[
-        ["applications", "approvals", "bad", "known", "declined_bad", "declined_known"]
-    ].sum()
-    summed["margin"] = frame.groupby("round")["margin"].sum(min_count=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        summed["approval_rate"] = summed["approvals"] / summed["applications"]
-        summed["default_rate"] = np.where(
-            summed["known"] > 0, summed["bad"] / summed["known"], np.nan
-        )
-        summed["declined_rate"] = np.where(
-            summed["declined_known"] > 0, summed["declined_bad"] / summed["declined_known"], np.nan
-        )
-    return summed.reset_index()
 
 
 def market_section(page: Page) -> str:
@@ -51,18 +22,30 @@ def market_section(page: Page) -> str:
 
     def lending() -> str:
         return html_table(
-            _by_round(page.tables["lending"]),
+            pooled_lending(page.tables["lending"], "round").reset_index(),
             (
                 ("round", "round", "int"),
                 ("applications", "applications", "int"),
                 ("approval_rate", "approved", "pct"),
-                ("default_rate", "default rate, approved", "pct"),
-                ("declined_rate", "default rate, declined (counterfactual)", "pct"),
+                ("default_rate_approved", "default rate, approved", "pct"),
+                (
+                    "counterfactual_default_rate_declined",
+                    "default rate, declined (counterfactual)",
+                    "pct",
+                ),
                 ("margin", "margin (yuan)", "int"),
             ),
         )
 
-    columns = ("round", "applications", "approvals", "approved_known", "default_rate_approved")
+    columns = (
+        "round",
+        "applications",
+        "approvals",
+        "approved_known",
+        "default_rate_approved",
+        "counterfactual_default_rate_declined",
+        "margin",
+    )
     parts.append(page.block({"lending": columns}, lending, "Lending"))
 
     def shares() -> str:
