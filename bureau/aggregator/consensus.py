@@ -35,7 +35,19 @@ class ConsensusError(BureauError):
     """The consensus cannot be fitted (no defaults, or nothing but defaults, seen)."""
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def log_odds(p: np.ndarray) -> np.ndarray:
+    """The log-odds of probabilities, kept finite at 0 and 1.
+
+    Parameters
+    ----------
+    p
+        Probabilities.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``log(p / (1 - p))`` of ``p`` clipped to ``[1e-6, 1 - 1e-6]``.
+    """
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
@@ -76,7 +88,7 @@ def consensus_features(
     columns: dict[str, np.ndarray] = {}
     for bureau in bureaus:
         mine = scored[scored["bureau"] == bureau]
-        logit = pd.Series(_logit(mine["pd"].to_numpy(dtype=float))).groupby(
+        logit = pd.Series(log_odds(mine["pd"].to_numpy(dtype=float))).groupby(
             mine["person_key"].to_numpy()
         )
         mean = logit.mean().reindex(persons)

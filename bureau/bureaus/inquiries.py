@@ -35,8 +35,10 @@ from bureau.bureaus.train import (
     training_seed,
 )
 from bureau.config.scenario import Scenario
+from bureau.formats.history import DEFAULT_CODES
 from bureau.store.bulk import read_frame, upsert
-from bureau.store.credit_file import Identifier, Inquiry
+from bureau.store.credit_file import Identifier, Inquiry, Tradeline
+from bureau.store.reports import monthly_reports
 
 #: What a lender sends a bureau about an applicant.
 APPLICANT_COLUMNS = ("name", "national_id", "phone", "birth")
@@ -180,6 +182,50 @@ def answer_applicants(
         known = features.loc[consumer[has], feature_names(model.groups)]
         pd_[has] = model.estimator.predict_proba(known)[:, 1]
     return pd.DataFrame({"match_status": status, "consumer_id": consumer, "pd": pd_})
+
+
+def reported_defaults(engine: Engine, consumers: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Whether the bureau's file shows each consumer in default after a month.
+
+    What a bureau tells the aggregator, when it hubs the market, about the applicants whose
+    inquiries it forwarded: has an account on the file been reported 90 or more days past due,
+    or written off, in a month after the application?
+
+    Parameters
+    ----------
+    engine
+        The bureau's database.
+    consumers
+        Consumer ids (-1: no file, never in default).
+    months
+        The month of each application.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per consumer.
+    """
+    consumers = np.asarray(consumers, dtype=np.int64)
+    months = np.asarray(months, dtype=np.int64)
+    if not len(consumers):
+        return np.zeros(0, dtype=bool)
+    with engine.connect() as conn:
+        bad = monthly_reports(
+            conn,
+            None,
+            ("tradeline_id", "month"),
+            first_month=int(months.min()) + 1,
+            statuses=DEFAULT_CODES,
+        )
+        owners = read_frame(conn, select(Tradeline.tradeline_id, Tradeline.consumer_id))
+    owner = pd.Series(owners["consumer_id"].to_numpy(), index=owners["tradeline_id"].to_numpy())
+    last = (
+        pd.Series(bad["month"].to_numpy(dtype=np.int64))
+        .groupby(owner.reindex(bad["tradeline_id"].to_numpy()).to_numpy())
+        .max()
+    )
+    latest = last.reindex(consumers).to_numpy(dtype=float)
+    return latest > months
 
 
 def record_inquiries(engine: Engine, inquiries: pd.DataFrame) -> int:

@@ -39,6 +39,14 @@ SweepSettings = Annotated[
     ),
 ]
 Seeds = Annotated[int, typer.Option("--seeds", min=1, help="Runs per cell, one seed each.")]
+Until = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="Run each cell only up to this stage, e.g. --until market for the market's "
+        "figures without the aggregator's stages.",
+    ),
+]
 SweepOut = Annotated[
     Path, typer.Option("--out", "-o", help="The sweep directory (created or resumed).")
 ]
@@ -52,12 +60,39 @@ def _interval(row: pd.Series) -> str:
     return f"{row['mean']:.3f} ± {(row['ci_high'] - row['ci_low']) / 2:.3f}"
 
 
+def _summary_table(table: pd.DataFrame, seeds: int) -> Table:
+    """The bureaus' AUC per cell or, for a sweep of the market alone, its lending figures."""
+    auc = table[table["metric"] == "truth_auc"]
+    if auc.empty:
+        shown_rows = table[table["view"] == "lending"]
+        title = f"Lending after the market opens: mean across {seeds} seed(s) ± 95% CI"
+        column = "metric"
+    else:
+        shown_rows = auc
+        title = f"AUC against the true default: mean across {seeds} seed(s) ± 95% CI"
+        column = "view"
+    shown = Table(title=title)
+    shown.add_column("cell", no_wrap=True)
+    columns = list(dict.fromkeys(shown_rows[column]))
+    for name in columns:
+        shown.add_column(name, justify="right")
+    by_cell = shown_rows.set_index(["cell", column])
+    for cell in dict.fromkeys(shown_rows["cell"]):
+        cells = [
+            _interval(by_cell.loc[(cell, name)]) if (cell, name) in by_cell.index else "-"
+            for name in columns
+        ]
+        shown.add_row(cell, *cells)
+    return shown
+
+
 @handle_errors
 def sweep(
     scenario: ScenarioArg,
     out: SweepOut,
     settings: SweepSettings = None,
     seeds: Seeds = 1,
+    until: Until = None,
     workers: Workers = DEFAULT_WORKERS,
     quiet: Quiet = False,
     as_json: AsJson = False,
@@ -66,7 +101,9 @@ def sweep(
     grid = parse_settings(settings or [])
     scn = load_scenario(scenario)
     with progress_bars(quiet or as_json) as progress:
-        table = experiment.sweep(scn, grid, seeds, out, workers=workers, progress=progress)
+        table = experiment.sweep(
+            scn, grid, seeds, out, workers=workers, until=until, progress=progress
+        )
     runs = table.attrs.get("runs", [])
     done_before = sum(run.skipped for run in runs)
     if as_json:
@@ -88,20 +125,7 @@ def sweep(
         )
         return
     if not quiet:
-        auc = table[table["metric"] == "truth_auc"]
-        shown = Table(title=f"AUC against the true default: mean across {seeds} seed(s) ± 95% CI")
-        shown.add_column("cell", no_wrap=True)
-        views = list(dict.fromkeys(auc["view"]))
-        for view in views:
-            shown.add_column(view, justify="right")
-        by_cell = auc.set_index(["cell", "view"])
-        for cell in dict.fromkeys(auc["cell"]):
-            cells = [
-                _interval(by_cell.loc[(cell, view)]) if (cell, view) in by_cell.index else "-"
-                for view in views
-            ]
-            shown.add_row(cell, *cells)
-        console.print(shown)
+        console.print(_summary_table(table, seeds))
     console.print(
         f"{len(runs)} runs ({done_before} already done from the same inputs); summary in "
         f"{relative(out)}/{experiment.SUMMARY}.{{parquet,csv,json}}, figure "

@@ -48,7 +48,9 @@ class Aggregator(Model):
     Bureaus submit at the scoring snapshots. ``linkage`` chooses the person keys that
     reconciliation uses (both methods are always measured); ``match_threshold`` is the Splink
     match probability at or above which two records are linked; ``rules`` is the order in which
-    conflicting values of one account are settled.
+    conflicting values of one account are settled. In the credit market, where the sharing
+    regime lets lenders reach the central body, lenders may buy its consensus score at
+    ``price`` per inquiry.
     """
 
     linkage: Literal["splink", "exact"] = "splink"
@@ -58,6 +60,13 @@ class Aggregator(Model):
         min_length=1,
     )
     disputes: Disputes = Field(default_factory=Disputes)
+    price: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=1000.0,
+        description="yuan a lender pays per inquiry for the consensus score, where the sharing "
+        "regime offers it (an assumption)",
+    )
 
     @field_validator("rules")
     @classmethod

@@ -81,6 +81,11 @@ class BureauProfile(Model):
         le=1000.0,
         description="yuan a lender pays per inquiry (an assumption unless a source is found)",
     )
+    retrain: bool = Field(
+        default=True,
+        description="refit the model at every round start of the market; false: fit it once, "
+        "at the first round where it can be fitted, and rescore with it after",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> BureauProfile:

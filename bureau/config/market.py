@@ -17,10 +17,9 @@ OWN_JUDGMENT = "own_judgment"
 #: The aggregator's consensus, as a source of scores.
 AGGREGATOR = "aggregator"
 
-#: The policies a scenario's lender may have. ``consensus`` (the aggregator's score) is a
-#: policy of :mod:`bureau.market` that the rounds do not offer yet: the aggregator reconciles
-#: only at the scoring snapshots.
-Policy = Literal["own_judgment", "single", "waterfall", "worst_of"]
+#: The policies a scenario's lender may have; ``consensus`` buys the aggregator's score, which
+#: only a sharing regime with a central body (``shared``, ``licensed_only``) offers.
+Policy = Literal["own_judgment", "single", "waterfall", "worst_of", "consensus"]
 ThinFile = Literal["decline", "own_judgment", "smaller_amount"]
 POLICIES: tuple[str, ...] = ("own_judgment", "single", "waterfall", "worst_of", "consensus")
 THIN_FILE_RULES: tuple[str, ...] = ("decline", "own_judgment", "smaller_amount")
@@ -73,7 +72,8 @@ class LenderMarket(Model):
     """What a lender buys and how it decides with it: the lender's side of the market.
 
     ``bureaus`` are the bureaus it subscribes to when the market opens, in the order its
-    policy reads them; ``policy`` one of :data:`POLICIES` but ``consensus``; ``thin_file``
+    policy reads them (none for ``consensus``, which buys the aggregator's score);
+    ``policy`` one of :data:`POLICIES`; ``thin_file``
     what it does when none of them has a file on the applicant; its risk appetite is either
     ``max_pd`` or ``target_approval``; ``ranking_value`` is what a perfect ranking of its
     applicants is worth to it over a random one, in yuan per application (what a retro test
@@ -92,7 +92,12 @@ class LenderMarket(Model):
     def _consistent(self) -> LenderMarket:
         if self.policy == OWN_JUDGMENT:
             return self
-        if not self.bureaus:
+        if self.policy == "consensus":
+            if self.bureaus:
+                raise ValueError(
+                    "policy 'consensus' buys the aggregator's score: leave bureaus empty"
+                )
+        elif not self.bureaus:
             raise ValueError(f"policy {self.policy!r} needs at least one bureau in bureaus")
         if len(set(self.bureaus)) != len(self.bureaus):
             raise ValueError("bureaus must not repeat a bureau")

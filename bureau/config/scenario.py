@@ -285,6 +285,11 @@ class Scenario(Model):
             for bureau in lender.bureaus:
                 if bureau not in self.bureaus:
                     raise ValueError(f"lenders.{lender_id}.bureaus: {bureau!r} is not a bureau")
+            if lender.policy == "consensus" and not self.consensus_offered:
+                raise ValueError(
+                    f"lenders.{lender_id}.policy: 'consensus' needs a central body that lenders "
+                    f"reach: sharing 'shared' or 'licensed_only', not {self.sharing!r}"
+                )
         first = self.market.first_month(self.scoring.development_snapshot)
         if self.market.enabled and first >= self.months:
             raise ValueError(f"market.start must be below months ({self.months})")
@@ -333,6 +338,15 @@ class Scenario(Model):
             Bureau ids.
         """
         return [b for b in self.lenders[lender].bureaus if self.bureaus[b].enabled]
+
+    @property
+    def consensus_offered(self) -> bool:
+        """Whether lenders can buy the aggregator's consensus score in the market.
+
+        Only where lenders share their data through the central body does the regime let
+        them reach it (``shared``, ``licensed_only``); a siloed market has no hub to ask.
+        """
+        return self.sharing != "siloed"
 
     @property
     def market_start(self) -> int:

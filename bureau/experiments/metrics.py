@@ -24,7 +24,8 @@ def run_metrics(root: Path) -> pd.DataFrame:
     Parameters
     ----------
     root
-        A run directory that has been through the compare stage.
+        A run directory that has been through the compare stage, or through the market
+        stage only (then only the market's figures).
 
     Returns
     -------
@@ -36,6 +37,20 @@ def run_metrics(root: Path) -> pd.DataFrame:
         (:func:`~bureau.analysis.market.market_metrics`).
     """
     layout = RunLayout(root)
+    parts = []
+    # A sweep stopped before the aggregator's stages has the market's figures only.
+    if layout.report_file("comparison").exists():
+        parts.append(_comparison_metrics(layout))
+    market = ("lending", "market_share", "credit_access")
+    if all(layout.report_file(name).exists() for name in market):
+        parts.append(market_metrics(*(pd.read_parquet(layout.report_file(n)) for n in market)))
+    if not parts:
+        return pd.DataFrame(columns=["view", "metric", "value"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _comparison_metrics(layout: RunLayout) -> pd.DataFrame:
+    """The comparison's figures per bureau and the aggregator's linkage and coverage."""
     comparison = pd.read_parquet(layout.report_file("comparison"))
     numeric = list(comparison.select_dtypes(include="number").columns)
     views = comparison["bureau"].to_numpy(dtype=object)
@@ -56,11 +71,7 @@ def run_metrics(root: Path) -> pd.DataFrame:
             "value": [*linkage["f1"].astype(float), float(visible)],
         }
     )
-    parts = [frame, extra]
-    market = ("lending", "market_share", "credit_access")
-    if all(layout.report_file(name).exists() for name in market):
-        parts.append(market_metrics(*(pd.read_parquet(layout.report_file(n)) for n in market)))
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat([frame, extra], ignore_index=True)
 
 
 def summarise(values: pd.DataFrame, level: float = CONFIDENCE) -> pd.DataFrame:

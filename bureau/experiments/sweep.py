@@ -33,6 +33,7 @@ from bureau.experiments.metrics import run_metrics, summarise
 from bureau.parallel import map_chunks
 from bureau.pipeline.outputs import records_json
 from bureau.pipeline.runner import run_stages
+from bureau.pipeline.stages import STAGES
 from bureau.rundir import write_bytes_atomic, write_text_atomic
 from bureau.store.parquet import write_table
 
@@ -65,13 +66,15 @@ class _Job:
     seed: int
     scenario: Scenario
     path: Path
+    until: str | None
 
 
 def _run_job(job: _Job) -> tuple[CellRun, pd.DataFrame]:
     """Run one cell with one seed (a worker-process entry point) and read its metrics."""
     # force: a run left by other inputs (other code, say) is made again; one from the same
     # inputs is kept as it is and an unfinished one resumed, which the runner does by itself.
-    result = run_stages(job.path, job.scenario, workers=1, force=True)
+    stages = None if job.until is None else [job.until]
+    result = run_stages(job.path, job.scenario, stages=stages, workers=1, force=True)
     skipped = bool(result.stages) and all(stage.skipped for stage in result.stages)
     seconds = 0.0 if skipped else sum(stage.seconds for stage in result.stages)
     run = CellRun(job.cell, job.seed, job.path, skipped, round(seconds, 3))
@@ -85,6 +88,7 @@ def sweep(
     out: str | Path,
     workers: int = 1,
     *,
+    until: str | None = None,
     progress: SweepProgress | None = None,
 ) -> pd.DataFrame:
     """Run a grid of settings with several seeds each and summarise it with intervals.
@@ -105,6 +109,10 @@ def sweep(
     workers
         Runs at a time, each in its own worker process with one worker of its own: the runs
         and the summary are the same bytes whatever this is.
+    until
+        Run each cell only up to this stage (with what it requires): ``market`` measures the
+        market without the aggregator's stages, at a fraction of the cost; every stage when
+        None. The metrics are those of the stages run.
     progress
         Called as ``progress("sweep", runs_done, runs)``.
 
@@ -127,6 +135,8 @@ def sweep(
     """
     if seeds < 1:
         raise SweepError(f"at least one seed is needed, got {seeds}", field="seeds")
+    if until is not None and until not in STAGES:
+        raise SweepError(f"no stage {until!r} (stages: {', '.join(STAGES)})", field="until")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     out = Path(out)
@@ -137,6 +147,7 @@ def sweep(
             scn.seed + k,
             load_scenario(scenario_to_dict(scn), {"seed": scn.seed + k}),
             out / CELLS / cell.id / f"seed-{k}",
+            until,
         )
         for cell, scn in cells
         for k in range(seeds)

@@ -7,6 +7,7 @@ from bureau.market.policies import (
     cutoff_for,
     decide,
     lender_pd,
+    policy_for,
 )
 from bureau.market.retro import RETRO_COLUMNS, choose, options_for, retro_values
 
@@ -23,5 +24,6 @@ __all__ = [
     "decide",
     "lender_pd",
     "options_for",
+    "policy_for",
     "retro_values",
 ]

@@ -80,6 +80,24 @@ class Decisions:
         return pd.DataFrame(dict(zip(DECISION_COLUMNS, values, strict=True)))
 
 
+def policy_for(policy: str, option: tuple[str, ...]) -> str:
+    """Return how a lender reads an option it buys: the aggregator's score as ``consensus``.
+
+    Parameters
+    ----------
+    policy
+        The lender's policy.
+    option
+        The sources it buys.
+
+    Returns
+    -------
+    str
+        ``consensus`` for the aggregator alone, the lender's policy otherwise.
+    """
+    return "consensus" if tuple(option) == (AGGREGATOR,) else policy
+
+
 def lender_pd(policy: str, pds: np.ndarray, sources: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Return the PD a policy reads from the scores, and whose score it is.
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bureau.analysis.metrics import discrimination
-from bureau.market.policies import AGGREGATOR, lender_pd
+from bureau.market.policies import AGGREGATOR, lender_pd, policy_for
 
 #: The columns of :func:`retro_values`.
 RETRO_COLUMNS = ("option", "rows", "coverage", "gini", "cost", "value")
@@ -93,7 +93,7 @@ def retro_values(
     bad = np.asarray(bad, dtype=bool)
     rows = []
     for option in options:
-        read_as = "consensus" if option == (AGGREGATOR,) else policy
+        read_as = policy_for(policy, option)
         pds = np.column_stack([scores[s] for s in option]) if len(bad) else np.empty((0, 1))
         pd_, _ = lender_pd(read_as, pds, list(option))
         scored = ~np.isnan(pd_)

@@ -25,10 +25,12 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bureau.aggregator.hub import fit_hub
 from bureau.analysis.access import applicant_groups, credit_access_table
 from bureau.analysis.market import (
     assign_rounds,
@@ -36,11 +38,12 @@ from bureau.analysis.market import (
     market_share_table,
     selection_bias_table,
 )
+from bureau.analysis.metrics import discrimination, rounded
 from bureau.bureaus.ingest import ingest_all
 from bureau.bureaus.inquiries import (
     record_inquiries,
 )
-from bureau.config.market import OWN_JUDGMENT
+from bureau.config.market import AGGREGATOR, OWN_JUDGMENT
 from bureau.config.scenario import Scenario
 from bureau.furnish.feeds import IDENTITY_FIELDS, account_ref
 from bureau.furnish.stage import furnish_all
@@ -48,11 +51,15 @@ from bureau.layout import RunLayout
 from bureau.parallel import map_chunks
 from bureau.pipeline.contract import StageContext, StageResult
 from bureau.pipeline.market_round import (
+    SEASONING,
     RoundJob,
     applicants_for,
     lender_decisions,
+    pd_matrix,
     retro_tests,
     round_job,
+    round_model_file,
+    source_prices,
 )
 from bureau.pipeline.outputs import write_report_tables
 from bureau.store.parquet import read_table, write_table
@@ -64,10 +71,12 @@ DONE = "done"
 
 
 def _subscriptions(scn: Scenario, run: RunLayout, rounds: list[int]) -> dict[str, tuple[str, ...]]:
-    """Each lender's bureaus as of the last round done (the scenario's before any)."""
+    """Each lender's sources as of the last round done (the scenario's before any)."""
     found: dict[str, tuple[str, ...]] = {}
     for lender_id, lender in scn.lenders.items():
         bureaus = scn.lender_bureaus(lender_id) if lender.policy != OWN_JUDGMENT else []
+        if lender.policy == "consensus":
+            bureaus = [AGGREGATOR]
         # The worst of several bureaus does not depend on their order: held sorted, as the
         # retro test offers such combinations.
         found[lender_id] = tuple(sorted(bureaus) if lender.policy == "worst_of" else bureaus)
@@ -84,6 +93,81 @@ def _subscriptions(scn: Scenario, run: RunLayout, rounds: list[int]) -> dict[str
     return found
 
 
+def _kept_models(
+    scn: Scenario, run: RunLayout, rounds: list[int]
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The model each bureau that does not retrain keeps, from the round that fitted it."""
+    kept = {}
+    for bureau in scn.active_bureaus:
+        profile = scn.bureaus[bureau]
+        if profile.retrain:
+            continue
+        for start in rounds:
+            path = round_model_file(run, start, bureau, profile.model)
+            if path.exists():
+                models = pd.read_parquet(run.market_round(start) / "models.parquet")
+                row = models[models["bureau"] == bureau].iloc[0].to_dict()
+                kept[bureau] = (path, row)
+                break
+    return kept
+
+
+def _hub_answers(
+    scn: Scenario,
+    start: int,
+    earlier: pd.DataFrame,
+    reported: dict[str, tuple[pd.DataFrame, np.ndarray]],
+    now: list[pd.DataFrame],
+) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+    """The aggregator's answers for the round's applications, from its member bureaus'.
+
+    ``earlier`` holds the bureaus' answers of the earlier rounds, ``reported`` per bureau the
+    earlier applications it had a file on and whether it has reported each in default since,
+    ``now`` the bureaus' answers to be combined (each with ``application_id``, ``bureau``,
+    ``pd``).
+    """
+    members = scn.active_bureaus
+    parts = [pd.Series(f, index=a["application_id"].to_numpy()) for a, f in reported.values()]
+    # Bad once any member bureau has reported it so.
+    bad = pd.concat(parts).groupby(level=0).any() if parts else pd.Series(dtype=bool)
+    history = pd.DataFrame(index=bad.index)
+    if len(bad):
+        history = pd_matrix(earlier[earlier["bureau"] != AGGREGATOR]).reindex(bad.index)
+    flags = bad.to_numpy(dtype=bool)
+    model = fit_hub(history, flags, members)
+    answers = []
+    for frame in now:
+        matrix = pd_matrix(frame)
+        ids = frame["application_id"].drop_duplicates().to_numpy()
+        pd_ = model.predict(matrix.reindex(ids))
+        answers.append(
+            pd.DataFrame(
+                {
+                    "application_id": ids,
+                    "bureau": AGGREGATOR,
+                    "match_status": np.where(np.isnan(pd_), "no_file", "matched"),
+                    "consumer_id": np.int64(-1),
+                    "pd": pd_,
+                }
+            )
+        )
+    row: dict[str, Any] = {
+        "round": start,
+        "bureau": AGGREGATOR,
+        "snapshot": start - 1,
+        "fitted": model.fitted is not None,
+        "refitted": model.fitted is not None,
+        "own_rows": model.rows,
+        "own_bad_rate": model.bad_rate,
+    }
+    if model.fitted is not None:
+        seen = model.predict(history)
+        known = ~np.isnan(seen)
+        quality = rounded(discrimination(flags[known], seen[known]))
+        row.update({f"own_{k}": v for k, v in quality.items()})
+    return answers, row
+
+
 def _decide_round(
     ctx: StageContext, start: int, stop: int, persons: pd.DataFrame, rounds: list[int]
 ) -> None:
@@ -95,30 +179,50 @@ def _decide_round(
     chosen, retro = retro_tests(scn, run, start, answers_before, current)
     jobs = [IntentsJob(scn, chunk, (start, stop)) for chunk in range(scn.chunks)]
     intents = pd.concat(list(map_chunks(chunk_intents, jobs, ctx.workers)), ignore_index=True)
-    # The applications of the months just before, as made: the sample each lender sets its
-    # cut-off on, scored as of the round start as the round's own applicants will be.
-    recent = read_table(
+    made = read_table(
         run.world_table("applications"), ["application_id", "person_id", "lender_id", "month"]
     )
-    month = recent["month"].to_numpy()
-    recent = recent[(month >= start - scn.market.round_months) & (month < start)]
+    # The applications of the months just before, as made: the sample each lender sets its
+    # cut-off on, scored as of the round start as the round's own applicants will be.
+    month = made["month"].to_numpy()
+    recent = made[(month >= start - scn.market.round_months) & (month < start)]
     recent = recent.assign(lender_id=recent["lender_id"].astype(str)).reset_index(drop=True)
     asked = pd.concat([intents, recent], ignore_index=True)
     bureaus = scn.active_bureaus
+    reported = _reported(scn, answers_before, made, start)
+    kept = _kept_models(scn, run, earlier)
     round_jobs = [
-        RoundJob(scn, run, b, start, applicants_for(scn, b, asked, persons)) for b in bureaus
-    ]
-    answers, models = [], []
-    for bureau, (answered, row) in zip(
-        bureaus, map_chunks(round_job, round_jobs, ctx.workers), strict=True
-    ):
-        answers.append(
-            answered.assign(application_id=asked["application_id"].to_numpy(), bureau=bureau)
+        RoundJob(
+            scn,
+            run,
+            b,
+            start,
+            applicants_for(scn, b, asked, persons),
+            reported=reported.get(b),
+            kept=kept.get(b),
         )
-        models.append(row)
+        for b in bureaus
+    ]
+    answers, models, texts, flags = [], [], {}, {}
+    for bureau, found in zip(bureaus, map_chunks(round_job, round_jobs, ctx.workers), strict=True):
+        answers.append(
+            found.answers.assign(application_id=asked["application_id"].to_numpy(), bureau=bureau)
+        )
+        models.append(found.row)
+        if found.model_text is not None:
+            texts[bureau] = found.model_text
+        if bureau in reported:
+            flags[bureau] = (reported[bureau], found.reported)
     both = pd.concat(answers, ignore_index=True)
     of_round = np.tile(np.arange(len(asked)) < len(intents), len(bureaus))
     answered, calibration = both[of_round], both[~of_round]
+    if scn.consensus_offered:
+        (hub_now, hub_before), hub_row = _hub_answers(
+            scn, start, answers_before, flags, [answered, calibration]
+        )
+        answered = pd.concat([answered, hub_now], ignore_index=True)
+        calibration = pd.concat([calibration, hub_before], ignore_index=True)
+        models.append(hub_row)
     decisions, lenders = lender_decisions(
         scn, start, intents, answered, chosen, calibration, recent
     )
@@ -137,12 +241,37 @@ def _decide_round(
         for name, frame in tables.items():
             write_table(frame, staging / f"{name}.parquet")
         target = run.market_round(start)
+        for bureau, text in texts.items():
+            # Written where the round will be, then moved with it.
+            path = staging / round_model_file(
+                run, start, bureau, scn.bureaus[bureau].model
+            ).relative_to(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _reported(
+    scn: Scenario, answers: pd.DataFrame, made: pd.DataFrame, start: int
+) -> dict[str, pd.DataFrame]:
+    """Per bureau, the seasoned earlier applicants it had a file on (where a hub asks)."""
+    if not scn.consensus_offered or answers.empty:
+        return {}
+    month = made.set_index("application_id")["month"]
+    found = answers[(answers["consumer_id"].to_numpy() >= 0) & (answers["bureau"] != AGGREGATOR)]
+    found = found.assign(month=month.reindex(found["application_id"].to_numpy()).to_numpy())
+    found = found[found["month"].to_numpy() <= start - SEASONING]
+    return {
+        bureau: found.loc[
+            found["bureau"] == bureau, ["application_id", "consumer_id", "month"]
+        ].reset_index(drop=True)
+        for bureau in scn.active_bureaus
+    }
 
 
 def _read_rounds(run: RunLayout, rounds: list[int], name: str) -> pd.DataFrame:
@@ -167,7 +296,12 @@ def _record_round(
     apps = apps[(month >= start) & (month < stop)]
     counts = {}
     for bureau in scn.active_bureaus if bureaus is None else bureaus:
-        buyers = [r.lender for r in lenders.itertuples() if bureau in r.option.split("+")]
+        # The hub forwards its buyers' inquiries to every member bureau, which records them.
+        buyers = [
+            r.lender
+            for r in lenders.itertuples()
+            if {bureau, AGGREGATOR} & set(r.option.split("+"))
+        ]
         asked = apps[apps["lender_id"].isin(buyers).to_numpy()]
         mine = answers[answers["bureau"] == bureau].set_index("application_id")
         consumer = mine["consumer_id"].reindex(asked["application_id"].to_numpy()).to_numpy()
@@ -317,7 +451,7 @@ def market_tables(scn: Scenario, run: RunLayout) -> dict[str, pd.DataFrame]:
     lenders = _read_rounds(run, rounds, "lenders")
     if lenders.empty:
         lenders = pd.DataFrame(columns=["round", "lender", "option"])
-    prices = {b: scn.bureaus[b].price for b in scn.active_bureaus}
+    prices = source_prices(scn)
     persons = read_table(
         run.world_table("persons"),
         ["person_id", "birth_date", "gender", "hukou", "city_tier", "device"],

@@ -9,6 +9,7 @@ the ones it buys (:mod:`bureau.market.policies`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,13 +17,31 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from bureau.bureaus.inquiries import APPLICANT_COLUMNS, answer_applicants, fit_round_model
+from bureau.bureaus.feature_catalog import feature_names
+from bureau.bureaus.inquiries import (
+    APPLICANT_COLUMNS,
+    RoundModel,
+    answer_applicants,
+    fit_round_model,
+    reported_defaults,
+)
+from bureau.bureaus.models.artifacts import estimator_from_bytes, model_text
+from bureau.bureaus.models.card import MODEL_FILES
 from bureau.config.market import OWN_JUDGMENT
 from bureau.config.scenario import Scenario
 from bureau.furnish.feeds import IDENTITY_FIELDS
 from bureau.furnish.identity import furnished_identity
 from bureau.layout import RunLayout
-from bureau.market import choose, cutoff_for, decide, lender_pd, options_for, retro_values
+from bureau.market import (
+    AGGREGATOR,
+    choose,
+    cutoff_for,
+    decide,
+    lender_pd,
+    options_for,
+    policy_for,
+    retro_values,
+)
 from bureau.rng import KeyedDraws, RowDraws
 from bureau.store.parquet import read_table
 from bureau.world.repayment import CLOSED, DPD90
@@ -43,9 +62,70 @@ class RoundJob:
     start: int
     #: The applicants as the lenders send them (:data:`APPLICANT_COLUMNS`), in order.
     applicants: pd.DataFrame
+    #: Earlier applicants it had a file on (``consumer_id``, ``month``), whose defaults since
+    #: it reports to the aggregator where the aggregator hubs the market; None otherwise.
+    reported: pd.DataFrame | None = None
+    #: The model it rescores with instead of refitting (a bureau that does not retrain): the
+    #: model file and the row of the round that fitted it.
+    kept: tuple[Path, dict[str, Any]] | None = None
 
 
-def round_job(job: RoundJob) -> tuple[pd.DataFrame, dict[str, Any]]:
+@dataclass(frozen=True)
+class RoundAnswer:
+    """What a bureau gives back from its part of a round.
+
+    Attributes
+    ----------
+    answers
+        :data:`~bureau.bureaus.inquiries.ANSWER_COLUMNS`, one row per applicant.
+    row
+        How the model was fitted (a row of the round's ``models`` table).
+    model_text
+        The model file's text, to keep, for a bureau that fitted the model it keeps; else None.
+    reported
+        One bool per row of :attr:`RoundJob.reported`: in default since.
+    """
+
+    answers: pd.DataFrame
+    row: dict[str, Any]
+    model_text: str | None
+    reported: np.ndarray
+
+
+def round_model_file(run: RunLayout, start: int, bureau: str, family: str) -> Path:
+    """Where a round keeps the model a bureau that does not retrain goes on scoring with.
+
+    Parameters
+    ----------
+    run
+        The run.
+    start
+        The round that fitted the model.
+    bureau
+        The bureau.
+    family
+        Its model family (``lightgbm`` or ``scorecard``): the file's format.
+
+    Returns
+    -------
+    pathlib.Path
+        ``market/round-<start>/models/<bureau>.txt`` (LightGBM's text) or ``.json``.
+    """
+    return run.market_round(start) / "models" / f"{bureau}{Path(MODEL_FILES[family]).suffix}"
+
+
+def _kept_model(job: RoundJob, kept: tuple[Path, dict[str, Any]]) -> RoundModel:
+    """The model a bureau fitted in an earlier round, as it goes on scoring with it."""
+    path, row = kept
+    groups = list(job.scenario.bureaus[job.bureau].feature_groups)
+    estimator = estimator_from_bytes(
+        job.scenario.bureaus[job.bureau].model, path.read_bytes(), feature_names(groups), path
+    )
+    metrics = {k[len("own_") :]: v for k, v in row.items() if k.startswith("own_")}
+    return RoundModel(estimator, groups, int(row["snapshot"]), int(row["horizon"]), metrics)
+
+
+def round_job(job: RoundJob) -> RoundAnswer:
     """Fit a bureau's round model and answer for every applicant (a worker-process entry point).
 
     Parameters
@@ -55,26 +135,38 @@ def round_job(job: RoundJob) -> tuple[pd.DataFrame, dict[str, Any]]:
 
     Returns
     -------
-    tuple
-        The answers (:data:`~bureau.bureaus.inquiries.ANSWER_COLUMNS`, one row per
-        applicant) and a row saying how the model was fitted.
+    RoundAnswer
+        The answers, how the model was fitted, the model to keep and the defaults reported.
     """
     scn = job.scenario
     profile = scn.bureaus[job.bureau]
+    reported = np.zeros(0, dtype=bool)
     with job.run.bureau_database(job.bureau) as engine:
-        model = fit_round_model(engine, scn, job.bureau, job.start)
+        if job.kept is None:
+            model = fit_round_model(engine, scn, job.bureau, job.start)
+        else:
+            model = _kept_model(job, job.kept)
         answers = answer_applicants(
             engine, model, list(profile.matching), job.applicants, job.start - 1, scn.start_date
         )
+        if job.reported is not None:
+            reported = reported_defaults(
+                engine, job.reported["consumer_id"].to_numpy(), job.reported["month"].to_numpy()
+            )
+    fitted_here = job.kept is None and model.estimator is not None
     row = {
         "round": job.start,
         "bureau": job.bureau,
         "snapshot": model.snapshot,
         "horizon": model.horizon,
         "fitted": model.estimator is not None,
+        "refitted": fitted_here,
         **{f"own_{k}": v for k, v in model.metrics.items()},
     }
-    return answers, row
+    text = None
+    if fitted_here and not profile.retrain:
+        text = model_text(profile.model, model.estimator)
+    return RoundAnswer(answers, row, text, reported)
 
 
 def applicants_for(
@@ -112,6 +204,26 @@ def applicants_for(
     )
     reported["birth"] = persons.loc[who, "birth_date"].dt.strftime("%Y%m%d").to_numpy()
     return reported[list(APPLICANT_COLUMNS)].astype(object).where(reported.notna(), None)
+
+
+def source_prices(scn: Scenario) -> dict[str, float]:
+    """What an inquiry costs a lender at each source it can buy from.
+
+    Parameters
+    ----------
+    scn
+        The scenario (the bureaus' prices, the aggregator's, the sharing regime).
+
+    Returns
+    -------
+    dict of str to float
+        Yuan per inquiry for every enabled bureau, and for ``aggregator`` where the regime
+        offers its consensus.
+    """
+    prices = {b: scn.bureaus[b].price for b in scn.active_bureaus}
+    if scn.consensus_offered:
+        prices[AGGREGATOR] = scn.aggregator.price
+    return prices
 
 
 def pd_matrix(answers: pd.DataFrame) -> pd.DataFrame:
@@ -219,7 +331,7 @@ def retro_tests(
         return chosen, pd.DataFrame()
     books = lender_books(run, answers, start)
     pds = pd_matrix(answers)
-    prices = {b: scn.bureaus[b].price for b in scn.active_bureaus}
+    prices = source_prices(scn)
     tables = []
     for lender_id, lender in sorted(scn.lenders.items()):
         now = current[lender_id]
@@ -230,8 +342,13 @@ def retro_tests(
         if bad.sum() < MIN_CLASS or (~bad).sum() < MIN_CLASS:
             continue
         scored = pds.reindex(book["application_id"].to_numpy())
-        scores = {b: scored[b].to_numpy() for b in scn.active_bureaus if b in scored}
-        options = options_for(lender.policy, sorted(scores), len(now), aggregator=False)
+        scores = {b: scored[b].to_numpy() for b in prices if b in scored}
+        bureaus = sorted(b for b in scores if b != AGGREGATOR)
+        # What the policy combines is the lender's own: a lender that bought the consensus
+        # for a while still weighs the combinations of as many bureaus as it started with.
+        size = max(1, len(scn.lender_bureaus(lender_id)))
+        offered = scn.consensus_offered and AGGREGATOR in scores
+        options = options_for(lender.policy, bureaus, size, aggregator=offered)
         values = retro_values(bad, scores, options, lender.policy, prices, lender.ranking_value)
         chosen[lender_id] = choose(values, now, scn.market.inertia)
         tables.append(
@@ -290,16 +407,17 @@ def lender_decisions(
         cutoff = np.nan
         if lender.policy != OWN_JUDGMENT and option:
             columns = list(option)
+            policy = policy_for(lender.policy, option)
             sample = recent.loc[recent["lender_id"] == lender_id, "application_id"].to_numpy()
             sampled = before.reindex(index=sample, columns=columns).to_numpy()
-            seen, _ = lender_pd(lender.policy, sampled, columns)
+            seen, _ = lender_pd(policy, sampled, columns)
             cutoff = cutoff_for(
                 max_pd=lender.max_pd, target_approval=lender.target_approval, pds=seen
             )
             ids = mine["application_id"].to_numpy()
             matrix = pds.reindex(index=ids, columns=columns).to_numpy()
             made = decide(
-                lender.policy,
+                policy,
                 matrix,
                 list(option),
                 cutoff,
@@ -312,7 +430,7 @@ def lender_decisions(
             {
                 "round": start,
                 "lender": lender_id,
-                "policy": lender.policy,
+                "policy": policy_for(lender.policy, option),
                 "option": "+".join(option),
                 "cutoff": float(cutoff),
                 "applications": len(mine),

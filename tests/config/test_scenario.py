@@ -87,7 +87,13 @@ def _write(tmp_path: Path, body: str) -> Path:
         ('[lenders.icbc]\nbureaus = ["pengyuan", "sesame"]\n', None, "exactly one bureau"),
         ("[lenders.ccb]\nmax_pd = 0.05\n", None, "exactly one risk appetite"),
         ('[lenders.ccb]\nbureaus = ["nobody"]\n', None, "'nobody' is not a bureau"),
-        ('[lenders.ccb]\npolicy = "consensus"\n', "lenders.ccb.policy", "Input should be"),
+        ('[lenders.ccb]\npolicy = "consensus"\n', None, "leave bureaus empty"),
+        (
+            '[lenders.ccb]\npolicy = "consensus"\nbureaus = []\n',
+            None,
+            "'consensus' needs a central body",
+        ),
+        ('[lenders.ccb]\npolicy = "oracle"\n', "lenders.ccb.policy", "Input should be"),
         ("[market]\nstart = 40\n", None, "market.start must be below months"),
         ("[market]\nround_months = 0\n", "market.round_months", "greater than or equal"),
     ],
@@ -104,6 +110,15 @@ def test_invalid_values_name_the_key(
     if key:
         assert info.value.field == key
         assert key in message
+
+
+def test_a_lender_buys_the_consensus_where_the_regime_has_a_central_body(
+    tmp_path: Path,
+) -> None:
+    body = 'sharing = "shared"\n[lenders.ccb]\npolicy = "consensus"\nbureaus = []\n'
+    scn = load_scenario(_write(tmp_path, body))
+    assert scn.consensus_offered and scn.lenders["ccb"].policy == "consensus"
+    assert scn.aggregator.price > 0
 
 
 def test_missing_file_and_invalid_toml(tmp_path: Path) -> None:

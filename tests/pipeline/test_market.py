@@ -174,3 +174,67 @@ def test_a_market_where_no_lender_buys_runs_and_sells_nothing(tmp_path: Path) ->
     assert (shares["subscribers"] == 0).all() and (shares["revenue"] == 0).all()
     lending = pd.read_parquet(result.path / "report" / "lending.parquet")
     assert set(lending["round"]) == {0, *scn.market_rounds}
+
+
+@pytest.mark.slow
+def test_the_aggregator_hubs_a_shared_market_and_a_bureau_can_keep_its_model(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import select
+
+    from bureau.config.market import AGGREGATOR
+    from bureau.pipeline.market_round import round_model_file
+    from bureau.store.credit_file import Inquiry
+
+    scn = load_scenario(
+        "small",
+        {
+            "population.persons": 1000,
+            "population.chunk_size": 500,
+            "sharing": "shared",
+            # Four bureaus are enough to weigh, and keep the run short.
+            **{f"bureaus.{b}.enabled": False for b in ("chengxin", "huadao", "sesame")},
+            "lenders.mashang.policy": "consensus",
+            "lenders.mashang.bureaus": [],
+            "bureaus.qianhai.retrain": False,
+        },
+    )
+    result = run_stages(tmp_path / "run", scn, stages=["market"], workers=2)
+    run = RunLayout(result.path)
+    rounds = scn.market_rounds
+    apps = pd.read_parquet(run.world_table("applications"))
+    month = apps["month"].to_numpy()
+    mashang = apps[(apps["lender_id"].astype(str) == "mashang") & (month >= scn.market_start)]
+    scored = mashang[mashang["pd"].notna()]
+    assert len(scored) and (scored["decided_by"] == AGGREGATOR).all()
+    for start in rounds:
+        folder = run.market_round(start)
+        answers = pd.read_parquet(folder / "answers.parquet")
+        assert AGGREGATOR in set(answers["bureau"])
+        lenders = pd.read_parquet(folder / "lenders.parquet").set_index("lender")
+        assert lenders.loc["mashang", "option"] == AGGREGATOR
+        assert lenders.loc["mashang", "policy"] == "consensus"
+        # The hub answers where a member bureau had a file, and only there.
+        pds = answers.pivot_table(index="application_id", columns="bureau", values="pd")
+        members = pds.drop(columns=AGGREGATOR).notna().any(axis=1)
+        assert (pds[AGGREGATOR].notna() == members).all()
+    # The hub learns its weights once enough of its earlier inquiries have gone bad or good.
+    models = pd.concat(pd.read_parquet(run.market_round(s) / "models.parquet") for s in rounds)
+    hub = models[models["bureau"] == AGGREGATOR]
+    assert len(hub) == len(rounds) and hub["fitted"].iloc[-1]
+    # Qianhai fits once and rescores with that model after; the others refit every round.
+    qianhai = models[models["bureau"] == "qianhai"]
+    first = qianhai[qianhai["fitted"]]["round"].min()
+    assert round_model_file(run, first, "qianhai", "lightgbm").is_file()
+    later = qianhai[qianhai["round"] > first]
+    assert len(later) and later["fitted"].all() and not later["refitted"].any()
+    assert (later["snapshot"] == qianhai.loc[qianhai["round"] == first, "snapshot"].iloc[0]).all()
+    others = models[(models["bureau"] == "pengyuan") & (models["round"] > first)]
+    assert others["refitted"].all()
+    # Every member bureau records the inquiries the hub forwarded for its buyers.
+    with run.bureau_database("kaola") as engine, engine.connect() as conn:
+        held = pd.read_sql(select(Inquiry.furnisher, Inquiry.source_file), conn)
+    assert ((held["source_file"] == "market") & (held["furnisher"] == "mashang")).any()
+    shares = pd.read_parquet(run.report_file("market_share"))
+    hub_share = shares[shares["bureau"] == AGGREGATOR]
+    assert (hub_share["revenue"] > 0).any()

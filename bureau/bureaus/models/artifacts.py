@@ -334,19 +334,43 @@ def load_model(directory: str | Path) -> BureauModel:
             "model file does not match the SHA-256 in its model card: corrupted or altered",
             path=model_path,
         )
-    if card.model_family == "lightgbm":
+    estimator = estimator_from_bytes(card.model_family, raw, list(card.features), model_path)
+    return BureauModel(estimator, card, directory)
+
+
+def estimator_from_bytes(
+    family: str, raw: bytes, features: list[str], path: Path
+) -> GradientBoostedModel | WOEScorecard:
+    """Rebuild a fitted estimator from its model file, checked before anything parses it.
+
+    Parameters
+    ----------
+    family
+        ``lightgbm`` or ``scorecard``.
+    raw
+        The model file's bytes (what :func:`model_text` wrote).
+    features
+        The features the model must have, in order.
+    path
+        The file, to name in errors.
+
+    Returns
+    -------
+    GradientBoostedModel or WOEScorecard
+        The estimator, ready to score.
+
+    Raises
+    ------
+    ModelError
+        If the file is not a model of that family on those features.
+    """
+    if family == "lightgbm":
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = raw.count(b"\n", 0, exc.start) + 1
-            raise ModelError(
-                "not UTF-8 text (binary or damaged?)", path=model_path, row=line
-            ) from None
-        estimator: GradientBoostedModel | WOEScorecard = GradientBoostedModel.from_text(
-            text, features=list(card.features), path=model_path
-        )
-    else:
-        data = read_json(raw, model_path)
-        check_scorecard(data, list(card.features), model_path)
-        estimator = WOEScorecard.from_dict(data)
-    return BureauModel(estimator, card, directory)
+            raise ModelError("not UTF-8 text (binary or damaged?)", path=path, row=line) from None
+        return GradientBoostedModel.from_text(text, features=features, path=path)
+    data = read_json(raw, path)
+    check_scorecard(data, features, path)
+    return WOEScorecard.from_dict(data)
