@@ -12,13 +12,20 @@ PANELS = (
     ("truth_auc", "AUC against the true default"),
     ("coverage", "share of adults scored"),
 )
+#: The panels of a sweep of the market alone (``until="market"``): lending after it opens.
+MARKET_PANELS = (
+    ("approval_rate", "approval rate"),
+    ("default_rate_approved", "true default rate of the approved"),
+)
 
 
 def sweep_figure(table: pd.DataFrame, dpi: int = 100) -> bytes:
     """Draw a sweep's summary as a PNG: one group of points per cell, one colour per view.
 
     Each panel shows one metric's mean across seeds with its confidence interval as an
-    error bar (none where the interval is NaN, as with one seed).
+    error bar (none where the interval is NaN, as with one seed): the AUC against the truth
+    and the coverage, or, for a sweep that stopped at the market, the approval rate and the
+    true default rate of the approved.
 
     Parameters
     ----------
@@ -36,14 +43,16 @@ def sweep_figure(table: pd.DataFrame, dpi: int = 100) -> bytes:
     # The object API, not pyplot: no global figure state, and Agg whatever the backend set.
     from matplotlib.figure import Figure
 
+    panels = PANELS if (table["metric"] == PANELS[0][0]).any() else MARKET_PANELS
+    names = [metric for metric, _ in panels]
     cells = list(dict.fromkeys(table["cell"]))
-    views = list(dict.fromkeys(table["view"]))
+    views = list(dict.fromkeys(table.loc[table["metric"].isin(names), "view"]))
     figure = Figure(figsize=(max(6.0, 1.6 * len(cells) + 3.0), 7.0), layout="constrained")
-    axes = figure.subplots(len(PANELS), 1, sharex=True)
+    axes = figure.subplots(len(panels), 1, sharex=True)
     palette = _palette(len(views))
     width = 0.8 / max(len(views), 1)
     x = np.arange(len(cells), dtype=float)
-    for ax, (metric, label) in zip(axes, PANELS, strict=True):
+    for ax, (metric, label) in zip(axes, panels, strict=True):
         rows = table[table["metric"] == metric].set_index(["cell", "view"])
         for i, view in enumerate(views):
             index = pd.MultiIndex.from_product([cells, [view]])
