@@ -73,6 +73,23 @@ def test_observed_outcomes_are_reported_defaults_after_the_snapshot(small_run) -
 
 
 @pytest.mark.slow
+def test_what_a_bureau_reports_to_the_hub_is_its_own_label_since_the_application(
+    small_run,
+) -> None:
+    from bureau.bureaus.inquiries import reported_defaults
+
+    engine = RunLayout(small_run.path).bureau_engine("chengxin")
+    months = small_run.scenario.months
+    for month in (8, 14):
+        outcome = observed_outcomes(engine, month, horizon=months)
+        consumers = np.append(outcome.index.to_numpy(), -1)
+        found = reported_defaults(engine, consumers, np.full(len(consumers), month))
+        assert found[:-1].tolist() == outcome["bad"].tolist()
+        assert not found[-1] and found.any()
+    assert reported_defaults(engine, np.array([], dtype=np.int64), np.array([])).size == 0
+
+
+@pytest.mark.slow
 def test_training_is_reproducible(small_run) -> None:
     engine = RunLayout(small_run.path).bureau_engine("pengyuan")
     first = train_bureau(engine, small_run.scenario, "pengyuan", "lightgbm")
