@@ -23,6 +23,7 @@ from bureau.analysis.metrics import discrimination, rounded
 from bureau.bureaus.applicants import IdentityMatcher
 from bureau.bureaus.feature_catalog import feature_names
 from bureau.bureaus.features import snapshot_features
+from bureau.bureaus.labels import default_reports
 from bureau.bureaus.models.gbm import GradientBoostedModel
 from bureau.bureaus.models.scorecard import WOEScorecard
 from bureau.bureaus.resolve import identity_key_arrays
@@ -35,10 +36,8 @@ from bureau.bureaus.train import (
     training_seed,
 )
 from bureau.config.scenario import Scenario
-from bureau.formats.history import DEFAULT_CODES
 from bureau.store.bulk import read_frame, upsert
-from bureau.store.credit_file import Identifier, Inquiry, Tradeline
-from bureau.store.reports import monthly_reports
+from bureau.store.credit_file import Identifier, Inquiry
 
 #: What a lender sends a bureau about an applicant.
 APPLICANT_COLUMNS = ("name", "national_id", "phone", "birth")
@@ -210,20 +209,8 @@ def reported_defaults(engine: Engine, consumers: np.ndarray, months: np.ndarray)
     if not len(consumers):
         return np.zeros(0, dtype=bool)
     with engine.connect() as conn:
-        bad = monthly_reports(
-            conn,
-            None,
-            ("tradeline_id", "month"),
-            first_month=int(months.min()) + 1,
-            statuses=DEFAULT_CODES,
-        )
-        owners = read_frame(conn, select(Tradeline.tradeline_id, Tradeline.consumer_id))
-    owner = pd.Series(owners["consumer_id"].to_numpy(), index=owners["tradeline_id"].to_numpy())
-    last = (
-        pd.Series(bad["month"].to_numpy(dtype=np.int64))
-        .groupby(owner.reindex(bad["tradeline_id"].to_numpy()).to_numpy())
-        .max()
-    )
+        month, who = default_reports(conn, int(months.min()) + 1)
+    last = pd.Series(month).groupby(who).max()
     latest = last.reindex(consumers).to_numpy(dtype=float)
     return latest > months
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from bureau.formats.history import DEFAULT_CODES
 from bureau.store.bulk import read_frame
@@ -41,20 +41,8 @@ def observed_outcomes(engine: Engine, snapshot: int, horizon: int = 12) -> pd.Da
             .where(Consumer.first_seen <= snapshot)
             .order_by(Consumer.consumer_id),
         )
-        # The defaults the file shows now, furnishers' corrections included.
-        bad = monthly_reports(
-            conn,
-            None,
-            ("tradeline_id", "month"),
-            first_month=snapshot,
-            last_month=snapshot + horizon,
-            statuses=DEFAULT_CODES,
-        )
-        owners = read_frame(conn, select(Tradeline.tradeline_id, Tradeline.consumer_id))
+        month, who = default_reports(conn, snapshot, snapshot + horizon)
     index = pd.Index(on_file["consumer_id"].to_numpy(dtype=np.int64), name="consumer_id")
-    month = bad["month"].to_numpy(dtype=np.int64)
-    owner = pd.Series(owners["consumer_id"].to_numpy(), index=owners["tradeline_id"].to_numpy())
-    who = owner.reindex(bad["tradeline_id"].to_numpy()).to_numpy()
     return pd.DataFrame(
         {
             "bad": index.isin(who[month > snapshot]),
@@ -62,3 +50,36 @@ def observed_outcomes(engine: Engine, snapshot: int, horizon: int = 12) -> pd.Da
         },
         index=index,
     )
+
+
+def default_reports(
+    conn: Connection, first_month: int, last_month: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every account-month the file shows 90+ days past due or written off, and its consumer.
+
+    The file as it stands now, furnishers' corrections included.
+
+    Parameters
+    ----------
+    conn
+        A connection to the bureau's database.
+    first_month, last_month
+        The months looked at (inclusive; up to the last held when None).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The month of each such report and the consumer whose account it is.
+    """
+    bad = monthly_reports(
+        conn,
+        None,
+        ("tradeline_id", "month"),
+        first_month=first_month,
+        last_month=last_month,
+        statuses=DEFAULT_CODES,
+    )
+    owners = read_frame(conn, select(Tradeline.tradeline_id, Tradeline.consumer_id))
+    owner = pd.Series(owners["consumer_id"].to_numpy(), index=owners["tradeline_id"].to_numpy())
+    who = owner.reindex(bad["tradeline_id"].to_numpy()).to_numpy()
+    return bad["month"].to_numpy(dtype=np.int64), who
