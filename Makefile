@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= data/scenarios/baseline.toml
 RUN_DIR ?= runs/$(basename $(notdir $(SCENARIO)))
+# Most tests run in one process: two pytest workers keep both cores busy. A test file stays on
+# one worker, so that a module's fixture (a sweep, a run) is built once.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 
 .PHONY: run test test-fast lint format bench models clean
 
@@ -24,10 +27,10 @@ run: $(VENV)/.installed
 	$(BIN)/bureau run $(SCENARIO) --out $(RUN_DIR) --force
 
 test: $(VENV)/.installed-dev lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 test-fast: $(VENV)/.installed-dev lint
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not slow"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

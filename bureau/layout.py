@@ -17,13 +17,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from bureau.config.market import AGGREGATOR
 from bureau.rundir import MANIFEST, RESOLVED_SCENARIO
 from bureau.store.aggregator import AggregatorBase
 from bureau.store.credit_file import CreditFileBase
 from bureau.store.engines import database_engine, sqlite_file
 
-#: The aggregator's database, beside the bureaus' own.
-AGGREGATOR = "aggregator"
 #: A model's card, in its model directory.
 MODEL_CARD = "model_card.json"
 

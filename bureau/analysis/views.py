@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from bureau.analysis.aggregation import key_owners
+from bureau.config.market import AGGREGATOR
 from bureau.errors import BureauError
 from bureau.store.aggregator import ConsensusScore, ConsolidatedTradeline, Reconciliation
 from bureau.store.aggregator_reads import read_person_links, read_snapshot
@@ -23,8 +24,6 @@ from bureau.store.bulk import read_frame
 from bureau.store.credit_file import Tradeline
 from bureau.store.reports import monthly_reports
 
-#: The name of the aggregator's consensus in every table's ``bureau`` column.
-AGGREGATOR = "aggregator"
 #: Columns a scores file must hold.
 SCORE_COLUMNS = ("consumer_id", "pd", "bad", "in_default")
 

@@ -14,7 +14,8 @@ from bureau.config.base import Model
 
 #: Who decided an application when no bureau score was used: the lender's own screening.
 OWN_JUDGMENT = "own_judgment"
-#: The aggregator's consensus, as a source of scores.
+#: The aggregator's name: its consensus as a source of scores, its database, its view in the
+#: reports.
 AGGREGATOR = "aggregator"
 
 #: The policies a scenario's lender may have; ``consensus`` buys the aggregator's score, which

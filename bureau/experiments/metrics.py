@@ -10,12 +10,11 @@ import pandas as pd
 from scipy import stats
 
 from bureau.analysis.market import market_metrics
+from bureau.config.market import AGGREGATOR
 from bureau.layout import RunLayout
 
 #: The confidence level of the intervals.
 CONFIDENCE = 0.95
-#: The view that stands for the aggregator in the summary (as in the ``comparison`` table).
-AGGREGATOR = "aggregator"
 
 
 def run_metrics(root: Path) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import bureau
 from bureau.cli.main import app
+from bureau.config.market import AGGREGATOR
 from bureau.experiments import SweepError, grid, parse_settings, split_values
 
 # Two bureaus of 500 persons: the smallest world in which every stage, training and Splink
@@ -236,25 +237,34 @@ def test_the_command_line_names_its_options(tmp_path, args: list[str], start: st
 
 
 @pytest.mark.slow
-def test_a_sweep_sets_the_market_against_lenders_on_their_own(scenario, tmp_path) -> None:
-    settings = {"market.enabled": ["true", "false"]}
+def test_a_sweep_sets_each_regime_with_the_market_against_lenders_on_their_own(
+    scenario, tmp_path
+) -> None:
+    regimes = ["siloed", "shared", "licensed_only"]
+    settings = {"sharing": regimes, "market.enabled": ["true", "false"]}
     # The market's figures need no aggregator: each run stops after the market.
     table = bureau.sweep(scenario, settings, 2, tmp_path / "market", workers=2, until="market")
-    assert set(table["view"]) <= {"lending", "access", *scenario.active_bureaus}
-    assert not (
-        tmp_path / "market" / "cells" / "market.enabled=true" / "seed-0" / "models"
-    ).exists()
-    cells = table.set_index(["cell", "view", "metric"])
-    on, off = "market.enabled=true", "market.enabled=false"
-    for cell in (on, off):
-        assert cells.loc[(cell, "lending", "approval_rate"), "seeds"] == 2
-    # Bureaus sell scores only in a market.
-    shares = table[table["metric"] == "market_share"]
-    assert set(shares["cell"]) == {on}
-    assert shares["mean"].sum() == pytest.approx(1.0)
     runs = tmp_path / "market" / "cells"
-    for seed in ("seed-0", "seed-1"):
-        with_market = pd.read_parquet(runs / on / seed / "world" / "applications")
-        without = pd.read_parquet(runs / off / seed / "world" / "applications")
-        assert (without["decided_by"] == "own_judgment").all()
-        assert (with_market["decided_by"] != "own_judgment").any()
+    assert set(table["view"]) <= {"lending", "access", AGGREGATOR, *scenario.active_bureaus}
+    assert not (runs / "sharing=siloed__market.enabled=true" / "seed-0" / "models").exists()
+    cells = table.set_index(["cell", "view", "metric"])
+    for regime in regimes:
+        on = f"sharing={regime}__market.enabled=true"
+        off = f"sharing={regime}__market.enabled=false"
+        for cell in (on, off):
+            assert cells.loc[(cell, "lending", "approval_rate"), "seeds"] == 2
+        # Bureaus sell scores only in a market; the aggregator sells only where lenders
+        # can reach it.
+        shares = table[(table["metric"] == "market_share") & (table["cell"] == on)]
+        assert shares["mean"].sum() == pytest.approx(1.0)
+        assert (AGGREGATOR in set(shares["view"])) == (regime != "siloed")
+        assert not ((table["metric"] == "market_share") & (table["cell"] == off)).any()
+        for seed in ("seed-0", "seed-1"):
+            with_market = pd.read_parquet(runs / on / seed / "world" / "applications")
+            without = pd.read_parquet(runs / off / seed / "world" / "applications")
+            assert (without["decided_by"] == "own_judgment").all()
+            assert (with_market["decided_by"] != "own_judgment").any()
+    # Without a market, the regime changes what the bureaus hold, never who borrows.
+    lending = table[(table["view"] == "lending") & table["cell"].str.endswith("=false")]
+    for _, rows in lending.groupby("metric"):
+        np.testing.assert_array_equal(rows["mean"], rows["mean"].iloc[0])
