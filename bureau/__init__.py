@@ -23,6 +23,7 @@ from bureau.config.notebook import NotebookSetup, notebook_setup
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
 from bureau.experiments.sweep import SweepError, sweep
 from bureau.layout import RunLayout
+from bureau.parallel import SchedulerError, use_scheduler
 from bureau.pipeline import (
     STAGES,
     RunResult,
@@ -51,6 +52,7 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "SchedulerError",
     "Stage",
     "StageContext",
     "StageResult",
@@ -69,6 +71,7 @@ __all__ = [
     "score_file",
     "simulate",
     "sweep",
+    "use_scheduler",
     "validate_national_ids",
     "write_html_report",
 ]

@@ -1,8 +1,9 @@
-"""Where chunks run: in this process, or in a pool of worker processes.
+"""Where chunks run: in this process, in a pool of worker processes, or on a Dask cluster.
 
 Chunk functions are pure functions of (scenario, chunk index), each drawing from its own
 generator, so where they run changes nothing in what they produce. Results come back in chunk
-order whatever order the workers finish in.
+order whatever order the workers finish in. Inside :func:`use_scheduler`, every map of chunks
+goes to the Dask cluster instead of the local pool; nothing else in the stages changes.
 """
 
 from __future__ import annotations
@@ -12,15 +13,100 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from typing import TypeVar
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, TypeVar
 
 from threadpoolctl import threadpool_limits
+
+from bureau.errors import BureauError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 K = TypeVar("K")
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: The scheduler address that starts a Dask cluster of worker processes on this machine.
+LOCAL = "local"
+#: How long a connection to a scheduler may take, in seconds.
+CONNECT_SECONDS = 10
+#: The Dask client the chunk work of this context goes to, if any.
+_CLIENT: ContextVar[Client | None] = ContextVar("bureau_dask_client", default=None)
+
+
+class SchedulerError(BureauError):
+    """A Dask scheduler that cannot be reached or started."""
+
+
+@contextmanager
+def use_scheduler(address: str | None, workers: int = 2) -> Iterator[None]:
+    """Send the chunk work done inside the block to a Dask cluster.
+
+    Parameters
+    ----------
+    address
+        A scheduler address (``tcp://host:8786``), ``"local"`` to start a cluster of
+        ``workers`` single-threaded worker processes on this machine for the block, or None
+        (or empty) for the local process pool. Workers read and write the run directory, so
+        on a real cluster it must be on a path every worker reaches.
+    workers
+        Worker processes of a ``"local"`` cluster; a remote cluster has its own.
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    SchedulerError
+        If the scheduler cannot be reached or the local cluster cannot start.
+    """
+    if not address:
+        yield
+        return
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    try:
+        if address == LOCAL:
+            # No dashboard: it would open a web server the user did not ask for.
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster, set_as_default=False)
+        else:
+            client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise SchedulerError(
+            f"cannot reach the Dask scheduler {address!r}: {exc}", field="scheduler"
+        ) from None
+    token = _CLIENT.set(client)
+    try:
+        yield
+    finally:
+        _CLIENT.reset(token)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def on_cluster() -> bool:
+    """Whether the chunk work of this context goes to a Dask cluster.
+
+    Returns
+    -------
+    bool
+        True inside :func:`use_scheduler` with an address.
+    """
+    return _CLIENT.get() is not None
 
 
 def map_chunks(
@@ -55,7 +141,7 @@ def map_chunks(
         ``fn(item)`` for each item, in the order of ``items``.
     """
     items = list(items)
-    if min(workers, len(items)) <= 1:
+    if min(workers, len(items)) <= 1 and not on_cluster():
         yield from map(fn, items)
         return
     with _pool(min(workers, len(items)), fresh) as pool, one_thread():
@@ -96,7 +182,7 @@ def map_built(
     R
         ``fn(build(key))`` for each key, in the order of ``keys``.
     """
-    if min(workers, len(keys)) <= 1:
+    if min(workers, len(keys)) <= 1 and not on_cluster():
         for key in keys:
             yield fn(build(key))
         return
@@ -164,7 +250,7 @@ def started(
         # One process beside the caller is still work done meanwhile.
         workers, alone = workers - 1, False
     else:
-        alone = min(workers, len(items)) <= 1
+        alone = min(workers, len(items)) <= 1 and not on_cluster()
     if alone or not items:
         yield lambda: list(map(fn, items))
         return
@@ -174,13 +260,26 @@ def started(
 
 
 @contextmanager
-def _pool(workers: int, fresh: bool) -> Iterator[ProcessPoolExecutor]:
+def _pool(workers: int, fresh: bool) -> Iterator[Executor]:
     """A process pool whose workers end with this process, and at once when the block fails.
 
     Leaving the block normally waits for the work submitted; leaving it on an error or an
     interruption (Ctrl-C, SIGTERM) cancels what has not started and ends the workers that
-    are running, instead of waiting for every queued job to finish.
+    are running, instead of waiting for every queued job to finish. Inside
+    :func:`use_scheduler`, the cluster's executor instead: a block that fails cancels what
+    it submitted.
     """
+    client = _CLIENT.get()
+    if client is not None:
+        # Not pure: a task's key would otherwise hash its whole argument (a chunk's rows).
+        executor = client.get_executor(pure=False)
+        try:
+            yield _OneThread(executor)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        executor.shutdown(wait=True)
+        return
     # Fork where the platform has it: workers need no re-import of the caller's main module,
     # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
     # numpy, pandas and pyarrow thread pools survive a fork; GNU OpenMP (under LightGBM) does
@@ -257,8 +356,27 @@ def one_thread() -> Iterator[None]:
         yield
 
 
+class _OneThread(Executor):
+    """A cluster's executor whose tasks run with one BLAS and OpenMP thread (see one_thread)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def submit(self, fn: Callable[..., R], /, *args: object, **kwargs: object) -> Future[R]:
+        return self._executor.submit(_one_thread_call, fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._executor.shutdown(wait=wait)
+
+
+def _one_thread_call(fn: Callable[..., R], *args: object, **kwargs: object) -> R:
+    """Call ``fn`` on one thread: a cluster's workers are not ours to configure."""
+    with threadpool_limits(limits=1):
+        return fn(*args, **kwargs)
+
+
 def _submit(
-    pool: ProcessPoolExecutor,
+    pool: Executor,
     fn: Callable[[T], R],
     items: list[T],
     weights: Sequence[float] | None,

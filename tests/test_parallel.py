@@ -5,7 +5,19 @@ import os
 import pytest
 from threadpoolctl import threadpool_info
 
-from bureau.parallel import map_built, map_chunks, one_thread, started
+from bureau import load_scenario, parallel
+from bureau.parallel import (
+    LOCAL,
+    SchedulerError,
+    map_built,
+    map_chunks,
+    on_cluster,
+    one_thread,
+    started,
+    use_scheduler,
+)
+from bureau.pipeline import run_stages
+from tests.cli.test_bad_input import TINY, refused, run_outputs
 from tests.processes import all_gone, marked_processes
 
 
@@ -140,3 +152,43 @@ def test_map_built_builds_each_item_when_a_worker_is_about_to_take_it() -> None:
         assert sorted(built) == keys
     # The heaviest are built (and started) first.
     assert built[:3] == [1, 3, 5]
+
+
+def test_chunks_on_a_local_dask_cluster_come_back_in_input_order_on_one_thread() -> None:
+    here = os.getpid()
+    with use_scheduler(LOCAL, workers=2):
+        assert on_cluster()
+        # One worker asked for: the chunks still go to the cluster, not to this process.
+        results = list(map_chunks(_where, range(6), 1, [1, 9, 2, 8, 3, 7]))
+        built = list(map_built(_where, lambda key: key + 1, [0, 1, 2], workers=2))
+        blas = list(map_chunks(_blas_threads, range(2), 2))
+    assert not on_cluster()
+    assert [square for square, _ in results] == [i * i for i in range(6)]
+    assert here not in {pid for _, pid in results}
+    assert [square for square, _ in built] == [1, 4, 9]
+    # Tasks keep to one BLAS thread, as the local pool's workers do.
+    assert blas == [1, 1]
+
+
+def test_a_scheduler_that_cannot_be_reached_is_a_typed_error_naming_it(monkeypatch) -> None:
+    monkeypatch.setattr(parallel, "CONNECT_SECONDS", 1)
+    with pytest.raises(SchedulerError) as caught, use_scheduler("tcp://127.0.0.1:9"):
+        pass
+    assert caught.value.field == "scheduler"
+    assert "tcp://127.0.0.1:9" in caught.value.message
+
+
+def test_the_command_line_names_the_scheduler_in_one_line(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(parallel, "CONNECT_SECONDS", 1)
+    monkeypatch.setenv("BUREAU_SCHEDULER", "tcp://127.0.0.1:9")
+    refused(["simulate", "small", "-o", str(tmp_path / "w"), "-q"], 2, "--scheduler", "reach")
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.slow
+def test_a_run_on_a_local_dask_cluster_is_the_local_run_byte_for_byte(tmp_path) -> None:
+    scn = load_scenario("small", {**TINY, "population.chunk_size": 150})
+    run_stages(tmp_path / "local", scn, workers=2)
+    with use_scheduler(LOCAL, workers=2):
+        run_stages(tmp_path / "dask", scn, workers=2)
+    assert run_outputs(tmp_path / "dask") == run_outputs(tmp_path / "local")

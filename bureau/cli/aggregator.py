@@ -14,6 +14,7 @@ from bureau.aggregator.consolidated import consolidated_file
 from bureau.cli.common import (
     AsJson,
     Quiet,
+    Scheduler,
     Workers,
     console,
     err_console,
@@ -46,6 +47,7 @@ def submit(
     run: RunArg,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -80,6 +82,7 @@ def reconcile(
     method: MethodOption = None,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -294,6 +297,7 @@ def disputes(
     run: RunArg,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

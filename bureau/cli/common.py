@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bureau.config import load_scenario, parse_override
 from bureau.config.scenario import Scenario
 from bureau.errors import BureauError
+from bureau.parallel import use_scheduler
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -46,6 +47,15 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON."
 Workers = Annotated[
     int,
     typer.Option("--workers", "-w", min=1, help="Worker processes (results do not depend on it)."),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        envvar="BUREAU_SCHEDULER",
+        help="Send the chunk work to a Dask cluster: its scheduler's address, or 'local' to "
+        "start one of --workers processes here (results do not depend on it).",
+    ),
 ]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Override the scenario's seed.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace the run directory if it exists.")]
@@ -145,7 +155,9 @@ def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            # Here, so that a scheduler that cannot be reached is an error line like any other.
+            with use_scheduler(kwargs.get("scheduler"), kwargs.get("workers") or 1):
+                return command(*args, **kwargs)
         except BureauError as exc:
             _error_line(f"error: {_render(exc, command)}")
             raise typer.Exit(2) from None

@@ -11,6 +11,7 @@ from bureau.analysis.html_report import INDEX
 from bureau.cli.common import (
     AsJson,
     Quiet,
+    Scheduler,
     Workers,
     cell_text,
     console,
@@ -42,6 +43,7 @@ def compare(
     run: RunArg,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 from bureau.cli.common import (
     AsJson,
     Quiet,
+    Scheduler,
     Workers,
     cell_text,
     console,
@@ -39,6 +40,7 @@ def market(
     run: RunArg,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

@@ -13,6 +13,7 @@ from bureau.bureaus.models.artifacts import load_model
 from bureau.cli.common import (
     AsJson,
     Quiet,
+    Scheduler,
     UsageError,
     Workers,
     console,
@@ -40,6 +41,7 @@ def train(
     bureau: BureauOption = None,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

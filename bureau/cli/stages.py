@@ -17,6 +17,7 @@ from bureau.bureaus import IngestSummary
 from bureau.cli.common import (
     AsJson,
     Quiet,
+    Scheduler,
     Workers,
     console,
     default_workers,
@@ -86,7 +87,11 @@ def ingest_summaries(result: RunResult) -> list[IngestSummary]:
 
 @handle_errors
 def furnish(
-    run: RunArg, workers: Workers = DEFAULT_WORKERS, quiet: Quiet = False, as_json: AsJson = False
+    run: RunArg,
+    workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
 ) -> None:
     """Write every bureau's feed files from the world of a run."""
     with progress_bars(quiet or as_json) as progress:
@@ -157,6 +162,7 @@ def ingest(
     bureau: BureauOption = None,
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 from bureau.cli.common import (
     AsJson,
     Quiet,
+    Scheduler,
     Workers,
     console,
     default_workers,
@@ -94,6 +95,7 @@ def sweep(
     seeds: Seeds = 1,
     until: Until = None,
     workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

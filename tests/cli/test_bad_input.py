@@ -61,6 +61,11 @@ def tree(root: Path) -> dict[str, str]:
     }
 
 
+def run_outputs(run: Path) -> dict[str, str]:
+    """Every output of a run but its databases (live stores) and manifest (timings)."""
+    return {k: v for k, v in tree(run).items() if not k.startswith("db/") and k != "manifest.json"}
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run of 300 persons and two bureaus, ingested."""

@@ -15,7 +15,7 @@ import pytest
 
 from bureau import load_scenario
 from bureau.pipeline import run_stages
-from tests.cli.test_bad_input import TINY, tree
+from tests.cli.test_bad_input import TINY, run_outputs
 from tests.processes import all_gone
 
 pytestmark = pytest.mark.slow
@@ -55,11 +55,6 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _outputs(run: Path) -> dict[str, str]:
-    """Every output of a run but its databases (live stores) and manifest (timings)."""
-    return {k: v for k, v in tree(run).items() if not k.startswith("db/") and k != "manifest.json"}
-
-
 def test_a_run_killed_at_every_stage_resumes_to_the_same_bytes(
     reference: Path, tmp_path: Path
 ) -> None:
@@ -83,7 +78,7 @@ def test_a_run_killed_at_every_stage_resumes_to_the_same_bytes(
     resumed = run_stages(runs / "r", load_scenario("small", TINY), workers=1)
     assert sorted(p.name for p in runs.iterdir()) == ["r"]
     assert not list((runs / "r").rglob(".*.tmp")) and not list((runs / "r").glob(".furnish.*"))
-    assert _outputs(runs / "r") == _outputs(reference)
+    assert run_outputs(runs / "r") == run_outputs(reference)
     assert all(s.skipped for s in run_stages(runs / "r", load_scenario("small", TINY)).stages)
     assert resumed.manifest["files"] == _read_manifest(reference)["files"]
 
@@ -134,5 +129,5 @@ def test_a_stage_killed_alone_is_done_again_to_the_same_bytes(
     assert all_gone(marker)
     for name in later:
         run_stages(run, stages=[name], workers=1).outcome(name)
-    assert _outputs(run) == _outputs(reference)
+    assert run_outputs(run) == run_outputs(reference)
     assert not list(run.rglob(".*.tmp"))
