@@ -1,7 +1,7 @@
 """The whole chain: `bureau run` of a scenario end to end, the time of every stage, peak memory.
 
 Usage: python benchmarks/chain.py [--scenario baseline] [--workers 2] [--market both|on|off]
-       [--keep DIR]
+       [--keep DIR] [--scheduler ADDRESS|local]
 
 Runs every stage (world to compare) into a fresh temporary run directory, as `make run` does,
 and prints each stage's wall time from the run's manifest, the total, and the peak memory of
@@ -14,6 +14,11 @@ cores.
 With `--market both` (the default) the scenario runs twice, with its credit market on and off,
 and the ratio of the two times is printed: the market's rounds may cost at most 1.5 times the
 chain without them.
+With `--scheduler`, the scenario runs with the market as given (`on` for `both`) on the local
+process pool and then on that Dask cluster (`local`: a `LocalCluster` of `--workers`
+processes, started before the clock starts), and the ratio of the two times is printed: on
+one machine the cluster may cost at most 1.3 times the pool. The CPU time of a cluster's
+workers is not counted (they are not this process's children until they end).
 Targets for `baseline.toml` on a 2-core machine: at most 3 minutes and at most 4 GiB.
 """
 
@@ -29,7 +34,7 @@ from pathlib import Path
 
 from memory import PeakMemory
 
-from bureau import __version__, load_scenario
+from bureau import __version__, load_scenario, use_scheduler
 from bureau.pipeline import run_stages
 
 GIB = 1024**3
@@ -97,10 +102,19 @@ def main() -> None:
         "benchmarks/same_bytes.py); a temporary directory, removed, by default; with "
         "--market both, the run with the market on",
     )
+    parser.add_argument(
+        "--scheduler", help="also run on this Dask scheduler ('local': a LocalCluster)"
+    )
     args = parser.parse_args()
     print(f"bureau {__version__} | Python {platform.python_version()} | {platform.machine()}")
-    settings = ["on", "off"] if args.market == "both" else [args.market]
     work = Path(tempfile.mkdtemp(prefix="bench-chain-"))
+    if args.scheduler:
+        try:
+            on_cluster(args, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
+    settings = ["on", "off"] if args.market == "both" else [args.market]
     figures = {}
     try:
         for setting in settings:
@@ -115,6 +129,16 @@ def main() -> None:
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def on_cluster(args: argparse.Namespace, work: Path) -> None:
+    """The chain on the local pool, then on a Dask cluster; print the ratio of their times."""
+    scn = load_scenario(args.scenario, {"market.enabled": args.market != "off"})
+    pool, _ = measure(scn, work / "pool", args.workers)
+    with use_scheduler(args.scheduler, args.workers):
+        print(f"\non the Dask scheduler {args.scheduler!r}:")
+        cluster, _ = measure(scn, args.keep or work / "cluster", args.workers)
+    print(f"\nDask / local pool: wall {cluster / pool:.2f} (target at most 1.3)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -273,12 +274,17 @@ def _pool(workers: int, fresh: bool) -> Iterator[Executor]:
     if client is not None:
         # Not pure: a task's key would otherwise hash its whole argument (a chunk's rows).
         executor = client.get_executor(pure=False)
-        try:
-            yield _OneThread(executor)
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        executor.shutdown(wait=True)
+        with warnings.catch_warnings():
+            # An item made in this process (a bureau's slice of the truth) travels with its
+            # task, as it travels to a local worker through a pipe: Dask's warning about a
+            # large graph says nothing the user can act on.
+            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+            try:
+                yield _OneThread(executor)
+            except BaseException:
+                executor.shutdown(wait=False)
+                raise
+            executor.shutdown(wait=True)
         return
     # Fork where the platform has it: workers need no re-import of the caller's main module,
     # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
