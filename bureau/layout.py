@@ -44,7 +44,9 @@ class RunLayout:
     db_url: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+        # Absolute: the stages' jobs may run in processes with another working directory
+        # (the workers of a Dask cluster).
+        object.__setattr__(self, "root", Path(self.root).absolute())
 
     def moved_to(self, root: Path) -> RunLayout:
         """The same layout rooted elsewhere (a run is built in a staging directory).

@@ -8,14 +8,21 @@ goes to the Dask cluster instead of the local pool; nothing else in the stages c
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    CancelledError,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
 
@@ -34,6 +41,8 @@ R = TypeVar("R")
 LOCAL = "local"
 #: How long a connection to a scheduler may take, in seconds.
 CONNECT_SECONDS = 10
+#: Dask's setting of the task size from which it warns.
+LARGE_GRAPH_WARNING = "distributed.admin.large-graph-warning-threshold"
 #: The Dask client the chunk work of this context goes to, if any.
 _CLIENT: ContextVar[Client | None] = ContextVar("bureau_dask_client", default=None)
 
@@ -43,7 +52,7 @@ class SchedulerError(BureauError):
 
 
 @contextmanager
-def use_scheduler(address: str | None, workers: int = 2) -> Iterator[None]:
+def use_scheduler(address: str | None, workers: int = 1) -> Iterator[None]:
     """Send the chunk work done inside the block to a Dask cluster.
 
     Parameters
@@ -68,35 +77,42 @@ def use_scheduler(address: str | None, workers: int = 2) -> Iterator[None]:
     if not address:
         yield
         return
+    import dask
     from distributed import Client, LocalCluster
 
-    cluster = None
-    try:
-        if address == LOCAL:
-            # No dashboard: it would open a web server the user did not ask for.
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
+    with ExitStack() as stack:
+        try:
+            if address == LOCAL:
+                # No dashboard: it would open a web server the user did not ask for. No memory
+                # limit per worker: a job may take what it takes in the local pool.
+                cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    memory_limit=0,
+                )
+                stack.callback(cluster.close)
+                client = Client(cluster, set_as_default=False)
+            else:
+                client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+        except Exception as exc:  # starting or reaching a cluster fails for reasons of the machine
+            what = (
+                "cannot start a local Dask cluster"
+                if address == LOCAL
+                else (f"cannot reach the Dask scheduler {address!r}")
             )
-            client = Client(cluster, set_as_default=False)
-        else:
-            client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        if cluster is not None:
-            cluster.close()
-        raise SchedulerError(
-            f"cannot reach the Dask scheduler {address!r}: {exc}", field="scheduler"
-        ) from None
-    token = _CLIENT.set(client)
-    try:
+            raise SchedulerError(f"{what}: {exc}", field="scheduler") from None
+        stack.callback(client.close)
+        # An item made in this process (a bureau's slice of the truth) travels with its task,
+        # as it travels to a local worker through a pipe: Dask's warning about a large task
+        # says nothing the user can act on.
+        stack.enter_context(
+            dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TB"})
+        )
+        token = _CLIENT.set(client)
+        stack.callback(_CLIENT.reset, token)
         yield
-    finally:
-        _CLIENT.reset(token)
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def on_cluster() -> bool:
@@ -126,7 +142,8 @@ def map_chunks(
     items
         Its arguments, one per chunk.
     workers
-        1 runs in this process; more starts that many worker processes.
+        1 runs in this process; more starts that many worker processes. Inside
+        :func:`use_scheduler`, the items run on the cluster whatever the number.
     weights
         Expected cost of each item. A pool starts the heaviest first, so that a long item
         does not start last and leave the other workers idle; results still come in input
@@ -175,6 +192,7 @@ def map_built(
     workers
         1 builds and runs each item in turn in this process; more starts that many worker
         processes.
+        Inside :func:`use_scheduler`, the items run on the cluster whatever the number.
     weights
         Expected cost of each item: the heaviest are built and started first.
 
@@ -233,7 +251,8 @@ def started(
     items
         Its arguments, one per chunk.
     workers
-        1 runs in this process; more starts that many worker processes.
+        1 runs in this process; more starts that many worker processes. Inside
+        :func:`use_scheduler`, the items run on the cluster whatever the number.
     weights
         Expected cost of each item (the heaviest start first).
     spare
@@ -273,18 +292,24 @@ def _pool(workers: int, fresh: bool) -> Iterator[Executor]:
     client = _CLIENT.get()
     if client is not None:
         # Not pure: a task's key would otherwise hash its whole argument (a chunk's rows).
+        from distributed import KilledWorker
+        from distributed.comm.core import CommClosedError
+
         executor = client.get_executor(pure=False)
-        with warnings.catch_warnings():
-            # An item made in this process (a bureau's slice of the truth) travels with its
-            # task, as it travels to a local worker through a pipe: Dask's warning about a
-            # large graph says nothing the user can act on.
-            warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
-            try:
-                yield _OneThread(executor)
-            except BaseException:
-                executor.shutdown(wait=False)
-                raise
-            executor.shutdown(wait=True)
+        try:
+            yield _OneThread(executor)
+        except (KilledWorker, CommClosedError, CancelledError) as exc:
+            # Tasks are cancelled here only after a failure; one cancelled before means the
+            # scheduler dropped them (a lost connection).
+            executor.shutdown(wait=False)
+            raise SchedulerError(
+                f"the Dask cluster failed the work: {type(exc).__name__}: {exc}",
+                field="scheduler",
+            ) from None
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        executor.shutdown(wait=True)
         return
     # Fork where the platform has it: workers need no re-import of the caller's main module,
     # so a notebook, a piped script or one without a __main__ guard works as well as the CLI.
@@ -369,7 +394,8 @@ class _OneThread(Executor):
         self._executor = executor
 
     def submit(self, fn: Callable[..., R], /, *args: object, **kwargs: object) -> Future[R]:
-        return self._executor.submit(_one_thread_call, fn, *args, **kwargs)
+        # Bound here: keywords given to Dask's submit would be read as its own options.
+        return self._executor.submit(functools.partial(_one_thread_call, fn, *args, **kwargs))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._executor.shutdown(wait=wait)

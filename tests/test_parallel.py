@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_info
 
 from bureau import load_scenario, parallel
+from bureau.layout import RunLayout
 from bureau.parallel import (
     LOCAL,
     SchedulerError,
@@ -192,3 +194,25 @@ def test_a_run_on_a_local_dask_cluster_is_the_local_run_byte_for_byte(tmp_path) 
     with use_scheduler(LOCAL, workers=2):
         run_stages(tmp_path / "dask", scn, workers=2)
     assert run_outputs(tmp_path / "dask") == run_outputs(tmp_path / "local")
+
+
+def test_a_run_s_paths_are_absolute_for_workers_elsewhere(monkeypatch, tmp_path) -> None:
+    # A cluster's workers do not share the caller's working directory.
+    monkeypatch.chdir(tmp_path)
+    layout = RunLayout(Path("runs") / "r")
+    assert layout.root == tmp_path / "runs" / "r"
+    assert layout.world_table("persons").is_absolute()
+
+
+def test_a_cluster_that_cannot_start_is_a_typed_error(monkeypatch) -> None:
+    import distributed
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Cluster failed to start")
+
+    monkeypatch.setattr(distributed, "LocalCluster", refuse)
+    with (
+        pytest.raises(SchedulerError, match="cannot start a local Dask cluster"),
+        use_scheduler(LOCAL),
+    ):
+        pass

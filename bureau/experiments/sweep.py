@@ -139,7 +139,8 @@ def sweep(
         raise SweepError(f"no stage {until!r} (stages: {', '.join(STAGES)})", field="until")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    out = Path(out)
+    # Absolute: a run may be done by a Dask worker with another working directory.
+    out = Path(out).absolute()
     cells = grid(scenario, settings)
     jobs = [
         _Job(

@@ -237,7 +237,8 @@ def run_stages(
     BureauError
         If a stage or bureau asked for does not exist, or ``db_url`` is not the run's database.
     """
-    out = Path(out)
+    # Absolute, as every path a job is given: see RunLayout.
+    out = Path(out).absolute()
     registry = STAGES if registry is None else registry
     targets = _targets(stages, registry)
     chosen = tuple(bureaus) if bureaus is not None else None
