@@ -110,7 +110,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-chain-"))
     if args.scheduler:
         try:
-            on_cluster(args, work)
+            pool_against_cluster(args, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
@@ -131,7 +131,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def on_cluster(args: argparse.Namespace, work: Path) -> None:
+def pool_against_cluster(args: argparse.Namespace, work: Path) -> None:
     """The chain on the local pool, then on a Dask cluster; print the ratio of their times."""
     scn = load_scenario(args.scenario, {"market.enabled": args.market != "off"})
     pool, _ = measure(scn, work / "pool", args.workers)

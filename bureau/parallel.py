@@ -100,16 +100,14 @@ def use_scheduler(address: str | None, workers: int = 1) -> Iterator[None]:
             what = (
                 "cannot start a local Dask cluster"
                 if address == LOCAL
-                else (f"cannot reach the Dask scheduler {address!r}")
+                else f"cannot reach the Dask scheduler {address!r}"
             )
             raise SchedulerError(f"{what}: {exc}", field="scheduler") from None
         stack.callback(client.close)
         # An item made in this process (a bureau's slice of the truth) travels with its task,
         # as it travels to a local worker through a pipe: Dask's warning about a large task
         # says nothing the user can act on.
-        stack.enter_context(
-            dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TB"})
-        )
+        stack.enter_context(dask.config.set({LARGE_GRAPH_WARNING: "1TB"}))
         token = _CLIENT.set(client)
         stack.callback(_CLIENT.reset, token)
         yield
@@ -124,6 +122,11 @@ def on_cluster() -> bool:
         True inside :func:`use_scheduler` with an address.
     """
     return _CLIENT.get() is not None
+
+
+def _in_this_process(workers: int, items: int) -> bool:
+    """Whether a map runs here: one worker or one item, and no cluster to send it to."""
+    return min(workers, items) <= 1 and not on_cluster()
 
 
 def map_chunks(
@@ -159,7 +162,7 @@ def map_chunks(
         ``fn(item)`` for each item, in the order of ``items``.
     """
     items = list(items)
-    if min(workers, len(items)) <= 1 and not on_cluster():
+    if _in_this_process(workers, len(items)):
         yield from map(fn, items)
         return
     with _pool(min(workers, len(items)), fresh) as pool, one_thread():
@@ -201,7 +204,7 @@ def map_built(
     R
         ``fn(build(key))`` for each key, in the order of ``keys``.
     """
-    if min(workers, len(keys)) <= 1 and not on_cluster():
+    if _in_this_process(workers, len(keys)):
         for key in keys:
             yield fn(build(key))
         return
@@ -270,7 +273,7 @@ def started(
         # One process beside the caller is still work done meanwhile.
         workers, alone = workers - 1, False
     else:
-        alone = min(workers, len(items)) <= 1 and not on_cluster()
+        alone = _in_this_process(workers, len(items))
     if alone or not items:
         yield lambda: list(map(fn, items))
         return
@@ -291,10 +294,10 @@ def _pool(workers: int, fresh: bool) -> Iterator[Executor]:
     """
     client = _CLIENT.get()
     if client is not None:
-        # Not pure: a task's key would otherwise hash its whole argument (a chunk's rows).
         from distributed import KilledWorker
         from distributed.comm.core import CommClosedError
 
+        # Not pure: a task's key would otherwise hash its whole argument (a chunk's rows).
         executor = client.get_executor(pure=False)
         try:
             yield _OneThread(executor)
@@ -403,7 +406,7 @@ class _OneThread(Executor):
 
 def _one_thread_call(fn: Callable[..., R], *args: object, **kwargs: object) -> R:
     """Call ``fn`` on one thread: a cluster's workers are not ours to configure."""
-    with threadpool_limits(limits=1):
+    with one_thread():
         return fn(*args, **kwargs)
 
 
