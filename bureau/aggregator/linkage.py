@@ -3,7 +3,8 @@
 Every bureau files people under its own ids. The aggregator links those files by the identity
 attributes submitted with them, in one of two ways:
 
-- ``splink``: probabilistic record linkage (Fellegi-Sunter) with Splink on DuckDB. Pairs are
+- ``splink``: probabilistic record linkage (Fellegi-Sunter) with Splink, on DuckDB in this
+  process or, with the ``spark`` backend (:func:`use_linkage_backend`), on Spark. Pairs are
   blocked on the ID number, the phone, and the name with the birth month; the chance that two
   random records match, the u probabilities (by random sampling) and the m probabilities (by
   expectation maximisation) are estimated from the records themselves; pairs at or above the
@@ -13,6 +14,11 @@ attributes submitted with them, in one of two ways:
 
 Clusters become person keys: numbered 1, 2, ... in the order of their first file (by bureau,
 then consumer id), so the same records give the same keys.
+
+Spark runs where ``BUREAU_SPARK_MASTER`` says (``local[2]`` by default; ``spark://host:7077``,
+``yarn`` or ``k8s://...`` for a cluster), with its intermediate tables written under
+``BUREAU_SPARK_CHECKPOINT_DIR`` (a temporary directory by default; on a cluster, a path every
+executor reaches). A Spark session already active in the process (a notebook's) is used as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +42,70 @@ from bureau.errors import BureauError
 logger = logging.getLogger(__name__)
 
 METHODS = ("splink", "exact")
+#: Where Splink computes: DuckDB in this process, or a Spark cluster (``bureau[spark]``).
+BACKENDS = ("duckdb", "spark")
 IDENTITY_COLUMNS = ["bureau", "consumer_id", "name", "national_id", "phone", "birth_month"]
+
+_BACKEND: ContextVar[str] = ContextVar("linkage_backend", default="duckdb")
 
 
 class LinkageError(BureauError):
     """Linkage asked for something it cannot do (an unknown method, no records)."""
+
+
+@contextlib.contextmanager
+def use_linkage_backend(backend: str | None) -> Iterator[None]:
+    """Run Splink's linkage on one of :data:`BACKENDS` for the duration of a block.
+
+    The links do not depend on it. Spark needs the ``spark`` extra
+    (``pip install 'bureau[spark]'``) and Java.
+
+    Parameters
+    ----------
+    backend
+        ``duckdb`` or ``spark``; None keeps the backend in force (DuckDB by default).
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    LinkageError
+        If the backend is unknown, or is Spark and PySpark is not installed.
+    """
+    if backend is None:
+        yield
+        return
+    if backend not in BACKENDS:
+        raise LinkageError(
+            f"no linkage backend {backend!r} (backends: {', '.join(BACKENDS)})",
+            field="linkage_backend",
+        )
+    if backend == "spark":
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise LinkageError(
+                "the spark linkage backend needs PySpark: pip install 'bureau[spark]'",
+                field="linkage_backend",
+            ) from None
+    token = _BACKEND.set(backend)
+    try:
+        yield
+    finally:
+        _BACKEND.reset(token)
+
+
+def linkage_backend() -> str:
+    """The backend Splink runs on here: ``duckdb`` unless :func:`use_linkage_backend` says.
+
+    Returns
+    -------
+    str
+        One of :data:`BACKENDS`.
+    """
+    return _BACKEND.get()
 
 
 @dataclass(frozen=True)
@@ -142,7 +212,7 @@ def link_exact(identities: pd.DataFrame) -> LinkResult:
     )
 
 
-def _splink_settings() -> Any:
+def _splink_settings(jaro_winkler: str = "jaro_winkler_similarity") -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -157,7 +227,7 @@ def _splink_settings() -> Any:
             cll.CustomLevel(
                 "substr(name_l, 1, 1) = substr(name_r, 1, 1) "
                 "AND length(name_l) = length(name_r) "
-                "AND jaro_winkler_similarity(name_l, name_r) >= 0.6",
+                f"AND {jaro_winkler}(name_l, name_r) >= 0.6",
                 "same surname and length, one character apart",
             ),
             cll.ElseLevel(),
@@ -183,9 +253,13 @@ def _splink_settings() -> Any:
 
 
 def splink_linker(
-    records: pd.DataFrame, threads: int = 2, seed: int = 1, connection: Any = None
+    records: pd.DataFrame,
+    threads: int = 2,
+    seed: int = 1,
+    connection: Any = None,
+    db_api: Any = None,
 ) -> Any:
-    """A trained Splink linker over identity records (DuckDB in memory).
+    """A trained Splink linker over identity records (DuckDB in memory, or a Splink backend).
 
     Parameters
     ----------
@@ -199,25 +273,31 @@ def splink_linker(
     connection
         The DuckDB connection to work in (a new in-memory one when None; the caller closes
         it).
+    db_api
+        A Splink database API to work in instead of DuckDB (Splink's ``SparkAPI``).
 
     Returns
     -------
     splink.Linker
         With the prior, u and m probabilities estimated.
     """
-    import duckdb
     from splink import DuckDBAPI, Linker, block_on
 
-    connection = connection if connection is not None else duckdb.connect()
-    # Progress is ours to draw (the stage's bar), not DuckDB's. In a Jupyter kernel without
-    # ipywidgets DuckDB draws none and refuses the setting: there is nothing to turn off.
-    with contextlib.suppress(duckdb.InvalidInputException):
-        connection.execute("SET enable_progress_bar = false")
-    # Training sums over many pairs; with several threads DuckDB adds them in an order that
-    # varies from run to run, and the estimates with it in their last bits. One thread makes
-    # them the same every time; the comparisons of prediction use all the threads.
-    connection.execute("SET threads = 1")
-    linker = Linker(records, _splink_settings(), db_api=DuckDBAPI(connection=connection))
+    if db_api is None:
+        import duckdb
+
+        connection = connection if connection is not None else duckdb.connect()
+        # Progress is ours to draw (the stage's bar), not DuckDB's. In a Jupyter kernel
+        # without ipywidgets DuckDB draws none and refuses the setting: nothing to turn off.
+        with contextlib.suppress(duckdb.InvalidInputException):
+            connection.execute("SET enable_progress_bar = false")
+        # Training sums over many pairs; with several threads DuckDB adds them in an order
+        # that varies from run to run, and the estimates with it in their last bits. One
+        # thread makes them the same every time; prediction's comparisons use all threads.
+        connection.execute("SET threads = 1")
+        db_api = DuckDBAPI(connection=connection)
+    settings = _splink_settings(db_api.sql_dialect.jaro_winkler_function_name)
+    linker = Linker(records, settings, db_api=db_api)
     training = linker.training
     # Same ID number can find a match only where both records carry one: its recall is at
     # most the share of pairs with both IDs present.
@@ -228,8 +308,41 @@ def splink_linker(
     training.estimate_u_using_random_sampling(max_pairs=1e7, seed=seed)
     training.estimate_parameters_using_expectation_maximisation(block_on("national_id"))
     training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
-    connection.execute(f"SET threads = {int(threads)}")
+    if connection is not None:
+        connection.execute(f"SET threads = {int(threads)}")
     return linker
+
+
+@contextlib.contextmanager
+def _spark_api(threads: int) -> Iterator[Any]:
+    """Splink's Spark API on the session in force, or on one started for the block."""
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import SparkAPI, similarity_jar_location
+
+    session = SparkSession.getActiveSession()
+    started = session is None
+    if started:
+        session = (
+            SparkSession.builder.appName("bureau-linkage")
+            .master(os.environ.get("BUREAU_SPARK_MASTER", f"local[{int(threads)}]"))
+            # Splink's string similarities (Jaro-Winkler) are Scala functions in this jar.
+            .config("spark.jars", similarity_jar_location())
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(int(threads)))
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+    checkpoints = os.environ.get("BUREAU_SPARK_CHECKPOINT_DIR")
+    made = None if checkpoints else tempfile.mkdtemp(prefix="bureau-spark-")
+    session.sparkContext.setCheckpointDir(checkpoints or made)
+    try:
+        yield SparkAPI(spark_session=session, break_lineage_method="parquet")
+    finally:
+        if started:
+            session.stop()
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 def link_splink(
@@ -269,15 +382,22 @@ def link_splink(
     for name in quieted:
         logging.getLogger(name).setLevel(logging.ERROR)
     import duckdb
-
-    # Closed at the end: DuckDB's worker threads and memory do not outlive the linkage (a
-    # process that forks workers later should not carry them).
-    connection = duckdb.connect()
     from splink.internals.exceptions import EMTrainingException
 
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(_restore_levels, quieted)
+        if linkage_backend() == "spark":
+            connection = None
+            db_api = stack.enter_context(_spark_api(threads))
+        else:
+            # Closed at the end: DuckDB's worker threads and memory do not outlive the linkage
+            # (a process that forks workers later should not carry them).
+            connection = stack.enter_context(contextlib.closing(duckdb.connect()))
+            db_api = None
         try:
-            linker = splink_linker(records, threads=threads, seed=seed, connection=connection)
+            linker = splink_linker(
+                records, threads=threads, seed=seed, connection=connection, db_api=db_api
+            )
         except EMTrainingException:
             # Too few records sharing an ID number or a phone to estimate the model from.
             raise LinkageError(
@@ -290,15 +410,12 @@ def link_splink(
             pairs, threshold_match_probability=threshold
         )
         cluster = clusters.as_pandas_dataframe()[["record", "cluster_id"]]
-        links = int(pairs.as_duckdbpyrelation().count("*").fetchall()[0][0])
+        counted = linker.misc.query_sql(f"SELECT count(*) AS n FROM {pairs.physical_name}")
+        links = int(counted["n"].iloc[0])
         parameters = linker.misc.save_model_to_json()
         # A random id of the linker object: not part of the model.
         parameters.pop("linker_uid", None)
         parameters = json.loads(json.dumps(parameters))
-    finally:
-        connection.close()
-        for name, level in quieted.items():
-            logging.getLogger(name).setLevel(level)
     cluster = cluster.sort_values("record", ignore_index=True)
     keys = person_keys(cluster["cluster_id"].to_numpy())
     return LinkResult(
@@ -307,6 +424,11 @@ def link_splink(
         links=links,
         parameters={"threshold": threshold, "model": parameters},
     )
+
+
+def _restore_levels(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def link(

@@ -14,6 +14,7 @@ writes on an I/O thread beside the computation.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from collections.abc import Callable
@@ -175,7 +176,9 @@ def _reconcile(
     # The comparison method is linked and stored on the I/O thread, then each snapshot's
     # submissions are read there, all while the chosen method links here.
     others = {
+        # In this context, so that the I/O thread links on the backend asked for.
         name: io.submit(
+            contextvars.copy_context().run,
             link_and_store,
             engine,
             identities,

@@ -13,6 +13,7 @@ from rich.table import Table
 from bureau.aggregator.consolidated import consolidated_file
 from bureau.cli.common import (
     AsJson,
+    LinkageBackend,
     Quiet,
     Scheduler,
     Workers,
@@ -83,6 +84,7 @@ def reconcile(
     db: DbOption = None,
     workers: Workers = DEFAULT_WORKERS,
     scheduler: Scheduler = None,
+    linkage_backend: LinkageBackend = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:

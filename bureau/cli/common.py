@@ -25,6 +25,7 @@ import typer.models
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bureau.aggregator.linkage import use_linkage_backend
 from bureau.config import load_scenario, parse_override
 from bureau.config.scenario import Scenario
 from bureau.errors import BureauError
@@ -55,6 +56,16 @@ Scheduler = Annotated[
         envvar="BUREAU_SCHEDULER",
         help="Send the chunk work to a Dask cluster: its scheduler's address, or 'local' to "
         "start one of --workers processes here (results do not depend on it).",
+    ),
+]
+LinkageBackend = Annotated[
+    str | None,
+    typer.Option(
+        "--linkage-backend",
+        envvar="BUREAU_LINKAGE_BACKEND",
+        help="Where Splink links identities: duckdb (here, the default) or spark (needs "
+        "bureau[spark] and Java; BUREAU_SPARK_MASTER names the cluster). Links do not depend "
+        "on it.",
     ),
 ]
 Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Override the scenario's seed.")]
@@ -156,7 +167,10 @@ def handle_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             # Here, so that a scheduler that cannot be reached is an error line like any other.
-            with use_scheduler(kwargs.get("scheduler"), kwargs.get("workers") or 1):
+            with (
+                use_scheduler(kwargs.get("scheduler"), kwargs.get("workers") or 1),
+                use_linkage_backend(kwargs.get("linkage_backend")),
+            ):
                 return command(*args, **kwargs)
         except BureauError as exc:
             _error_line(f"error: {_render(exc, command)}")

@@ -12,6 +12,7 @@ from rich.table import Table
 from bureau.cli.common import (
     AsJson,
     Force,
+    LinkageBackend,
     Quiet,
     Scheduler,
     Seed,
@@ -122,6 +123,7 @@ def run(
     seed: Seed = None,
     workers: Workers = DEFAULT_WORKERS,
     scheduler: Scheduler = None,
+    linkage_backend: LinkageBackend = None,
     settings: Settings = None,
     force: Force = False,
     db: DbOption = None,

@@ -2,21 +2,41 @@
 
 SQLAlchemy Core's executemany builds a parameter dict per row, which costs more than the
 database's own work at bureau volumes. These helpers stay inside SQLAlchemy's connection and
-transaction but hand the driver plain tuples: ``executemany`` on SQLite, ``COPY`` (through a
-temporary table for upserts and updates) on PostgreSQL. The SQL is built from the table's
-metadata; values are always bound, never spliced into the text.
+transaction but hand the driver plain tuples on SQLite (``executemany``) and, on PostgreSQL,
+``COPY`` (through a temporary table for upserts and updates) of CSV that Arrow encodes in C.
+The SQL is built from the table's metadata; values are always bound or copied, never spliced
+into the text.
+
+Two costs dominate a bulk load on PostgreSQL, both measured on a 470,000-row month of platform
+data: encoding rows in Python (0.9 s with psycopg's ``write_row`` in text, 1.2 s in binary,
+0.6 s as Arrow CSV) and the foreign-key trigger that checks each new row on its own (2.2 s of a
+4.0 s insert). A large write therefore drops the table's foreign keys and adds them back before
+the transaction ends: PostgreSQL then checks the whole table in one join (0.1 s), with the same
+guarantee, since a row that breaks a key still fails the write and rolls it back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 # Values bound per query when rows are looked up by a list of keys (SQLite allows 32,766).
 _LOOKUP_CHUNK = 10_000
+# Rows encoded per COPY buffer: bounds the CSV held in memory at once to some tens of MB.
+_COPY_CHUNK = 200_000
+# A write of at least this many rows takes the bulk paths on PostgreSQL (below, their fixed
+# costs exceed what they save): an upsert first tries a plain COPY, and the foreign keys are
+# checked once for the whole table if the write adds at least _SUSPEND_SHARE of the rows it
+# holds (checking the whole table once costs about a twentieth of checking each new row).
+_LARGE = 5_000
+_SUSPEND_SHARE = 0.1
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
@@ -74,26 +94,91 @@ def _column_list(conn: Connection, columns: Sequence[str]) -> str:
     return ", ".join(quote(c) for c in columns)
 
 
-def _copy(conn: Connection, target: str, columns: Sequence[str], data: list[tuple]) -> None:
+def _copy(conn: Connection, target: str, frame: pd.DataFrame) -> None:
+    """Copy a frame's rows into ``target`` as CSV: an unquoted empty field is a NULL."""
+    import psycopg
+
     raw = conn.connection.driver_connection
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {target} ({_column_list(conn, columns)}) FROM STDIN") as copy,
-    ):
-        for row in data:
-            copy.write_row(row)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Arrow quotes every string, so an empty string stays one and only a null is left bare.
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+    statement = f"COPY {target} ({_column_list(conn, frame.columns)}) FROM STDIN (FORMAT csv)"
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for batch in table.to_batches(max_chunksize=_COPY_CHUNK):
+                buffer = io.BytesIO()
+                pa_csv.write_csv(batch, buffer, options)
+                copy.write(buffer.getbuffer())
+    except psycopg.Error as exc:
+        # As SQLAlchemy's own statements fail: an IntegrityError for a broken key, and so on.
+        raise DBAPIError.instance(
+            statement, None, exc, psycopg.Error, hide_parameters=True, dialect=conn.dialect
+        ) from None
 
 
-def _stage(conn: Connection, table: Table, columns: Sequence[str], data: list[tuple]) -> str:
+@contextmanager
+def _foreign_keys_checked_once(conn: Connection, table: Table, adding: int) -> Iterator[None]:
+    """Around a large PostgreSQL write: drop the table's foreign keys, then add them back.
+
+    Adding a key back checks every row of the table in one query inside the same transaction,
+    so a row that breaks it fails the write as the per-row trigger would have.
+    """
+    if conn.dialect.name != "postgresql" or not table.foreign_keys or adding < _LARGE:
+        yield
+        return
+    name = _name(conn, table)
+    # The planner's estimate of the rows held, scaled from the table's current size even before
+    # the first ANALYZE and counting this transaction's rows: cheap, and close enough to choose
+    # between the two ways of checking.
+    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {name}").scalar_one()
+    if adding < _SUSPEND_SHARE * plan[0]["Plan"]["Plan Rows"]:
+        yield
+        return
+    keys = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        f"WHERE conrelid = '{name}'::regclass AND contype = 'f' ORDER BY conname"
+    ).all()
+    quote = conn.dialect.identifier_preparer.quote
+    for key, _definition in keys:
+        conn.exec_driver_sql(f"ALTER TABLE {name} DROP CONSTRAINT {quote(key)}")
+    yield
+    for key, definition in keys:
+        conn.exec_driver_sql(f"ALTER TABLE {name} ADD CONSTRAINT {quote(key)} {definition}")
+
+
+def _copied_if_all_new(conn: Connection, table: Table, frame: pd.DataFrame) -> bool:
+    """Copy rows straight into the table if none of their keys is held yet (PostgreSQL).
+
+    Most of a month's rows are new, and the plain COPY spares the temporary table and the
+    conflict check (1.1 of 2.3 s on 470,000 rows). A row whose key is held aborts it whole, and
+    the caller takes the upsert's path.
+    """
+    from psycopg.errors import UniqueViolation
+
+    savepoint = conn.begin_nested()
+    try:
+        _copy(conn, _name(conn, table), frame)
+    except IntegrityError as exc:
+        savepoint.rollback()
+        if isinstance(exc.orig, UniqueViolation):
+            return False
+        raise
+    savepoint.commit()
+    return True
+
+
+def _stage(conn: Connection, table: Table, frame: pd.DataFrame) -> str:
     """Copy rows into a temporary table shaped like ``table`` (PostgreSQL); return its name."""
     quote = conn.dialect.identifier_preparer.quote
     temp = quote(f"_stage_{table.name}")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {temp}")
     conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {temp} AS SELECT {_column_list(conn, columns)} "
-        f"FROM {_name(conn, table)} WITH NO DATA"
+        # Dropped with the transaction: a pooled connection keeps nothing of a bureau's
+        # (whose role could not be dropped while it held a table).
+        f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS SELECT "
+        f"{_column_list(conn, frame.columns)} FROM {_name(conn, table)} WITH NO DATA"
     )
-    _copy(conn, temp, columns, data)
+    _copy(conn, temp, frame)
     return temp
 
 
@@ -114,19 +199,19 @@ def insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     int
         Rows inserted.
     """
-    data = rows(frame)
-    if not data:
+    if frame.empty:
         return 0
     columns = list(frame.columns)
     if conn.dialect.name == "postgresql":
-        _copy(conn, _name(conn, table), columns, data)
+        with _foreign_keys_checked_once(conn, table, len(frame)):
+            _copy(conn, _name(conn, table), frame)
     else:
         marks = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(
             f"INSERT INTO {_name(conn, table)} ({_column_list(conn, columns)}) VALUES ({marks})",
-            data,
+            rows(frame),
         )
-    return len(data)
+    return len(frame)
 
 
 def upsert(
@@ -163,8 +248,7 @@ def upsert(
     int
         Rows written: inserted, or updated (an existing row kept is not counted).
     """
-    data = rows(frame)
-    if not data:
+    if frame.empty:
         return 0
     columns = list(frame.columns)
     quote = conn.dialect.identifier_preparer.quote
@@ -182,13 +266,18 @@ def upsert(
         conflict += "DO NOTHING"
     target = f"{_name(conn, table)} ({_column_list(conn, columns)})"
     if conn.dialect.name == "postgresql":
-        temp = _stage(conn, table, columns, data)
-        result = conn.exec_driver_sql(
-            f"INSERT INTO {target} SELECT {_column_list(conn, columns)} FROM {temp} {conflict}"
-        )
+        with _foreign_keys_checked_once(conn, table, len(frame)):
+            if len(frame) >= _LARGE and _copied_if_all_new(conn, table, frame):
+                return len(frame)
+            temp = _stage(conn, table, frame)
+            result = conn.exec_driver_sql(
+                f"INSERT INTO {target} SELECT {_column_list(conn, columns)} FROM {temp} {conflict}"
+            )
     else:
         marks = ", ".join("?" for _ in columns)
-        result = conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks}) {conflict}", data)
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {target} VALUES ({marks}) {conflict}", rows(frame)
+        )
     return result.rowcount
 
 
@@ -212,12 +301,11 @@ def update_by_key(conn: Connection, table: Table, frame: pd.DataFrame, key: str)
         Rows sent.
     """
     columns = [c for c in frame.columns if c != key]
-    data = rows(frame[[*columns, key]])
-    if not data:
+    if frame.empty:
         return 0
     quote = conn.dialect.identifier_preparer.quote
     if conn.dialect.name == "postgresql":
-        temp = _stage(conn, table, [*columns, key], data)
+        temp = _stage(conn, table, frame[[*columns, key]])
         sets = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns)
         conn.exec_driver_sql(
             f"UPDATE {_name(conn, table)} AS t SET {sets} FROM {temp} AS s "
@@ -225,8 +313,11 @@ def update_by_key(conn: Connection, table: Table, frame: pd.DataFrame, key: str)
         )
     else:
         sets = ", ".join(f"{quote(c)} = ?" for c in columns)
-        conn.exec_driver_sql(f"UPDATE {_name(conn, table)} SET {sets} WHERE {quote(key)} = ?", data)
-    return len(data)
+        conn.exec_driver_sql(
+            f"UPDATE {_name(conn, table)} SET {sets} WHERE {quote(key)} = ?",
+            rows(frame[[*columns, key]]),
+        )
+    return len(frame)
 
 
 def read_in(

@@ -1,14 +1,21 @@
 """Database engines: one database per bureau and one for the aggregator.
 
-By default each is a SQLite file in the run directory. With a database URL (any SQLAlchemy URL,
-for example ``postgresql+psycopg://user@host/db``) each gets its own schema in that database,
-named after the run and its owner, so that no bureau's code can reach another's tables by
-accident (a bureau's code is handed only its own engine) and no run another run's. Each such
-schema records the run it belongs to, and refuses any other.
+By default each is a SQLite file in the run directory. With a PostgreSQL URL (for example
+``postgresql+psycopg://user@host/db``) each gets its own schema in that database,
+named after the run and its owner, and no run reaches another run's. Each such schema records
+the run it belongs to, and refuses any other.
+
+On PostgreSQL each schema also has a role of the same name that owns it, and the engine of a
+bureau or of the aggregator works as that role (``SET ROLE`` on every connection): a query that
+names another owner's schema is refused by the server, so a bureau's code cannot read another's
+credit file even by mistake. The URL's user makes the roles, so it needs ``CREATEROLE`` (or to
+be a superuser); :func:`drop_run_schemas` drops them with the schemas.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +27,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bureau.errors import BureauError
+
+logger = logging.getLogger(__name__)
 
 #: What a malformed URL is told; never the URL itself, which may hold a password.
 NOT_A_URL = "not a database URL (dialect+driver://user@host/database)"
@@ -194,13 +203,16 @@ def database_engine(
             parsed = make_url(url)
             # The driver is loaded before anything is written for the run.
             parsed.get_dialect().import_dbapi()
-            if parsed.get_backend_name() == "sqlite":
+            if parsed.get_backend_name() != "postgresql":
                 raise DatabaseError(
-                    "give a server URL, or none for the SQLite files in the run", field="db_url"
+                    "give a PostgreSQL URL, or none for the SQLite files in the run",
+                    field="db_url",
                 )
             schema = schema_name(run_dir, name)
             where = f"schema {schema}"
+            _make_owner(parsed, schema, name, create)
             engine = _engine(parsed, execution_options={"schema_translate_map": {None: schema}})
+            event.listen(engine, "connect", functools.partial(_set_role, role=schema))
         try:
             _prepare(engine, base, schema, name, run_id(run_dir) if schema else None, create)
         except BaseException:
@@ -225,6 +237,50 @@ def database_engine(
         ) from None
 
 
+def _make_owner(url: Any, schema: str, name: str, create: bool) -> None:
+    """Make, as the URL's user, the role of a server schema and the schema it owns.
+
+    The role is named as its schema, and the URL's user is made a member so that it can work
+    as the role. A schema another owner holds (made before schemas had roles) is refused.
+    """
+    admin = _engine(url)
+    try:
+        with admin.begin() as conn:
+            # The workers of a stage open their databases at the same time.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+            owner = conn.execute(
+                text("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = :s"),
+                {"s": schema},
+            ).scalar()
+            if owner is None and not create:
+                raise DatabaseError(
+                    f"no database of {name} in this run yet", path=f"schema {schema}"
+                )
+            quote = conn.dialect.identifier_preparer.quote
+            held = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :s"), {"s": schema})
+            if held.scalar() is None:
+                conn.execute(text(f"CREATE ROLE {quote(schema)} NOLOGIN"))
+                conn.execute(text(f"GRANT {quote(schema)} TO CURRENT_USER"))
+            if owner is None:
+                conn.execute(text(f"CREATE SCHEMA {quote(schema)} AUTHORIZATION {quote(schema)}"))
+            elif owner.strip('"') != schema:
+                raise DatabaseError(
+                    f"the database of {name} is owned by {owner}, not by its own role: it was "
+                    "made by an earlier version; make the run anew in a new directory",
+                    path=f"schema {schema}",
+                )
+    finally:
+        admin.dispose()
+
+
+def _set_role(dbapi_connection: Any, _record: Any, role: str) -> None:
+    # Committed at once: a SET ROLE inside a transaction that is rolled back is undone, and
+    # the pool rolls back every connection it takes back.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{role}"')
+    dbapi_connection.commit()
+
+
 def _engine(url: Any, **options: Any) -> Engine:
     # Statement parameters are consumers' names, ID numbers and phones: an error must never
     # carry them into a message or a log.
@@ -247,17 +303,6 @@ def _prepare(
     """Check what the database holds, and create what a new one needs."""
     with engine.begin() as conn:
         inspector = inspect(conn)
-        if schema is not None and schema not in inspector.get_schema_names():
-            if not create:
-                raise DatabaseError(
-                    f"no database of {name} in this run yet", path=f"schema {schema}"
-                )
-            conn.execute(
-                text(
-                    f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote(schema)}"
-                )
-            )
-            inspector = inspect(conn)
         held = set(inspector.get_table_names(schema=schema))
         wanted = set(base.metadata.tables)
         if owner is not None:
@@ -290,7 +335,7 @@ def _prepare(
 
 
 def drop_run_schemas(url: str, run: str) -> list[str]:
-    """Drop every schema of one run on a database server.
+    """Drop every schema of one run on a database server, and the roles that owned them.
 
     Parameters
     ----------
@@ -325,6 +370,22 @@ def drop_run_schemas(url: str, run: str) -> list[str]:
             ]
             for name in mine:
                 conn.execute(text(f"DROP SCHEMA {quote(name)} CASCADE"))
+            # A role is dropped once nothing of it is left: its schema, or none was made.
+            roles = conn.execute(
+                text(
+                    "SELECT rolname FROM pg_roles WHERE starts_with(rolname, :p) AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_namespace WHERE nspowner = pg_roles.oid)"
+                ),
+                {"p": prefix},
+            ).scalars()
+            for role in sorted(roles.all()):
+                try:
+                    with conn.begin_nested():
+                        conn.execute(text(f"DROP ROLE {quote(role)}"))
+                except SQLAlchemyError:
+                    # Still holding something elsewhere (another database of the server): a
+                    # role that owns no schema any more reaches nothing of the run.
+                    logger.warning("role %s of run %s is left on the server", role, run)
         return mine
     except SQLAlchemyError as exc:
         reason = _first_line(exc.orig if getattr(exc, "orig", None) else exc)

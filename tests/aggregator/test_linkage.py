@@ -3,7 +3,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bureau.aggregator.linkage import LinkageError, link, link_exact
+from bureau.aggregator.linkage import (
+    LinkageError,
+    link,
+    link_exact,
+    linkage_backend,
+    use_linkage_backend,
+)
 
 
 def identities() -> pd.DataFrame:
@@ -40,3 +46,15 @@ def test_splink_without_candidate_pairs_says_so() -> None:
     lonely = identities().iloc[[0, 3]].assign(phone=["13800000009", "13800000008"])
     with pytest.raises(LinkageError, match="too few candidate pairs"):
         link(lonely, "splink")
+
+
+def test_an_unknown_linkage_backend_is_an_error_and_duckdb_the_default() -> None:
+    assert linkage_backend() == "duckdb"
+    with (
+        pytest.raises(LinkageError, match="no linkage backend 'fuzzy'") as caught,
+        use_linkage_backend("fuzzy"),
+    ):
+        pass
+    assert caught.value.field == "linkage_backend"
+    with use_linkage_backend(None):
+        assert linkage_backend() == "duckdb"

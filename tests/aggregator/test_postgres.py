@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from bureau.pipeline import run_stages
-from bureau.store.engines import schema_name
+from bureau.store.engines import drop_run_schemas, run_id, schema_name
 
 URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
 pytestmark = [
@@ -38,10 +38,8 @@ def test_the_chain_after_ingestion_gives_the_same_results_on_a_server(
         run_stages(run, stages=[stage], workers=2, db_url=URL).outcome(stage)
     schemas = [schema_name(run, o) for o in [*small_run.scenario.active_bureaus, "aggregator"]]
     assert "submitted_tradelines" in inspect(admin).get_table_names(schema=schemas[-1])
-    with admin.begin() as conn:
-        for schema in schemas:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+    assert sorted(drop_run_schemas(URL, run_id(run))) == sorted(schemas)
     for name in ("disputes.csv", "linkage.csv", "coverage_accuracy.csv", "consensus.csv"):
         ours = (run / "report" / name).read_bytes()
         assert ours == (small_run.path / "report" / name).read_bytes(), name

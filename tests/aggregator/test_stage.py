@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bureau.aggregator.linkage_store import person_links
+from bureau.aggregator.linkage import link, use_linkage_backend
+from bureau.aggregator.linkage_store import latest_of, person_links, submitted_identities
 from bureau.aggregator.stage import reconcile_all
 from bureau.aggregator.submission import receive
 from bureau.cli.main import app
@@ -186,3 +187,23 @@ def test_report_command_prints_a_consolidated_report(small_run) -> None:
         app, ["consolidated", str(small_run.path), "--national-id", "110105199001011232"]
     )
     assert nobody.exit_code == 2 and "no submitted file" in nobody.stderr
+
+
+@pytest.mark.slow
+def test_splink_on_spark_gives_the_links_of_duckdb(small_run) -> None:
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java")
+    with RunLayout(small_run.path).aggregator_database() as engine, engine.connect() as conn:
+        identities = latest_of(submitted_identities(conn))
+    stored = person_links(RunLayout(small_run.path).aggregator_engine(), "splink")
+    with use_linkage_backend("spark"):
+        on_spark = link(identities, "splink")
+    on_duckdb = link(identities, "splink")
+    assert on_spark.links == on_duckdb.links > 0
+    assert on_spark.keys.equals(on_duckdb.keys)
+    # The run's own reconciliation (DuckDB) stored the same persons.
+    mine = stored.merge(on_spark.keys, on=["bureau", "consumer_id"], suffixes=("", "_spark"))
+    assert len(mine) == len(stored) == len(on_spark.keys)
+    pairs = mine[["person_key", "person_key_spark"]].drop_duplicates()
+    assert len(pairs) == pairs["person_key"].nunique() == pairs["person_key_spark"].nunique()

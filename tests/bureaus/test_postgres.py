@@ -9,7 +9,7 @@ import os
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from bureau.bureaus.applicants import score_applicants
 from bureau.bureaus.features import snapshot_features
@@ -17,7 +17,7 @@ from bureau.bureaus.ingest import ingest_all, ingest_bureau
 from bureau.bureaus.train import train_bureau
 from bureau.layout import RunLayout
 from bureau.pipeline.market import record_market_inquiries
-from bureau.store.engines import schema_name
+from bureau.store.engines import drop_run_schemas, run_id, schema_name
 from bureau.store.parquet import read_table
 from tests.bureaus.test_ingest import counts
 
@@ -31,18 +31,9 @@ BUREAUS = ["kaola", "qianhai"]
 
 @pytest.fixture
 def fresh_schemas(small_run):
-    admin = create_engine(URL)
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            for bureau in BUREAUS:
-                name = schema_name(small_run.path, bureau)
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-
-    drop()
+    drop_run_schemas(URL, run_id(small_run.path))
     yield
-    drop()
-    admin.dispose()
+    drop_run_schemas(URL, run_id(small_run.path))
 
 
 def test_postgres_holds_what_sqlite_holds(small_run, fresh_schemas) -> None:

@@ -268,12 +268,21 @@ def test_an_unknown_bureau(tiny: Path, tmp_path: Path) -> None:
     assert tree(run) == before
 
 
+def test_an_unknown_linkage_backend_is_one_line(tmp_path: Path) -> None:
+    refused(
+        ["reconcile", str(tmp_path), "--linkage-backend", "fuzzy"],
+        2,
+        "--linkage-backend",
+        "no linkage backend 'fuzzy'",
+    )
+
+
 # --- database URLs -------------------------------------------------------------------------
 
 URLS = {
     "not_a_url": ("nonsense", "not a database URL"),
     "empty": ("", "not a database URL"),
-    "sqlite_url": ("sqlite:///x.db", "give a server URL"),
+    "sqlite_url": ("sqlite:///x.db", "give a PostgreSQL URL"),
     "unknown_dialect": ("nosuchdialect://u@h/db", "driver is not installed"),
     "driver_missing": ("mysql+mysqldb://u@localhost/db", "driver is not installed"),
     "unreachable": (
@@ -376,6 +385,8 @@ def _drop_schemas(url: str, names: list[str]) -> None:
     with admin.begin() as conn:
         for name in names:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            # Each schema's role is named as it.
+            conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
     admin.dispose()
 
 
@@ -479,10 +490,13 @@ def test_a_server_run_replaced_with_force_leaves_no_schema_behind(tmp_path: Path
     second = run_id(out)
     admin = create_engine(URL)
     schemas = set(inspect(admin).get_schema_names())
+    with admin.connect() as conn:
+        roles = set(conn.exec_driver_sql("SELECT rolname FROM pg_roles").scalars())
     admin.dispose()
     try:
         assert first != second
         assert not any(s.startswith(f"r{first}_") for s in schemas)
+        assert not any(r.startswith(f"r{first}_") for r in roles)
         assert {f"r{second}_{b}" for b in KEPT} <= schemas
     finally:
         _drop_schemas(URL, [f"r{second}_{b}" for b in KEPT])

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+from bureau.store.aggregator import AggregatorBase
 from bureau.store.credit_file import Consumer, CreditFileBase
-from bureau.store.engines import DatabaseError, database_engine, run_id, schema_name
+from bureau.store.engines import (
+    DatabaseError,
+    database_engine,
+    drop_run_schemas,
+    run_id,
+    schema_name,
+)
 
 URL = os.environ.get("BUREAU_TEST_DATABASE_URL")
 on_server = pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set")
@@ -63,7 +70,7 @@ def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> Non
         ("postgresql+psycopg://user:s3cret@[bad/x", "cannot open the database"),
         ("nosuchdialect://user@host/db", "driver is not installed"),
         ("mysql+mysqldb://user@localhost/db", "driver is not installed"),
-        ("sqlite:///x.db", "give a server URL"),
+        ("sqlite:///x.db", "give a PostgreSQL URL"),
     ],
 )
 def test_database_urls_that_cannot_be_used(tmp_path: Path, url: str, message: str) -> None:
@@ -141,6 +148,7 @@ def _drop(*schemas: str) -> None:
     with admin.begin() as conn:
         for schema in schemas:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{schema}"'))
     admin.dispose()
 
 
@@ -159,3 +167,37 @@ def test_processes_opening_a_run_at_once_agree_on_its_id(tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir()] == [".run_id"]
     (tmp_path / ".run_id").write_text("not an id\n", encoding="ascii")
     assert run_id(tmp_path) != ids[0] and len(run_id(tmp_path)) == 12
+
+
+@on_server
+def test_a_bureau_cannot_read_another_bureaus_file_on_a_server(tmp_path: Path) -> None:
+    engines = {n: database_engine(tmp_path, n, CreditFileBase, URL) for n in ("sesame", "kaola")}
+    engines["aggregator"] = database_engine(tmp_path, "aggregator", AggregatorBase, URL)
+    try:
+        with engines["kaola"].begin() as conn:
+            conn.execute(insert(Consumer), [_consumer(1)])
+            assert conn.execute(text("SELECT current_user")).scalar() == schema_name(
+                tmp_path, "kaola"
+            )
+        kaola = schema_name(tmp_path, "kaola")
+        for reader in ("sesame", "aggregator"):
+            with (
+                pytest.raises(ProgrammingError, match=f"permission denied for schema {kaola}"),
+                engines[reader].connect() as conn,
+            ):
+                conn.execute(text(f'SELECT count(*) FROM "{kaola}".consumers'))
+        with engines["kaola"].connect() as conn:
+            assert conn.execute(select(func.count()).select_from(Consumer)).scalar() == 1
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+    dropped = drop_run_schemas(URL, run_id(tmp_path))
+    assert sorted(dropped) == sorted(schema_name(tmp_path, n) for n in engines)
+    admin = create_engine(URL)
+    with admin.connect() as conn:
+        left = conn.execute(
+            text("SELECT count(*) FROM pg_roles WHERE starts_with(rolname, :p)"),
+            {"p": f"r{run_id(tmp_path)}_"},
+        ).scalar()
+    admin.dispose()
+    assert left == 0
