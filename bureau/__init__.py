@@ -9,6 +9,7 @@ from bureau.version import __version__
 
 # isort: split
 from bureau.aggregator.consolidated import ConsolidatedFile
+from bureau.aggregator.linkage import LinkageError, use_linkage_backend
 from bureau.analysis.agreement import common_score, risk_tier
 from bureau.bureaus.credit_report import CreditReport
 from bureau.bureaus.models import (
@@ -44,6 +45,7 @@ __all__ = [
     "ConsolidatedFile",
     "CreditReport",
     "GradientBoostedModel",
+    "LinkageError",
     "ModelCard",
     "NotebookSetup",
     "Run",
@@ -71,6 +73,7 @@ __all__ = [
     "score_file",
     "simulate",
     "sweep",
+    "use_linkage_backend",
     "use_scheduler",
     "validate_national_ids",
     "write_html_report",

@@ -33,8 +33,9 @@ class Consumer(CreditFileBase):
 
     consumer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(40))
-    national_id: Mapped[str | None] = mapped_column(String(18), index=True)
-    phone: Mapped[str | None] = mapped_column(String(11), index=True)
+    # Not indexed: a consumer is found by identity through ``identifiers``, never here.
+    national_id: Mapped[str | None] = mapped_column(String(18))
+    phone: Mapped[str | None] = mapped_column(String(11))
     birth_month: Mapped[str | None] = mapped_column(String(8))
     first_seen: Mapped[int] = mapped_column(SmallInteger)
     source_file: Mapped[str] = mapped_column(Text)
@@ -214,7 +215,8 @@ class Reject(CreditFileBase):
     __tablename__ = "rejects"
 
     reject_id: Mapped[int] = mapped_column(AutoId, primary_key=True)
-    file: Mapped[str] = mapped_column(Text, index=True)
+    # Read whole (file accuracy counts them all): an index would only slow the loads.
+    file: Mapped[str] = mapped_column(Text)
     line: Mapped[int] = mapped_column(Integer)
     rule_id: Mapped[str] = mapped_column(String(8))
     field: Mapped[str | None] = mapped_column(String(32))
