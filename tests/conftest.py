@@ -21,6 +21,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"tests using {' or '.join(WHOLE_RUNS)} must be marked slow:\n  {listed}"
         )
+    # The files with slow tests first: pytest-xdist hands out whole files in this order, and a
+    # long file handed out last leaves the other worker idle until it ends.
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture(scope="session")
