@@ -303,9 +303,11 @@ def update_by_key(conn: Connection, table: Table, frame: pd.DataFrame, key: str)
     columns = [c for c in frame.columns if c != key]
     if frame.empty:
         return 0
+    # The key last: the last placeholder of SQLite's statement.
+    ordered = frame[[*columns, key]]
     quote = conn.dialect.identifier_preparer.quote
     if conn.dialect.name == "postgresql":
-        temp = _stage(conn, table, frame[[*columns, key]])
+        temp = _stage(conn, table, ordered)
         sets = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in columns)
         conn.exec_driver_sql(
             f"UPDATE {_name(conn, table)} AS t SET {sets} FROM {temp} AS s "
@@ -314,8 +316,7 @@ def update_by_key(conn: Connection, table: Table, frame: pd.DataFrame, key: str)
     else:
         sets = ", ".join(f"{quote(c)} = ?" for c in columns)
         conn.exec_driver_sql(
-            f"UPDATE {_name(conn, table)} SET {sets} WHERE {quote(key)} = ?",
-            rows(frame[[*columns, key]]),
+            f"UPDATE {_name(conn, table)} SET {sets} WHERE {quote(key)} = ?", rows(ordered)
         )
     return len(frame)
 
