@@ -16,7 +16,12 @@ from pathlib import Path
 
 def _children(pid: int) -> list[int]:
     kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        # A process can end between being listed and being read: it has no children then.
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return kids
+    for task in tasks:
         try:
             kids += [int(x) for x in (task / "children").read_text().split()]
         except OSError:

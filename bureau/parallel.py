@@ -9,10 +9,12 @@ goes to the Dask cluster instead of the local pool; nothing else in the stages c
 from __future__ import annotations
 
 import functools
+import itertools
 import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -104,6 +106,7 @@ def use_scheduler(address: str | None, workers: int = 1) -> Iterator[None]:
             )
             raise SchedulerError(f"{what}: {exc}", field="scheduler") from None
         stack.callback(client.close)
+        _check_single_threaded(client, address)
         # An item made in this process (a bureau's slice of the truth) travels with its task,
         # as it travels to a local worker through a pipe: Dask's warning about a large task
         # says nothing the user can act on.
@@ -111,6 +114,29 @@ def use_scheduler(address: str | None, workers: int = 1) -> Iterator[None]:
         token = _CLIENT.set(client)
         stack.callback(_CLIENT.reset, token)
         yield
+
+
+def _check_single_threaded(client: Client, address: str) -> None:
+    """Refuse a cluster whose workers run several tasks at once in one process.
+
+    A task keeps BLAS and OpenMP to one thread by a process-wide limit (see
+    :func:`one_thread`); two tasks in threads of one process would lift each other's limit,
+    and a model fitted meanwhile could differ in its last digits from the local run's.
+    Workers that join later are not seen here: start them with ``--nthreads 1`` too.
+    """
+    workers = client.scheduler_info().get("workers", {})
+    threaded = sorted(
+        f"{name} ({info.get('nthreads')} threads)"
+        for name, info in workers.items()
+        if info.get("nthreads", 1) != 1
+    )
+    if threaded:
+        shown = ", ".join(threaded[:3]) + (" ..." if len(threaded) > 3 else "")
+        raise SchedulerError(
+            f"the Dask scheduler {address!r} has workers that run several tasks at once: "
+            f"{shown}; start them with `dask worker --nthreads 1` (one process per core)",
+            field="scheduler",
+        )
 
 
 def on_cluster() -> bool:
@@ -166,9 +192,11 @@ def map_chunks(
         yield from map(fn, items)
         return
     with _pool(min(workers, len(items)), fresh) as pool, one_thread():
-        futures = _submit(pool, fn, items, weights)
-        for future in futures:
-            yield future.result()
+        # Each result is let go once yielded: on a cluster a future held keeps its result in
+        # a worker's memory, and a long map would hold every chunk's until it ends.
+        futures = deque(_submit(pool, fn, items, weights))
+        while futures:
+            yield futures.popleft().result()
 
 
 def map_built(
@@ -209,28 +237,84 @@ def map_built(
             yield fn(build(key))
         return
     order = sorted(range(len(keys)), key=lambda i: -weights[i]) if weights else range(len(keys))
-    queue = iter(order)
-    with _pool(min(workers, len(keys)), fresh=False) as pool, one_thread():
-        running: dict[Future[R], int] = {}
+    slots = min(workers, len(keys))
+    with _pool(slots, fresh=False) as pool, one_thread():
+        built = ((index, build(keys[index])) for index in order)
+        yield from _in_order(pool, fn, built, slots)
 
-        def submit() -> None:
-            index = next(queue, None)
-            if index is not None:
-                running[pool.submit(fn, build(keys[index]))] = index
 
+def map_stream(
+    fn: Callable[[T], R], items: Iterable[T], workers: int = 1, fresh: bool = False
+) -> Iterator[R]:
+    """Like :func:`map_chunks`, for items read one after another from a stream of any length.
+
+    Items are taken from the stream as workers free up, one queued beyond the workers, and at
+    most ``2 * workers + 1`` are out (running, or done and waiting for an earlier one) at a
+    time: memory stays bounded by a few items whatever the stream's length.
+
+    Parameters
+    ----------
+    fn
+        A picklable, module-level function.
+    items
+        Its arguments, taken from the iterable only as workers are free for them.
+    workers
+        1 runs in this process; more starts that many worker processes. Inside
+        :func:`use_scheduler`, the items run on the cluster whatever the number.
+    fresh
+        Start the workers in new interpreters, as for :func:`map_chunks`.
+
+    Yields
+    ------
+    R
+        ``fn(item)`` for each item, in the order of ``items``.
+    """
+    items = iter(items)
+    # A stream of one item is not worth starting workers for.
+    head = list(itertools.islice(items, 2))
+    items = itertools.chain(head, items)
+    if _in_this_process(workers, len(head)):
+        yield from map(fn, items)
+        return
+    with _pool(workers, fresh) as pool, one_thread():
+        yield from _in_order(pool, fn, enumerate(items), workers, most=2 * workers + 1)
+
+
+def _in_order(
+    pool: Executor,
+    fn: Callable[[T], R],
+    items: Iterator[tuple[int, T]],
+    workers: int,
+    most: int | None = None,
+) -> Iterator[R]:
+    """Run numbered items, one more queued than ``workers``; yield results in number order.
+
+    ``most`` bounds the items taken and not yet yielded (results that finished ahead of an
+    earlier one wait for it), for items numbered in the order they are taken; without it, a
+    slow item lets the others run on and their results gather.
+    """
+    running: dict[Future[R], int] = {}
+    done: dict[int, R] = {}
+    following = 0
+
+    def fill() -> None:
         # One item more than the workers: a worker that finishes finds the next one ready.
-        for _ in range(min(workers, len(keys)) + 1):
-            submit()
-        done: dict[int, R] = {}
-        following = 0
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                done[running.pop(future)] = future.result()
-                submit()
-            while following in done:
-                yield done.pop(following)
-                following += 1
+        while len(running) <= workers and (most is None or len(running) + len(done) < most):
+            taken = next(items, None)
+            if taken is None:
+                return
+            running[pool.submit(fn, taken[1])] = taken[0]
+
+    fill()
+    while running:
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            done[running.pop(future)] = future.result()
+        fill()
+        while following in done:
+            yield done.pop(following)
+            following += 1
+        fill()
 
 
 @contextmanager

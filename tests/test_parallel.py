@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import os
+import weakref
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from bureau.parallel import (
     SchedulerError,
     map_built,
     map_chunks,
+    map_stream,
     on_cluster,
     one_thread,
     started,
@@ -25,6 +28,14 @@ from tests.processes import all_gone, marked_processes
 
 def _where(item: int) -> tuple[int, int]:
     return item * item, os.getpid()
+
+
+class _Rows(list):
+    """A chunk's result that a weak reference can follow."""
+
+
+def _big(item: int) -> _Rows:
+    return _Rows(range(item + 1))
 
 
 def test_map_chunks_yields_in_input_order_whatever_the_weights() -> None:
@@ -156,6 +167,23 @@ def test_map_built_builds_each_item_when_a_worker_is_about_to_take_it() -> None:
     assert built[:3] == [1, 3, 5]
 
 
+def test_map_stream_takes_items_only_as_workers_free_up() -> None:
+    taken: list[int] = []
+
+    def stream():
+        for item in range(8):
+            taken.append(item)
+            yield item
+
+    results = map_stream(_where, stream(), 2)
+    first = next(results)
+    # Two workers: at most five items out at a time, the stream not read ahead of them.
+    assert first[0] == 0 and len(taken) <= 5
+    assert [square for square, _ in [first, *results]] == [i * i for i in range(8)]
+    # A stream of one item runs here, with no workers to start.
+    assert list(map_stream(_where, iter([3]), 2)) == [(9, os.getpid())]
+
+
 def test_chunks_on_a_local_dask_cluster_come_back_in_input_order_on_one_thread() -> None:
     here = os.getpid()
     with use_scheduler(LOCAL, workers=2):
@@ -178,6 +206,30 @@ def test_a_scheduler_that_cannot_be_reached_is_a_typed_error_naming_it(monkeypat
         pass
     assert caught.value.field == "scheduler"
     assert "tcp://127.0.0.1:9" in caught.value.message
+
+
+def test_a_cluster_whose_workers_run_several_threads_is_refused() -> None:
+    from distributed import LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        pytest.raises(SchedulerError, match="--nthreads 1") as caught,
+        use_scheduler(cluster.scheduler_address),
+    ):
+        pass
+    assert "2 threads" in caught.value.message
+    assert not on_cluster()
+
+
+def test_map_chunks_lets_each_result_go_once_yielded() -> None:
+    # A long map must not hold every chunk's result until it ends.
+    results = map_chunks(_big, range(3), 2)
+    first = weakref.ref(next(results))
+    gc.collect()
+    assert first() is None
+    assert [len(r) for r in results] == [2, 3]
 
 
 def test_the_command_line_names_the_scheduler_in_one_line(monkeypatch, tmp_path) -> None:

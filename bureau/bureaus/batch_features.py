@@ -7,6 +7,9 @@ default, score and reasons.
 
 from __future__ import annotations
 
+import functools
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,8 @@ from bureau.bureaus.batch_rows import (
 )
 from bureau.bureaus.feature_catalog import feature_bounds
 from bureau.bureaus.models.additive import REASONS
-from bureau.bureaus.models.artifacts import BureauModel
+from bureau.bureaus.models.artifacts import BureauModel, load_model
+from bureau.parallel import map_stream
 
 FEATURE_PASS_THROUGH = ("applicant_id", "consumer_id")
 
@@ -52,12 +56,42 @@ def _numbers(chunk: Chunk, name: str, rejects: RowRejects) -> np.ndarray:
     return values
 
 
+@functools.lru_cache(maxsize=2)
+def _loaded(directory: Path) -> BureauModel:
+    """A model directory loaded once per worker process, for every chunk it scores."""
+    return load_model(directory)
+
+
+def _score_chunk(
+    job: tuple[BureauModel | Path, Chunk],
+) -> tuple[pa.Table, list[tuple[int, str, str, str]], int]:
+    """Check and score one chunk of features: its output rows, its rejects, rows rejected."""
+    source, chunk = job
+    model = _loaded(source) if isinstance(source, Path) else source
+    checks = RowRejects(chunk)
+    flag_control_characters(checks, chunk, FEATURE_PASS_THROUGH)
+    matrix = np.column_stack([_numbers(chunk, f, checks) for f in model.features])
+    keep = checks.ok
+    scored = model.score(pd.DataFrame(matrix[keep], columns=model.features))
+    extra: dict[str, pa.Array] = {}
+    if "consumer_id" in chunk.columns:
+        extra["consumer_id"] = text_column(chunk, "consumer_id").filter(pa.array(keep))
+    extra["score"] = pa.array(scored["score"].to_numpy(), type=pa.int32())
+    extra["pd"] = pa.array(scored["pd"].to_numpy(), type=pa.float64())
+    for i in range(1, REASONS + 1):
+        extra[f"reason_{i}"] = pa.array(
+            scored[f"reason_{i}"].to_numpy(), type=pa.string(), from_pandas=True
+        )
+    return row_table(chunk, keep, extra), checks.found, len(chunk.rejects) + int((~keep).sum())
+
+
 def score_feature_table(
     model: BureauModel,
     input_path: Path,
     output_path: Path,
     *,
     rows_per_chunk: int = 200_000,
+    workers: int = 1,
     progress: Progress | None = None,
 ) -> ScoringSummary:
     """Score a table of features with a model: probability of default, score, reasons.
@@ -75,6 +109,10 @@ def score_feature_table(
         ``pd`` and ``reason_1`` .. ``reason_4``.
     rows_per_chunk
         Rows read at a time.
+    workers
+        Processes that check and score chunks while this one reads and writes (inside
+        :func:`~bureau.parallel.use_scheduler`, the chunks go to the Dask cluster). The
+        output is the same bytes for any number.
     progress
         Called as ``progress(done, total)``.
 
@@ -95,30 +133,30 @@ def score_feature_table(
     summary.warnings = check_columns(input_path, model.features, FEATURE_PASS_THROUGH)
     writer = AtomicTableWriter(output_path)
     rejected: list[tuple[int, str, str, str]] = []
+    # Workers load a model from its directory once each, rather than receive it with every
+    # chunk; one fitted in this process travels with its chunks.
+    source = model.directory if model.directory is not None else model
     try:
         numeric = dict.fromkeys(model.features, pa.float64())
-        for chunk in read_chunks(input_path, rows_per_chunk, numeric):
-            summary.rows += len(chunk.rows) + len(chunk.rejects)
-            checks = RowRejects(chunk)
-            flag_control_characters(checks, chunk, FEATURE_PASS_THROUGH)
-            matrix = np.column_stack([_numbers(chunk, f, checks) for f in model.features])
-            keep = checks.ok
-            rejected += checks.found
-            summary.rejected += len(chunk.rejects) + int((~keep).sum())
-            scored = model.score(pd.DataFrame(matrix[keep], columns=model.features))
-            extra: dict[str, pa.Array] = {}
-            if "consumer_id" in chunk.columns:
-                extra["consumer_id"] = text_column(chunk, "consumer_id").filter(pa.array(keep))
-            extra["score"] = pa.array(scored["score"].to_numpy(), type=pa.int32())
-            extra["pd"] = pa.array(scored["pd"].to_numpy(), type=pa.float64())
-            for i in range(1, REASONS + 1):
-                extra[f"reason_{i}"] = pa.array(
-                    scored[f"reason_{i}"].to_numpy(), type=pa.string(), from_pandas=True
-                )
-            writer.write(row_table(chunk, keep, extra))
-            summary.scored += int(keep.sum())
+        # What the writer needs of each chunk, noted as it goes out: results come back in order.
+        sent: deque[tuple[int, int, int]] = deque()
+
+        def jobs() -> Iterator[tuple[BureauModel | Path, Chunk]]:
+            for chunk in read_chunks(input_path, rows_per_chunk, numeric):
+                sent.append((len(chunk.rows) + len(chunk.rejects), chunk.position, chunk.total))
+                yield source, chunk
+
+        # New interpreters for workers: this process may hold a LightGBM model already, which
+        # a forked worker would hang on.
+        for table, found, bad in map_stream(_score_chunk, jobs(), workers, fresh=True):
+            rows, position, total = sent.popleft()
+            summary.rows += rows
+            summary.rejected += bad
+            summary.scored += rows - bad
+            rejected += found
+            writer.write(table)
             if progress:
-                progress(chunk.position, chunk.total)
+                progress(position, total)
         return finish_output(summary, writer, rejected, output_path, source=input_path)
     except BaseException:
         writer.abort()

@@ -71,7 +71,7 @@ class TrainingResult:
 
 
 def estimator_for(
-    family: str, features: list[str], seed: int
+    family: str, features: list[str], seed: int, partitions: int | None = None
 ) -> GradientBoostedModel | WOEScorecard:
     """The unfitted estimator of a model family for a list of features.
 
@@ -83,6 +83,9 @@ def estimator_for(
         The features, in order (their known directions become constraints).
     seed
         LightGBM's random state.
+    partitions
+        LightGBM only: train with ``lightgbm.dask`` on this many row partitions (see
+        :class:`GradientBoostedModel`); None trains in one process.
 
     Returns
     -------
@@ -91,7 +94,7 @@ def estimator_for(
     """
     directions = [FEATURE_BY_NAME[f].direction for f in features]
     if family == "lightgbm":
-        return GradientBoostedModel(directions=directions, random_state=seed)
+        return GradientBoostedModel(directions=directions, random_state=seed, partitions=partitions)
     if family == "scorecard":
         return WOEScorecard(directions=directions)
     raise ValueError(f"unknown model family {family!r}")
@@ -243,7 +246,8 @@ def train_bureau(
         for snapshot in (development, evaluation)
     }
     X, sample, y = development_sample(tables[development], bureau)
-    estimator = estimator_for(family, features, training_seed(scn, bureau))
+    partitions = profile.model_partitions
+    estimator = estimator_for(family, features, training_seed(scn, bureau), partitions)
     try:
         estimator.fit(X[sample], y)
     except TrainingError as exc:

@@ -182,6 +182,8 @@ def score(
             help="Record an inquiry in the bureau's file for each consumer scored.",
         ),
     ] = True,
+    workers: Workers = DEFAULT_WORKERS,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     as_json: AsJson = False,
 ) -> None:
@@ -189,8 +191,10 @@ def score(
 
     With RUN --bureau ID --input FILE, each applicant is matched to the bureau's files
     (matched / no_file / ambiguous) and scored as of --as-of. With --model DIR --features FILE,
-    each row of features is scored directly. Invalid rows go to OUTPUT.rejects.csv with the
-    row, column and reason; the valid rows are scored. Exit status 2 when nothing could be.
+    each row of features is scored directly, its chunks spread over --workers processes (or
+    the --scheduler's cluster); applicants are matched in this process, against an index of
+    the bureau's files built once. Invalid rows go to OUTPUT.rejects.csv with the row, column
+    and reason; the valid rows are scored. Exit status 2 when nothing could be.
     """
     given = {
         "--bureau": bureau is not None,
@@ -203,7 +207,9 @@ def score(
     with progress_bars(quiet or as_json) as progress:
         update = lambda done, total: progress("score", done, total)  # noqa: E731
         if model is not None and features is not None:
-            summary = score_feature_table(load_model(model), features, output, progress=update)
+            summary = score_feature_table(
+                load_model(model), features, output, workers=workers, progress=update
+            )
         elif run is not None and bureau is not None and input_path is not None:
             summary = score_file(
                 run,

@@ -81,6 +81,14 @@ class BureauProfile(Model):
         le=1000.0,
         description="yuan a lender pays per inquiry (an assumption unless a source is found)",
     )
+    model_partitions: int | None = Field(
+        default=None,
+        ge=2,
+        le=4096,
+        description="train the LightGBM model with lightgbm.dask on this many row partitions "
+        "over the Dask cluster (--scheduler), for a sample too large for one worker; the model "
+        "then depends on the partitioning. Unset: one deterministic model in one process",
+    )
     retrain: bool = Field(
         default=True,
         description="refit the model at every round start of the market; false: fit it once, "

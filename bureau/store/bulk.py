@@ -117,33 +117,40 @@ def _copy(conn: Connection, target: str, frame: pd.DataFrame) -> None:
 
 
 @contextmanager
-def _foreign_keys_checked_once(conn: Connection, table: Table, adding: int) -> Iterator[None]:
-    """Around a large PostgreSQL write: drop the table's foreign keys, then add them back.
+def _large_write(conn: Connection, table: Table, adding: int) -> Iterator[None]:
+    """Around a large PostgreSQL write: keys checked once, and the planner's statistics renewed.
 
-    Adding a key back checks every row of the table in one query inside the same transaction,
-    so a row that breaks it fails the write as the per-row trigger would have.
+    The table's foreign keys are dropped and added back: adding a key back checks every row of
+    the table in one query inside the same transaction, so a row that breaks it fails the write
+    as the per-row trigger would have. A write that at least doubles the table is followed by
+    ``ANALYZE``: a bulk load leaves the planner with the statistics of a table a fraction of the
+    size until autovacuum comes round, and doubling keeps the samples to a few per table.
     """
-    if conn.dialect.name != "postgresql" or not table.foreign_keys or adding < _LARGE:
+    if conn.dialect.name != "postgresql" or adding < _LARGE:
         yield
         return
     name = _name(conn, table)
     # The planner's estimate of the rows held, scaled from the table's current size even before
     # the first ANALYZE and counting this transaction's rows: cheap, and close enough to choose
-    # between the two ways of checking.
+    # between the two ways of checking and to know when the table has doubled.
     plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {name}").scalar_one()
-    if adding < _SUSPEND_SHARE * plan[0]["Plan"]["Plan Rows"]:
-        yield
-        return
-    keys = conn.exec_driver_sql(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        f"WHERE conrelid = '{name}'::regclass AND contype = 'f' ORDER BY conname"
-    ).all()
+    held = plan[0]["Plan"]["Plan Rows"]
+    keys = []
+    if table.foreign_keys and adding >= _SUSPEND_SHARE * held:
+        keys = conn.exec_driver_sql(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            f"WHERE conrelid = '{name}'::regclass AND contype = 'f' ORDER BY conname"
+        ).all()
     quote = conn.dialect.identifier_preparer.quote
     for key, _definition in keys:
         conn.exec_driver_sql(f"ALTER TABLE {name} DROP CONSTRAINT {quote(key)}")
     yield
     for key, definition in keys:
         conn.exec_driver_sql(f"ALTER TABLE {name} ADD CONSTRAINT {quote(key)} {definition}")
+    if adding >= held:
+        # Inside the transaction: the sample counts its own new rows, and the statistics land
+        # with them or not at all.
+        conn.exec_driver_sql(f"ANALYZE {name}")
 
 
 def _copied_if_all_new(conn: Connection, table: Table, frame: pd.DataFrame) -> bool:
@@ -182,6 +189,22 @@ def _stage(conn: Connection, table: Table, frame: pd.DataFrame) -> str:
     return temp
 
 
+def _in_key_order(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order of the table's composite primary key, where they hold all of it.
+
+    A month of platform data or of account reports adds a row beside each member's earlier
+    months, all over the table's B-tree: in arrival order (platform after platform) the writes
+    cross the whole tree once per file, and once the table outgrows the page cache each pass
+    reads it again. In key order they cross it once. Only composite keys: the rows of a table
+    numbered by a single key arrive in its order already, and a table numbered by the database
+    itself must keep the order it numbers in.
+    """
+    key = [column.name for column in table.primary_key.columns]
+    if len(key) < 2 or not set(key) <= set(frame.columns):
+        return frame
+    return frame.sort_values(key, kind="stable", ignore_index=True)
+
+
 def insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     """Insert rows.
 
@@ -202,8 +225,9 @@ def insert(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     if frame.empty:
         return 0
     columns = list(frame.columns)
+    frame = _in_key_order(table, frame)
     if conn.dialect.name == "postgresql":
-        with _foreign_keys_checked_once(conn, table, len(frame)):
+        with _large_write(conn, table, len(frame)):
             _copy(conn, _name(conn, table), frame)
     else:
         marks = ", ".join("?" for _ in columns)
@@ -251,6 +275,7 @@ def upsert(
     if frame.empty:
         return 0
     columns = list(frame.columns)
+    frame = _in_key_order(table, frame)
     quote = conn.dialect.identifier_preparer.quote
     conflict = f"ON CONFLICT ({_column_list(conn, keys)}) "
     if update:
@@ -266,7 +291,7 @@ def upsert(
         conflict += "DO NOTHING"
     target = f"{_name(conn, table)} ({_column_list(conn, columns)})"
     if conn.dialect.name == "postgresql":
-        with _foreign_keys_checked_once(conn, table, len(frame)):
+        with _large_write(conn, table, len(frame)):
             if len(frame) >= _LARGE and _copied_if_all_new(conn, table, frame):
                 return len(frame)
             temp = _stage(conn, table, frame)

@@ -184,6 +184,25 @@ def test_feature_tables_score_directly_and_reject_bad_values(
     rejects = pd.read_csv(rejects_path(tmp_path / "scores.csv"))
     assert rejects["reason"].tolist()[0] == "not a number"
     assert rejects["reason"].tolist()[1].startswith("impossible value")
+    # Chunks scored by two worker processes give the same files as one process.
+    stored = tmp_path / "features.parquet"
+    table.assign(
+        **{model.features[1]: table[model.features[1]].where(table.index != 7, -5)}
+    ).to_parquet(stored)
+    alone, spread = tmp_path / "alone.csv", tmp_path / "spread.csv"
+    one = score_feature_table(model, stored, alone, rows_per_chunk=64)
+    two = score_feature_table(model, stored, spread, rows_per_chunk=64, workers=2)
+    assert (
+        (one.rows, one.scored, one.rejected)
+        == (two.rows, two.scored, two.rejected)
+        == (
+            300,
+            299,
+            1,
+        )
+    )
+    assert spread.read_bytes() == alone.read_bytes()
+    assert rejects_path(spread).read_bytes() == rejects_path(alone).read_bytes()
     missing = tmp_path / "missing.csv"
     table.drop(columns=model.features[0]).to_csv(missing, index=False)
     with pytest.raises(InputError, match=f"missing required columns: {model.features[0]}"):

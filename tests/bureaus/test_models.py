@@ -406,3 +406,31 @@ def test_a_forged_scorecard_is_checked_field_by_field(
     seal(where)
     with pytest.raises(ModelError, match=rf"scorecard.json: {re.escape(field)}: "):
         load_model(where)
+
+
+def _fit_in_partitions(job: tuple[pd.DataFrame, np.ndarray]) -> GradientBoostedModel:
+    X, y = job
+    return GradientBoostedModel(directions=DIRECTIONS, n_estimators=60, partitions=2).fit(X, y)
+
+
+def test_lightgbm_dask_is_an_opt_in_that_needs_a_cluster(gbm: GradientBoostedModel) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from bureau.parallel import LOCAL, map_chunks, use_scheduler
+
+    X, y = synthetic()
+    with pytest.raises(TrainingError, match="needs a Dask cluster") as caught:
+        GradientBoostedModel(directions=DIRECTIONS, partitions=2).fit(X, y)
+    assert caught.value.field == "model_partitions"
+    with use_scheduler(LOCAL, workers=2):
+        [spread] = list(map_chunks(_fit_in_partitions, [(X, y)], 2))
+    # Stumps, additive by their depth, scored through the same tables; monotone as asked.
+    trees = spread.booster_.dump_model()["tree_info"]
+    assert {t["num_leaves"] for t in trees} <= {1, 2} and len(trees) == 60 * 7
+    pd_ = spread.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(pd_, spread.booster_.predict(X.to_numpy()), atol=1e-9)
+    low, high = X.assign(risk=-2.0), X.assign(risk=2.0)
+    assert (spread.predict_proba(high)[:, 1] >= spread.predict_proba(low)[:, 1]).all()
+    # Not the one-process model, but as good a ranking on this sample.
+    alone = roc_auc_score(y, gbm.predict_proba(X)[:, 1])
+    assert abs(roc_auc_score(y, pd_) - alone) < 0.02

@@ -133,3 +133,28 @@ def test_a_large_write_that_breaks_a_foreign_key_fails_whole(engine: Engine) -> 
                 {"s": engine.get_execution_options()["schema_translate_map"][None]},
             ).scalar()
         assert kept == 1
+
+
+@pytest.mark.skipif(not URL, reason="BUREAU_TEST_DATABASE_URL is not set")
+def test_a_write_that_doubles_a_table_renews_the_planner_statistics(tmp_path: Path) -> None:
+    # The real threshold: the planner's guess for a table never analyzed is some thousands
+    # of rows, which a three-row write would not double.
+    made = database_engine(tmp_path, "sesame", CreditFileBase, URL)
+    schema = made.get_execution_options()["schema_translate_map"][None]
+    stats = text(
+        "SELECT reltuples FROM pg_class WHERE relname = 'consumers' "
+        "AND relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :s)"
+    )
+    try:
+        with made.begin() as conn:
+            bulk.insert(conn, Consumer.__table__, _consumers(list(range(1, 6_001)), ["a"] * 6_000))
+        with made.connect() as conn:
+            assert conn.execute(stats, {"s": schema}).scalar() == 6_000
+        # A small write leaves the statistics as they were: autovacuum's business.
+        with made.begin() as conn:
+            bulk.insert(conn, Consumer.__table__, _consumers([6_001, 6_002], ["b", "c"]))
+        with made.connect() as conn:
+            assert conn.execute(stats, {"s": schema}).scalar() == 6_000
+    finally:
+        made.dispose()
+        drop_run_schemas(URL, run_id(tmp_path))

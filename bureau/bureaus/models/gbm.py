@@ -21,7 +21,7 @@ import pandas as pd
 from bureau.bureaus.models.additive import AdditiveModel, FeatureTable
 from bureau.bureaus.models.classifier import AdditiveClassifier
 from bureau.bureaus.models.lgb_text import check_model_text
-from bureau.errors import ModelError
+from bureau.errors import ModelError, TrainingError
 
 
 def _thresholds(tree: dict[str, Any], out: dict[int, set[float]]) -> None:
@@ -102,6 +102,15 @@ class GradientBoostedModel(AdditiveClassifier):
         L2 regularisation of leaf values.
     random_state
         Seed; with LightGBM's deterministic mode and one thread, training is reproducible.
+    partitions
+        Train with ``lightgbm.dask`` on this many row partitions of the sample, spread over
+        the Dask cluster the fit runs on (inside :func:`~bureau.parallel.use_scheduler`): for
+        samples too large for one worker. The trees are then stumps (one split each, as many
+        rounds as the one-process model has splits): LightGBM's distributed learners fail
+        with interaction constraints (LightGBM issue 5680). Distributed training finds its
+        splits from every partition's histograms, so the model depends on the partitioning
+        (LightGBM issue 5798) and is not the one-process model. None (the default) trains
+        here, in one deterministic process.
     """
 
     def __init__(
@@ -114,6 +123,7 @@ class GradientBoostedModel(AdditiveClassifier):
         min_child_samples: int = 100,
         reg_lambda: float = 1.0,
         random_state: int = 0,
+        partitions: int | None = None,
     ) -> None:
         self.directions = directions
         self.n_estimators = n_estimators
@@ -122,6 +132,7 @@ class GradientBoostedModel(AdditiveClassifier):
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
         self.random_state = random_state
+        self.partitions = partitions
 
     def _params(self, width: int) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -165,13 +176,19 @@ class GradientBoostedModel(AdditiveClassifier):
         ValueError
             If the features or labels are malformed, the labels are not of two classes, or
             there is one direction too many or too few.
+        TrainingError
+            If ``partitions`` is set and the fit does not run on a Dask cluster.
         """
         matrix, labels = self._validate_training(X, y)
         features = self._input_names()
-        data = lgb.Dataset(matrix, label=labels, feature_name=features, free_raw_data=True)
-        self.booster_ = lgb.train(
-            self._params(len(features)), data, num_boost_round=self.n_estimators
-        )
+        params = self._params(len(features))
+        if self.partitions:
+            self.booster_ = _fit_on_cluster(
+                matrix, labels, features, params, self.n_estimators, self.partitions
+            )
+        else:
+            data = lgb.Dataset(matrix, label=labels, feature_name=features, free_raw_data=True)
+            self.booster_ = lgb.train(params, data, num_boost_round=self.n_estimators)
         self.tables_ = compile_tables(self.booster_)
         return self
 
@@ -218,3 +235,43 @@ class GradientBoostedModel(AdditiveClassifier):
         model.n_features_in_ = len(model.feature_names_in_)
         model.classes_ = np.array([0, 1])
         return model
+
+
+def _fit_on_cluster(
+    matrix: np.ndarray,
+    labels: np.ndarray,
+    features: list[str],
+    params: dict[str, Any],
+    rounds: int,
+    partitions: int,
+) -> lgb.Booster:
+    """Train with ``lightgbm.dask`` on the cluster this code runs on, in row partitions."""
+    import dask.array as da
+    from distributed import get_worker, worker_client
+    from lightgbm.dask import DaskLGBMClassifier
+
+    try:
+        get_worker()
+    except ValueError:
+        raise TrainingError(
+            "model_partitions (lightgbm.dask) needs a Dask cluster: run with --scheduler "
+            "(or inside bureau.use_scheduler), or unset model_partitions",
+            field="model_partitions",
+        ) from None
+    rows = -(-len(matrix) // partitions)
+    # LightGBM's distributed learners fail with interaction constraints (LightGBM issue 5680),
+    # so the trees are stumps, additive by their depth: one split each, and as many rounds as
+    # the one-process model has splits.
+    dropped = ("objective", "verbosity", "interaction_constraints")
+    settings = {k: v for k, v in params.items() if k not in dropped}
+    splits = settings.pop("num_leaves") - 1
+    settings.update(num_leaves=2, max_depth=1)
+    # A task that waits on other tasks gives its worker's slot back while it waits (secedes):
+    # on single-threaded workers it would otherwise hold the slot that one partition needs.
+    with worker_client() as client:
+        X = da.from_array(matrix, chunks=(rows, matrix.shape[1]))
+        y = da.from_array(labels, chunks=(rows,))
+        model = DaskLGBMClassifier(
+            client=client, n_estimators=rounds * splits, verbose=-1, **settings
+        ).fit(X, y, feature_name=features)
+        return model.booster_
