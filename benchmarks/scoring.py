@@ -8,6 +8,7 @@ Usage: python benchmarks/scoring.py [--run RUN] [--rows 10000000] [--feature-row
    --feature-rows rows, scored from Parquet (and CSV) by ``score_feature_table`` (reading,
    validation, scoring, reason codes, writing), against a raw ``Booster.predict`` of the same
    matrix already in memory. The ratio is ours / raw rows per second (target: at least 0.8).
+   From Parquet also with --workers processes checking and scoring the chunks.
 3. Identity inputs: --rows applicants (CSV, drawn from the world's persons with repeats),
    matched, scored and written by ``score_file`` end to end, including the per-month score
    book and the inquiries (target: 200,000 rows/s), each size in a fresh process whose peak
@@ -61,7 +62,7 @@ def training_times(run: Path) -> None:
     print(f"{'all, one process':<26}{'':>11}{total:>9.1f}")
 
 
-def feature_tables(run: Path, rows: int, work: Path) -> None:
+def feature_tables(run: Path, rows: int, work: Path, workers: int) -> None:
     scn = load_scenario(run / RESOLVED_SCENARIO)
     bureau = next(b for b in scn.active_bureaus if scn.bureaus[b].model == "lightgbm")
     model = load_model(run / "models" / bureau)
@@ -89,6 +90,13 @@ def feature_tables(run: Path, rows: int, work: Path) -> None:
         ours = rows / (time.perf_counter() - started)
         label = f"score_feature_table {suffix} -> {suffix} (+ reasons)"
         print(f"{label:<44}{ours:>12,.0f}{ours / raw:>8.2f}")
+        if suffix == "parquet" and workers > 1:
+            # The same, its chunks checked and scored by worker processes (started inside).
+            started = time.perf_counter()
+            score_feature_table(model, source, work / "spread.parquet", workers=workers)
+            spread = rows / (time.perf_counter() - started)
+            label = f"  the same, {workers} worker processes"
+            print(f"{label:<44}{spread:>12,.0f}{spread / raw:>8.2f}")
 
 
 # VmHWM is the peak of this process image alone (ru_maxrss would also count the pages the
@@ -172,7 +180,7 @@ def main() -> None:
         if "train" not in manifest.get("stages", {}):
             run_stages(run, stages=["train"], workers=args.workers).outcome("train")
         if "features" in parts:
-            feature_tables(run, args.feature_rows, work)
+            feature_tables(run, args.feature_rows, work, args.workers)
         if "identity" in parts:
             identity_inputs(run, args.rows, work)
     finally:

@@ -22,6 +22,7 @@ from bureau.bureaus.models.additive import AdditiveModel, FeatureTable
 from bureau.bureaus.models.classifier import AdditiveClassifier
 from bureau.bureaus.models.lgb_text import check_model_text
 from bureau.errors import ModelError, TrainingError
+from bureau.parallel import LARGE_GRAPH_WARNING
 
 
 def _thresholds(tree: dict[str, Any], out: dict[int, set[float]]) -> None:
@@ -246,6 +247,7 @@ def _fit_on_cluster(
     partitions: int,
 ) -> lgb.Booster:
     """Train with ``lightgbm.dask`` on the cluster this code runs on, in row partitions."""
+    import dask
     import dask.array as da
     from distributed import get_worker, worker_client
     from lightgbm.dask import DaskLGBMClassifier
@@ -262,13 +264,15 @@ def _fit_on_cluster(
     # LightGBM's distributed learners fail with interaction constraints (LightGBM issue 5680),
     # so the trees are stumps, additive by their depth: one split each, and as many rounds as
     # the one-process model has splits.
-    dropped = ("objective", "verbosity", "interaction_constraints")
+    dropped = ("objective", "verbosity", "interaction_constraints", "num_threads")
     settings = {k: v for k, v in params.items() if k not in dropped}
     splits = settings.pop("num_leaves") - 1
     settings.update(num_leaves=2, max_depth=1)
     # A task that waits on other tasks gives its worker's slot back while it waits (secedes):
     # on single-threaded workers it would otherwise hold the slot that one partition needs.
-    with worker_client() as client:
+    # The sample travels with the graph, as a chunk's rows travel with their task: Dask's
+    # warning about a large graph says nothing the user can act on.
+    with worker_client() as client, dask.config.set({LARGE_GRAPH_WARNING: "1TB"}):
         X = da.from_array(matrix, chunks=(rows, matrix.shape[1]))
         y = da.from_array(labels, chunks=(rows,))
         model = DaskLGBMClassifier(
