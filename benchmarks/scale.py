@@ -83,13 +83,12 @@ def summarise(runs: list[dict]) -> None:
             walls = np.log([r["wall"] for r in series])
             slope = np.polyfit(persons, walls, 1)[0]
             print(f"  slope of log time on log persons: {slope:.2f} (1 is linear)")
-            stages = series[-1]["stages"]
             small, large = series[0], series[-1]
             grow = large["persons"] / small["persons"]
             print(f"  each stage's time from {small['persons']:,} to {large['persons']:,}:")
-            for name in stages:
+            for name, figures in large["stages"].items():
                 before = small["stages"].get(name, {}).get("seconds")
-                after = stages[name]["seconds"]
+                after = figures["seconds"]
                 if before:
                     print(
                         f"    {name:<10} {after / before:6.1f} times (population {grow:.0f} times)"

@@ -8,8 +8,7 @@ default, score and reasons.
 from __future__ import annotations
 
 import functools
-from collections import deque
-from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +63,11 @@ def _loaded(directory: Path) -> BureauModel:
 
 def _score_chunk(
     job: tuple[BureauModel | Path, Chunk],
-) -> tuple[pa.Table, list[tuple[int, str, str, str]], int]:
-    """Check and score one chunk of features: its output rows, its rejects, rows rejected."""
+) -> tuple[pa.Table, list[tuple[int, str, str, str]], int, Chunk]:
+    """Check and score one chunk of features: its output rows, its rejects, rows rejected.
+
+    The chunk comes back without its columns, for the rows it counts and where it ends.
+    """
     source, chunk = job
     model = _loaded(source) if isinstance(source, Path) else source
     checks = RowRejects(chunk)
@@ -82,7 +84,8 @@ def _score_chunk(
         extra[f"reason_{i}"] = pa.array(
             scored[f"reason_{i}"].to_numpy(), type=pa.string(), from_pandas=True
         )
-    return row_table(chunk, keep, extra), checks.found, len(chunk.rejects) + int((~keep).sum())
+    bad = len(chunk.rejects) + int((~keep).sum())
+    return row_table(chunk, keep, extra), checks.found, bad, replace(chunk, columns={})
 
 
 def score_feature_table(
@@ -138,25 +141,18 @@ def score_feature_table(
     source = model.directory if model.directory is not None else model
     try:
         numeric = dict.fromkeys(model.features, pa.float64())
-        # What the writer needs of each chunk, noted as it goes out: results come back in order.
-        sent: deque[tuple[int, int, int]] = deque()
-
-        def jobs() -> Iterator[tuple[BureauModel | Path, Chunk]]:
-            for chunk in read_chunks(input_path, rows_per_chunk, numeric):
-                sent.append((len(chunk.rows) + len(chunk.rejects), chunk.position, chunk.total))
-                yield source, chunk
-
+        jobs = ((source, chunk) for chunk in read_chunks(input_path, rows_per_chunk, numeric))
         # New interpreters for workers: this process may hold a LightGBM model already, which
         # a forked worker would hang on.
-        for table, found, bad in map_stream(_score_chunk, jobs(), workers, fresh=True):
-            rows, position, total = sent.popleft()
+        for table, found, bad, chunk in map_stream(_score_chunk, jobs, workers, fresh=True):
+            rows = len(chunk.rows) + len(chunk.rejects)
             summary.rows += rows
             summary.rejected += bad
             summary.scored += rows - bad
             rejected += found
             writer.write(table)
             if progress:
-                progress(position, total)
+                progress(chunk.position, chunk.total)
         return finish_output(summary, writer, rejected, output_path, source=input_path)
     except BaseException:
         writer.abort()
