@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 SCENARIO ?= data/scenarios/baseline.toml
 RUN_DIR ?= runs/$(basename $(notdir $(SCENARIO)))
 # Most tests run in one process: two pytest workers keep both cores busy. A test file stays on
-# one worker, so that a module's fixture (a sweep, a run) is built once.
-PYTEST_WORKERS ?= -n 2 --dist loadfile
+# one worker, so that a module's fixture (a sweep, a run) is built once, and the files that read
+# the shared run all go to one worker (tests/conftest.py), which builds it once.
+PYTEST_WORKERS ?= -n 2 --no-loadscope-reorder
 
 .PHONY: run test test-fast lint format bench models clean
 
