@@ -22,7 +22,9 @@ from bureau.bureaus.models import (
 from bureau.config import Scenario, load_scenario
 from bureau.config.notebook import NotebookSetup, notebook_setup
 from bureau.errors import BureauError, RunDirectoryError, ScenarioError, TrainingError
+from bureau.experiments.calibrate import Calibration, calibrate
 from bureau.experiments.sweep import SweepError, sweep
+from bureau.experiments.targets import CalibrationError
 from bureau.layout import RunLayout
 from bureau.parallel import SchedulerError, use_scheduler
 from bureau.pipeline import (
@@ -42,6 +44,8 @@ __all__ = [
     "STAGES",
     "BureauError",
     "BureauModel",
+    "Calibration",
+    "CalibrationError",
     "ConsolidatedFile",
     "CreditReport",
     "GradientBoostedModel",
@@ -63,6 +67,7 @@ __all__ = [
     "WOEScorecard",
     "World",
     "__version__",
+    "calibrate",
     "common_score",
     "compare",
     "load_model",

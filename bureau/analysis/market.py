@@ -30,6 +30,20 @@ from sklearn.metrics import roc_auc_score
 
 #: Share of a defaulted loan's amount that is lost (an assumption of the margin).
 LOSS_GIVEN_DEFAULT = 0.6
+#: The lending table's columns after its key (``round``, ``lender``).
+LENDING_COLUMNS = (
+    "applications",
+    "approvals",
+    "approval_rate",
+    "approved_known",
+    "default_rate_approved",
+    "counterfactual_default_rate_declined",
+    "lent",
+    "losses",
+    "interest",
+    "inquiry_cost",
+    "margin",
+)
 
 
 def assign_rounds(month: np.ndarray, rounds: list[int], round_months: int) -> np.ndarray:
@@ -149,20 +163,7 @@ def lending_table(
     ].to_numpy()
     margin = table["interest"] - table["losses"] - table["inquiry_cost"]
     table["margin"] = margin.where(table["approved_known"] > 0)
-    columns = [
-        "applications",
-        "approvals",
-        "approval_rate",
-        "approved_known",
-        "default_rate_approved",
-        "counterfactual_default_rate_declined",
-        "lent",
-        "losses",
-        "interest",
-        "inquiry_cost",
-        "margin",
-    ]
-    return table[columns].reset_index()
+    return table[list(LENDING_COLUMNS)].reset_index()
 
 
 def market_share_table(

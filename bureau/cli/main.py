@@ -10,6 +10,7 @@ import typer
 from bureau import __version__
 from bureau.cli import (
     aggregator,
+    calibrate,
     compare,
     credit_file,
     market,
@@ -41,6 +42,7 @@ app.command("consolidated")(aggregator.consolidated)
 app.command("disputes")(aggregator.disputes)
 app.command("compare")(compare.compare)
 app.command("sweep")(sweep.sweep)
+app.command("calibrate")(calibrate.calibrate)
 
 
 def _version(value: bool) -> None:

@@ -93,8 +93,21 @@ def parse_settings(assignments: Sequence[str]) -> dict[str, list[str]]:
     return settings
 
 
-def _lookup(data: Mapping[str, Any], key: str) -> Any:
-    """The scenario's value at a dotted key, or None where it has none."""
+def lookup(data: Mapping[str, Any], key: str) -> Any:
+    """The value at a dotted key of a scenario's data, or None where it has none.
+
+    Parameters
+    ----------
+    data
+        A scenario as plain data (:func:`~bureau.config.scenario_to_dict`).
+    key
+        A dotted key, e.g. ``population.persons``.
+
+    Returns
+    -------
+    Any
+        The value, or None.
+    """
     node: Any = data
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
@@ -173,7 +186,7 @@ def grid(scenario: Scenario, settings: Mapping[str, Sequence[Any]]) -> list[tupl
         values = list(values)
         if not values or values == [""]:
             raise SweepError("no values given", field=f"settings {key}")
-        current = _lookup(base, key)
+        current = lookup(base, key)
         typed[key] = [_typed(key, value, current) for value in values]
         labels = [label(value) for value in typed[key]]
         if len(set(labels)) < len(labels):
