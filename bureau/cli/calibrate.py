@@ -40,7 +40,12 @@ ParamsFile = Annotated[
     typer.Option("--params", help="A TOML file of the scenario keys to fit and their bounds."),
 ]
 Trials = Annotated[
-    int, typer.Option("--trials", min=1, help="Trials in all (a resumed calibration counts ours).")
+    int,
+    typer.Option(
+        "--trials",
+        min=1,
+        help="Trials in all, those of an earlier, interrupted calibration included.",
+    ),
 ]
 Seeds = Annotated[int, typer.Option("--seeds", min=1, help="Runs per trial, one seed each.")]
 Screen = Annotated[
