@@ -5,8 +5,9 @@ of settings (:mod:`bureau.experiments.cells`) through whole runs and summarises 
 report tables with intervals across seeds (:mod:`bureau.experiments.metrics`); its entry
 point, :func:`bureau.experiments.sweep.sweep`, is ``bureau.sweep``.
 :mod:`bureau.experiments.figure` draws the summary. :mod:`bureau.experiments.calibrate` fits
-scenario keys to published figures (:mod:`bureau.experiments.targets`) with Optuna and screens
-them with SALib; its entry point is ``bureau.calibrate``.
+scenario keys to published figures (:mod:`bureau.experiments.targets`) with Optuna, each trial
+run over seeds by :mod:`bureau.experiments.trials`, and screens them first with SALib
+(:mod:`bureau.experiments.screening`); its entry point is ``bureau.calibrate``.
 """
 
 from bureau.experiments.cells import Cell, SweepError, grid, parse_settings, split_values

@@ -27,7 +27,7 @@ import logging
 import math
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,19 +35,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bureau.config import load_scenario, scenario_to_dict, scenario_to_toml
+from bureau.config import load_scenario, scenario_to_toml
 from bureau.config.scenario import Scenario
+from bureau.experiments.figure import calibration_figure
 from bureau.experiments.metrics import summarise
+from bureau.experiments.screening import RUNS, morris_screening
 from bureau.experiments.targets import (
     CalibrationError,
     Parameter,
     Target,
     load_parameters,
     load_targets,
-    needed_stages,
 )
-from bureau.parallel import map_chunks
-from bureau.pipeline.runner import run_stages
+from bureau.experiments.trials import distance, evaluate, seed_means, with_values
 from bureau.rng import generator
 from bureau.rundir import write_bytes_atomic, write_text_atomic
 from bureau.store.parquet import write_table
@@ -56,10 +56,6 @@ logger = logging.getLogger(__name__)
 
 #: The Optuna study's database, in the output directory.
 STUDY_FILE = "study.db"
-#: Where the trials' runs go while they run, in the output directory.
-RUNS = "runs"
-#: The levels of the Morris grid.
-MORRIS_LEVELS = 4
 
 CalibrationProgress = Callable[[str, int, int], None]
 
@@ -99,82 +95,6 @@ class Calibration:
     scenario: Scenario
     toml: str
     out: Path
-
-
-@dataclass(frozen=True)
-class _SeedJob:
-    scenario: Scenario
-    path: Path
-    stages: tuple[str, ...]
-    targets: tuple[Target, ...]
-
-
-def _seed_job(job: _SeedJob) -> list[float]:
-    """Run one seed as far as the targets need (a worker-process entry point), measure it."""
-    run_stages(job.path, job.scenario, stages=list(job.stages), workers=1, force=True)
-    values = [target.measure(job.path) for target in job.targets]
-    # A calibration keeps the statistics, not the runs: hundreds of runs would fill the disk.
-    shutil.rmtree(job.path, ignore_errors=True)
-    return values
-
-
-def _with(scenario: Scenario, values: dict[str, Any], seed: int | None = None) -> Scenario:
-    changes = dict(values) if seed is None else {**values, "seed": seed}
-    return load_scenario(scenario_to_dict(scenario), changes)
-
-
-def _evaluate(
-    scenario: Scenario,
-    values: dict[str, Any],
-    targets: list[Target],
-    seeds: int,
-    folder: Path,
-    workers: int,
-) -> np.ndarray:
-    """Each target's statistic in a run of every seed: an array of seeds by targets."""
-    moved = _with(scenario, values)
-    stages = tuple(needed_stages(targets))
-    jobs = [
-        _SeedJob(_with(moved, {}, moved.seed + k), folder / f"seed-{k}", stages, tuple(targets))
-        for k in range(seeds)
-    ]
-    found = np.array(list(map_chunks(_seed_job, jobs, workers=workers, fresh=True)), dtype=float)
-    shutil.rmtree(folder, ignore_errors=True)
-    return found.reshape(seeds, len(targets))
-
-
-def _means(per_seed: np.ndarray) -> np.ndarray:
-    """The mean over seeds of each statistic, NaN where no seed gave one."""
-    given = ~np.isnan(per_seed)
-    count = given.sum(axis=0)
-    total = np.where(given, per_seed, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def distance(means: Sequence[float], targets: Sequence[Target]) -> float:
-    """The objective: the weighted mean of each statistic's squared distance in tolerances.
-
-    Parameters
-    ----------
-    means
-        Each target's statistic (its mean over seeds).
-    targets
-        The targets.
-
-    Returns
-    -------
-    float
-        ``sum(w * ((mean - value) / tolerance) ** 2) / sum(w)``; NaN when a target of
-        positive weight has no value.
-    """
-    weights = np.array([t.weight for t in targets])
-    z = (np.asarray(means, dtype=float) - [t.value for t in targets]) / [
-        t.tolerance for t in targets
-    ]
-    if np.isnan(z[weights > 0]).any():
-        return math.nan
-    return float(np.sum(weights * np.nan_to_num(z) ** 2) / weights.sum())
 
 
 def _inputs_digest(
@@ -264,15 +184,16 @@ def _search(
         study.sampler = optuna.samplers.TPESampler(seed=seed)
         trial = study.ask()
         values = _suggest(trial, params)
-        per_seed = _evaluate(
+        per_seed = evaluate(
             scenario, values, targets, seeds, out / RUNS / f"trial-{trial.number}", workers
         )
         trial.set_user_attr("statistics", per_seed.tolist())
-        objective = distance(_means(per_seed), targets)
+        means = seed_means(per_seed)
+        objective = distance(means, targets)
         if math.isnan(objective):
             trial.set_user_attr("no_statistic", True)
             study.tell(trial, state=TrialState.FAIL)
-            missing = [t.name for t, m in zip(targets, _means(per_seed), strict=True) if m != m]
+            missing = [t.name for t, m in zip(targets, means, strict=True) if m != m]
             logger.warning("trial %d: no value for %s", trial.number, ", ".join(missing))
         else:
             study.tell(trial, objective)
@@ -286,7 +207,7 @@ def _trials_table(study: Any, targets: list[Target], params: list[Parameter]) ->
     rows = []
     for trial in study.trials:
         per_seed = np.array(trial.user_attrs.get("statistics", []), dtype=float)
-        means = _means(per_seed) if per_seed.size else np.full(len(targets), np.nan)
+        means = seed_means(per_seed) if per_seed.size else np.full(len(targets), np.nan)
         rows.append(
             {
                 "trial": trial.number,
@@ -328,97 +249,6 @@ def _fit_table(per_seed: np.ndarray, targets: list[Target]) -> pd.DataFrame:
                 "source": t.source,
             }
         )
-    return pd.DataFrame(rows)
-
-
-def _morris_points(
-    params: list[Parameter], trajectories: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The Morris design as sampled (log keys on their log scale), and in the keys' units."""
-    from SALib.sample import morris
-
-    problem = _problem(params)
-    unit = morris.sample(problem, N=trajectories, num_levels=MORRIS_LEVELS, seed=seed)
-    points = unit.copy()
-    for j, p in enumerate(params):
-        if p.log:
-            points[:, j] = np.exp(points[:, j])
-        if p.integer:
-            points[:, j] = np.round(points[:, j])
-    return unit, points
-
-
-def _problem(params: list[Parameter]) -> dict[str, Any]:
-    bounds = [[math.log(p.low), math.log(p.high)] if p.log else [p.low, p.high] for p in params]
-    return {"num_vars": len(params), "names": [p.key for p in params], "bounds": bounds}
-
-
-def _screen(
-    scenario: Scenario,
-    targets: list[Target],
-    params: list[Parameter],
-    trajectories: int,
-    seeds: int,
-    out: Path,
-    workers: int,
-    progress: CalibrationProgress | None,
-) -> pd.DataFrame:
-    """A Morris screening: how much each parameter moves each statistic."""
-    from SALib.analyze import morris
-
-    unit, points = _morris_points(params, trajectories, scenario.seed)
-    # Points measured before a stop are kept, one JSON line each, and not run again.
-    log = out / "screening.jsonl"
-    measured: dict[int, list[float]] = {}
-    if log.exists():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
-            measured[entry["point"]] = entry["means"]
-    for i, point in enumerate(points):
-        if i not in measured:
-            values = {
-                p.key: int(v) if p.integer else float(v) for p, v in zip(params, point, strict=True)
-            }
-            per_seed = _evaluate(
-                scenario, values, targets, seeds, out / RUNS / f"screen-{i}", workers
-            )
-            means = [None if m != m else float(m) for m in _means(per_seed)]
-            with log.open("a", encoding="utf-8") as sink:
-                sink.write(json.dumps({"point": i, "means": means}) + "\n")
-            measured[i] = means
-        if progress is not None:
-            progress("screen", i + 1, len(points))
-    outputs = np.array(
-        [[math.nan if m is None else m for m in measured[i]] for i in range(len(points))]
-    )
-    rows = []
-    for k, target in enumerate(targets):
-        column = outputs[:, k]
-        if np.isnan(column).any():
-            found = {"mu_star": [math.nan] * len(params)}
-            found |= {"mu_star_conf": found["mu_star"], "sigma": found["mu_star"]}
-        else:
-            found = morris.analyze(
-                _problem(params),
-                unit,
-                column,
-                num_levels=MORRIS_LEVELS,
-                seed=scenario.seed,
-                print_to_console=False,
-            )
-        for j, p in enumerate(params):
-            rows.append(
-                {
-                    "parameter": p.key,
-                    "target": target.name,
-                    "statistic": target.statistic,
-                    "mu_star": float(found["mu_star"][j]),
-                    "mu_star_conf": float(found["mu_star_conf"][j]),
-                    "sigma": float(found["sigma"][j]),
-                    "mu_star_tolerances": float(found["mu_star"][j]) / target.tolerance,
-                    "sigma_tolerances": float(found["sigma"][j]) / target.tolerance,
-                }
-            )
     return pd.DataFrame(rows)
 
 
@@ -464,7 +294,7 @@ def calibrated_toml(
         "# Only the fitted keys are set here; everything else is the extended scenario's.",
     ]
     if source is None:
-        lines.append(scenario_to_toml(_with(scenario, best)))
+        lines.append(scenario_to_toml(with_values(scenario, best)))
         return "\n".join(lines) + "\n"
     given = Path(source)
     parent = str(given.resolve()) if given.is_file() else f"{given.name.removesuffix('.toml')}.toml"
@@ -557,7 +387,9 @@ def calibrate(
     out.mkdir(parents=True, exist_ok=True)
     screening = None
     if screen:
-        screening = _screen(scenario, wanted, moved, trajectories, seeds, out, workers, progress)
+        screening = morris_screening(
+            scenario, wanted, moved, trajectories, seeds, out, workers, progress
+        )
         _write_table(out, "screening", screening)
     study = _search(scenario, wanted, moved, trials, seeds, out, workers, progress)
     from optuna.trial import TrialState
@@ -577,64 +409,9 @@ def calibrate(
     _write_table(out, "trials", history)
     write_bytes_atomic(out / "calibration.png", calibration_figure(history, fit))
     shutil.rmtree(out / RUNS, ignore_errors=True)
-    return Calibration(fit, history, screening, best, _with(scenario, best), text, out)
+    return Calibration(fit, history, screening, best, with_values(scenario, best), text, out)
 
 
 def _write_table(out: Path, name: str, frame: pd.DataFrame) -> None:
     write_table(frame, out / f"{name}.parquet")
     write_text_atomic(out / f"{name}.csv", frame.to_csv(index=False))
-
-
-def calibration_figure(trials: pd.DataFrame, fit: pd.DataFrame) -> bytes:
-    """The search and the fit, as a PNG.
-
-    Parameters
-    ----------
-    trials
-        The trials table (:attr:`Calibration.trials`).
-    fit
-        The fit table (:attr:`Calibration.fit`).
-
-    Returns
-    -------
-    bytes
-        Left: each trial's objective and the best so far; right: each target's distance
-        from its value in tolerances, with its 95% interval over seeds, against the band of
-        one tolerance.
-    """
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (search, close) = plt.subplots(
-        1, 2, figsize=(11, 0.9 + 0.45 * max(len(fit), 6)), constrained_layout=True
-    )
-    done = trials[trials["state"] == "complete"]
-    search.plot(done["trial"], done["objective"], "o", color="#888888", label="trial")
-    search.plot(done["trial"], done["objective"].cummin(), "-", color="#1f5f99", label="best")
-    search.set_yscale("log")
-    search.set_xlabel("trial")
-    search.set_ylabel("objective (mean squared distance, in tolerances)")
-    search.set_title("Search")
-    search.legend(fontsize=8)
-    y = np.arange(len(fit))[::-1]
-    tolerance = fit["tolerance"].to_numpy()
-    low = (fit["ci_low"].to_numpy() - fit["value"].to_numpy()) / tolerance
-    high = (fit["ci_high"].to_numpy() - fit["value"].to_numpy()) / tolerance
-    centre = fit["distance"].to_numpy()
-    close.axvspan(-1, 1, color="#dfe9f3", label="within tolerance")
-    close.axvline(0, color="#1f5f99", linewidth=0.8)
-    with np.errstate(invalid="ignore"):
-        errors = np.nan_to_num(np.vstack([centre - low, high - centre]))
-    close.errorbar(centre, y, xerr=errors, fmt="o", color="#c0392b", label="best trial")
-    close.set_yticks(y, fit["target"])
-    close.set_xlabel("(mean - target) / tolerance, with 95% interval over seeds")
-    close.set_title("Fit")
-    close.legend(fontsize=8, loc="lower right")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-    plt.close(figure)
-    return buffer.getvalue()

@@ -1,4 +1,4 @@
-"""The figure of a sweep: AUC against the truth and coverage, per cell, view by view."""
+"""The figures of experiments: a sweep (AUC and coverage per cell), a calibration (search, fit)."""
 
 from __future__ import annotations
 
@@ -97,3 +97,56 @@ def _palette(n: int) -> list[tuple[float, float, float, float]]:
 
     cmap = colormaps["tab10"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+def calibration_figure(trials: pd.DataFrame, fit: pd.DataFrame) -> bytes:
+    """The search and the fit, as a PNG.
+
+    Parameters
+    ----------
+    trials
+        The trials table (:attr:`Calibration.trials`).
+    fit
+        The fit table (:attr:`Calibration.fit`).
+
+    Returns
+    -------
+    bytes
+        Left: each trial's objective and the best so far; right: each target's distance
+        from its value in tolerances, with its 95% interval over seeds, against the band of
+        one tolerance.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (search, close) = plt.subplots(
+        1, 2, figsize=(11, 0.9 + 0.45 * max(len(fit), 6)), constrained_layout=True
+    )
+    done = trials[trials["state"] == "complete"]
+    search.plot(done["trial"], done["objective"], "o", color="#888888", label="trial")
+    search.plot(done["trial"], done["objective"].cummin(), "-", color="#1f5f99", label="best")
+    search.set_yscale("log")
+    search.set_xlabel("trial")
+    search.set_ylabel("objective (mean squared distance, in tolerances)")
+    search.set_title("Search")
+    search.legend(fontsize=8)
+    y = np.arange(len(fit))[::-1]
+    tolerance = fit["tolerance"].to_numpy()
+    low = (fit["ci_low"].to_numpy() - fit["value"].to_numpy()) / tolerance
+    high = (fit["ci_high"].to_numpy() - fit["value"].to_numpy()) / tolerance
+    centre = fit["distance"].to_numpy()
+    close.axvspan(-1, 1, color="#dfe9f3", label="within tolerance")
+    close.axvline(0, color="#1f5f99", linewidth=0.8)
+    with np.errstate(invalid="ignore"):
+        errors = np.nan_to_num(np.vstack([centre - low, high - centre]))
+    close.errorbar(centre, y, xerr=errors, fmt="o", color="#c0392b", label="best trial")
+    close.set_yticks(y, fit["target"])
+    close.set_xlabel("(mean - target) / tolerance, with 95% interval over seeds")
+    close.set_title("Fit")
+    close.legend(fontsize=8, loc="lower right")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()

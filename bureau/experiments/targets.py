@@ -298,6 +298,16 @@ def _unknown(entry: Mapping[str, Any], allowed: set[str], where: str, path: Path
         raise CalibrationError("unknown key", path=path, field=field)
 
 
+def _entries(path: Path, table: str, missing: str) -> dict[str, Any]:
+    """The one table of a targets or parameters file, not empty."""
+    data = _read(path)
+    _unknown(data, {table}, "", path)
+    entries = data.get(table)
+    if not isinstance(entries, dict) or not entries:
+        raise CalibrationError(missing, path=path, field=table)
+    return entries
+
+
 def load_targets(path: str | Path) -> list[Target]:
     """Read and check a targets file.
 
@@ -320,11 +330,7 @@ def load_targets(path: str | Path) -> list[Target]:
         negative weight. The message names the file and the target's key.
     """
     path = Path(path)
-    data = _read(path)
-    _unknown(data, {"targets"}, "", path)
-    entries = data.get("targets")
-    if not isinstance(entries, dict) or not entries:
-        raise CalibrationError("no [targets.NAME] table", path=path, field="targets")
+    entries = _entries(path, "targets", "no [targets.NAME] table")
     found = []
     for name, entry in entries.items():
         where = f"targets.{name}"
@@ -418,11 +424,7 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
         scale), or the scenario refuses either bound. The message names the file and the key.
     """
     path = Path(path)
-    data = _read(path)
-    _unknown(data, {"params"}, "", path)
-    entries = data.get("params")
-    if not isinstance(entries, dict) or not entries:
-        raise CalibrationError("no [params] table", path=path, field="params")
+    entries = _entries(path, "params", "no [params] table")
     base = scenario_to_dict(scenario)
     found = []
     for key, entry in entries.items():

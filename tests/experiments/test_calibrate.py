@@ -178,7 +178,7 @@ def test_an_interrupted_calibration_resumes_to_the_same_trials(
     targets, params = files
     straight = bureau.calibrate(scenario, targets, params, tmp_path / "straight", trials=3, seeds=1)
     # Stopped in the middle of the second trial, as by Ctrl-C: it is left running in the study.
-    real = calibration._evaluate
+    real = calibration.evaluate
     calls = []
 
     def stopping(*args, **kwargs):
@@ -187,10 +187,10 @@ def test_an_interrupted_calibration_resumes_to_the_same_trials(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(calibration, "_evaluate", stopping)
+    monkeypatch.setattr(calibration, "evaluate", stopping)
     with pytest.raises(KeyboardInterrupt):
         bureau.calibrate(scenario, targets, params, tmp_path / "stopped", trials=3, seeds=1)
-    monkeypatch.setattr(calibration, "_evaluate", real)
+    monkeypatch.setattr(calibration, "evaluate", real)
     resumed = bureau.calibrate(scenario, targets, params, tmp_path / "stopped", trials=3, seeds=1)
     done = resumed.trials[resumed.trials["state"] == "complete"].reset_index(drop=True)
     assert list(resumed.trials["state"]) == ["complete", "fail", "complete", "complete"]
