@@ -44,6 +44,7 @@ from bureau.config.scenario import Scenario
 from bureau.errors import BureauError, ScenarioError
 from bureau.experiments.cells import lookup
 from bureau.layout import RunLayout
+from bureau.pipeline.signal_audit import AUDIT_COLUMNS
 from bureau.pipeline.stages import STAGES
 
 
@@ -148,6 +149,7 @@ REPORT_TABLES: dict[str, ReportTable] = {
         "compare",
         ("bureau", "removed", "observed_auc", "truth_auc", "observed_auc_gain", "truth_auc_gain"),
     ),
+    "signal_audit": ReportTable("compare", AUDIT_COLUMNS),
     "lending": ReportTable("market", ("round", "lender", *LENDING_COLUMNS)),
     "market_share": ReportTable(
         "market", ("round", "bureau", "subscribers", "inquiries", "share", "revenue")

@@ -45,8 +45,9 @@ logger = logging.getLogger(__name__)
 PERSON_COLUMNS = ("person_id", "birth_date", "gender", "hukou", "city_tier", "device")
 #: The earlier stages' tables whose figures the comparison sets beside its own.
 COMPARED = ("coverage_accuracy", "disputes", "correction_rescoring")
-#: The tables the compare stage makes: the comparison's, the ablation and the privacy ledger.
-OWN_TABLES = (*TABLES, "ablation", "privacy_ledger")
+#: The tables the compare stage makes: the comparison's, the ablation, the privacy ledger and
+#: the signal audit.
+OWN_TABLES = (*TABLES, "ablation", "privacy_ledger", "signal_audit")
 #: The earlier stages' tables the compare stage hands the page, with those it compares.
 EARLIER_TABLES = tuple(name for name in DRAWN if name not in OWN_TABLES)
 

@@ -41,14 +41,22 @@ from bureau.bureaus.disputes import (
     record_disputes,
     score_changes,
 )
+from bureau.bureaus.feature_catalog import feature_names
 from bureau.bureaus.features import file_features, read_file
 from bureau.bureaus.models.artifacts import BureauModel, load_model, save_model
 from bureau.bureaus.models.card import read_card
 from bureau.bureaus.submission import BureauSubmission, bureau_submission
-from bureau.bureaus.train import TrainingError, train_bureau
+from bureau.bureaus.train import (
+    TrainingError,
+    development_sample,
+    estimator_for,
+    train_bureau,
+    training_seed,
+)
 from bureau.config.scenario import Scenario
 from bureau.furnish.disputes import file_disputes
 from bureau.layout import RunLayout
+from bureau.pipeline.signal_audit import group_diagnostics
 from bureau.pipeline.truth import TruthSlice, read_furnished
 from bureau.rng import generator
 from bureau.store.corrections import corrections_as_of
@@ -323,7 +331,7 @@ def _full_model_scores(job: BureauJob) -> pd.DataFrame | None:
     return pd.read_parquet(scores_path, columns=list(SCORE_COLUMNS))
 
 
-def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
+def ablation_job(job: BureauJob) -> dict[str, list[dict[str, Any]]]:
     """Train a bureau without each of its feature groups in turn (a worker-process entry point).
 
     Parameters
@@ -334,22 +342,26 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
 
     Returns
     -------
-    list of dict
-        Per group removed (``none`` for the full model): features left, the out-of-time AUC
-        against the observed and the true outcome, and the AUC the group adds. Empty for a
-        bureau too small to train.
+    dict of str to list of dict
+        ``ablation``: per group removed (``none`` for the full model), the out-of-time AUC
+        against the observed and the true outcome, and the AUC the group adds. ``signals``:
+        what of each group reached the development sample and whether the model uses it
+        (:func:`~bureau.pipeline.signal_audit.group_diagnostics`, with ``bureau``). Both
+        empty for a bureau too small to train.
     """
+    nothing: dict[str, list[dict[str, Any]]] = {"ablation": [], "signals": []}
     scn = job.scenario
     development, evaluation = scn.scoring.development_snapshot, scn.scoring.evaluation_snapshot
     paths = [job.run.modelling_table(job.bureau, s) for s in (development, evaluation)]
     if not all(path.exists() for path in paths):
-        return []  # a bureau too small to train has no model and nothing to ablate
+        return nothing  # a bureau too small to train has no model and nothing to ablate
     tables = [pd.read_parquet(path).set_index("consumer_id") for path in paths]
+    full = _full_model_scores(job)
     try:
-        scored = ablation_scores(scn, job.bureau, *tables, full=_full_model_scores(job))
+        scored = ablation_scores(scn, job.bureau, *tables, full=full)
     except TrainingError as exc:
         logger.warning("%s", exc.message)
-        return []
+        return nothing
     owners = _required(job.truth.owners, job, "file owners")
     outcomes = _required(job.truth.outcomes, job, "outcomes")
     rows = []
@@ -366,7 +378,27 @@ def ablation_job(job: BureauJob) -> list[dict[str, Any]]:
             }
         )
     table = pd.DataFrame(rows)
-    full = table.loc[table["removed"] == NOTHING_REMOVED, ["observed_auc", "truth_auc"]].iloc[0]
-    table["observed_auc_gain"] = full["observed_auc"] - table["observed_auc"]
-    table["truth_auc_gain"] = full["truth_auc"] - table["truth_auc"]
-    return table.to_dict("records")
+    best = table.loc[table["removed"] == NOTHING_REMOVED, ["observed_auc", "truth_auc"]].iloc[0]
+    table["observed_auc_gain"] = best["observed_auc"] - table["observed_auc"]
+    table["truth_auc_gain"] = best["truth_auc"] - table["truth_auc"]
+    signals = _group_signals(job, tables[0], trained=full is not None)
+    return {"ablation": table.to_dict("records"), "signals": signals}
+
+
+def _group_signals(
+    job: BureauJob, development: pd.DataFrame, trained: bool
+) -> list[dict[str, Any]]:
+    """The signal audit's view of one bureau: its groups in its sample and in its model."""
+    scn, bureau = job.scenario, job.bureau
+    profile = scn.bureaus[bureau]
+    groups = list(profile.feature_groups)
+    X, sample, y = development_sample(development, bureau)
+    if trained:
+        steps = load_model(job.run.model_dir(bureau)).tables
+    else:
+        # The saved model is another family's or groups': the profile's model is fitted here.
+        names = feature_names(groups)
+        estimator = estimator_for(profile.model, names, training_seed(scn, bureau))
+        steps = estimator.fit(X.loc[sample, names], y).tables_
+    found = group_diagnostics(X, sample, y, groups, steps)
+    return [{"bureau": bureau, **row} for row in found]

@@ -51,6 +51,7 @@ from bureau.pipeline.jobs import (
 )
 from bureau.pipeline.market import market_stage
 from bureau.pipeline.outputs import read_report_tables, write_report_page, write_report_tables
+from bureau.pipeline.signal_audit import DIAGNOSTIC_COLUMNS, audit_table, world_audit
 from bureau.pipeline.truth import (
     TruthSlice,
     item_slicer,
@@ -303,14 +304,22 @@ def _trained_scores(ctx: StageContext, bureaus: list[str]) -> dict[str, pd.DataF
 
 
 def _ablation_tables(
-    rows: list[dict[str, Any]], engines: dict[str, Engine]
+    ctx: StageContext,
+    found: list[dict[str, list[dict[str, Any]]]],
+    world: pd.DataFrame,
+    engines: dict[str, Engine],
 ) -> dict[str, pd.DataFrame]:
-    """The data-source ablation, and the privacy ledger set beside it."""
+    """The data-source ablation, the privacy ledger and the signal audit set beside it."""
     columns = ["bureau", "removed", "observed_auc", "truth_auc"]
     columns += ["observed_auc_gain", "truth_auc_gain"]
-    ablation = pd.DataFrame(rows, columns=columns)
+    ablation = pd.DataFrame([row for job in found for row in job["ablation"]], columns=columns)
+    diagnostics = pd.DataFrame(
+        [row for job in found for row in job["signals"]], columns=DIAGNOSTIC_COLUMNS
+    )
     ledger = ledger_with_value(privacy_ledger(engines), ablation)
-    return {"ablation": ablation, "privacy_ledger": ledger}
+    families = {b: p.model for b, p in ctx.scenario.bureaus.items()}
+    audit = audit_table(world, ablation, diagnostics, families)
+    return {"ablation": ablation, "privacy_ledger": ledger, "signal_audit": audit}
 
 
 def _compare_stage(ctx: StageContext) -> TablesResult:
@@ -333,9 +342,11 @@ def _compare_stage(ctx: StageContext) -> TablesResult:
             views = read_views(run, scn, dbs, engine, owners)
             persons = read_persons(run, PERSON_COLUMNS)
             tables = compare_views(views, outcomes, persons, earlier, scn, workers=ctx.workers)
+            world = world_audit(scn, run)
             progress(1, 2)
-            rows = [row for found in ablation() for row in found]
-        tables.update({k: v.round(6) for k, v in _ablation_tables(rows, dbs).items()})
+            found = list(ablation())
+        ablated = _ablation_tables(ctx, found, world, dbs)
+        tables.update({k: v.round(6) for k, v in ablated.items()})
     write_report_tables(run, tables, as_json=True)
     # The page draws the earlier stages' tables too: all of them are handed to it.
     write_report_page(run, {**earlier, **tables}, workers=ctx.workers)

@@ -214,7 +214,9 @@ def read_persons(run: RunLayout, columns: Sequence[str] = ("person_id",)) -> pd.
     return read_table(run.world_table("persons"), list(columns))
 
 
-def read_outcomes(run: RunLayout, snapshots: Sequence[int]) -> dict[int, pd.DataFrame]:
+def read_outcomes(
+    run: RunLayout, snapshots: Sequence[int], columns: Sequence[str] = OUTCOME_COLUMNS
+) -> dict[int, pd.DataFrame]:
     """Every person's true outcome at some snapshots, the table read once for all of them.
 
     Parameters
@@ -223,16 +225,18 @@ def read_outcomes(run: RunLayout, snapshots: Sequence[int]) -> dict[int, pd.Data
         The run.
     snapshots
         The snapshot months.
+    columns
+        The columns of the outcomes read (``borrower`` besides :data:`OUTCOME_COLUMNS`).
 
     Returns
     -------
     dict of int to pandas.DataFrame
-        By snapshot: :data:`OUTCOME_COLUMNS` indexed by ``person_id``.
+        By snapshot: the columns indexed by ``person_id``.
     """
     months = sorted(set(snapshots))
     table = read_table(
         run.world_table("outcomes"),
-        ["person_id", "snapshot_month", *OUTCOME_COLUMNS],
+        ["person_id", "snapshot_month", *columns],
         ds.field("snapshot_month").isin(months),
     )
     month = table.pop("snapshot_month").to_numpy()

@@ -93,8 +93,9 @@ def read_table(
     table_dir: Path,
     columns: list[str] | None = None,
     filter_expression: ds.Expression | None = None,
+    chunk: int | None = None,
 ) -> pd.DataFrame:
-    """Read every chunk file of a table, in chunk order, into one DataFrame.
+    """Read every chunk file of a table (or one), in chunk order, into one DataFrame.
 
     Parameters
     ----------
@@ -104,6 +105,8 @@ def read_table(
         Columns to read (all when None).
     filter_expression
         A pyarrow dataset filter, for example ``ds.field("month") == 12``.
+    chunk
+        Read this 0-based chunk's file only (every chunk when None).
 
     Returns
     -------
@@ -116,6 +119,8 @@ def read_table(
         If the directory has no Parquet files, or one of them is damaged or truncated.
     """
     files = chunk_files(table_dir)
+    if chunk is not None:
+        files = [f for f in files if f == chunk_file(table_dir, chunk)]
     if not files:
         raise RunDirectoryError("no table files here", path=table_dir)
     try:
