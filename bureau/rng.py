@@ -33,6 +33,24 @@ def stage_key(stage: str) -> int:
     return zlib.crc32(stage.encode("utf-8"))
 
 
+def library_seed(seed: int, stage: str) -> int:
+    """A seed for a library that takes one integer (LightGBM's ``seed``), fixed by a stage.
+
+    Parameters
+    ----------
+    seed
+        The run's root seed.
+    stage
+        What the seed is for, for example ``"train:sesame"``.
+
+    Returns
+    -------
+    int
+        A non-negative integer below 2**31, which every such library accepts.
+    """
+    return (seed + stage_key(stage)) % 2**31
+
+
 def generator(seed: int, stage: str, chunk: int) -> np.random.Generator:
     """Return the generator of one stage for one chunk.
 

@@ -37,7 +37,7 @@ from bureau.config.loader import scenario_to_toml
 from bureau.config.scenario import Scenario
 from bureau.errors import TrainingError
 from bureau.formats.schema import month_labels
-from bureau.rng import stage_key
+from bureau.rng import library_seed
 from bureau.version import __version__
 
 HORIZON = 12
@@ -115,7 +115,7 @@ def training_seed(scn: Scenario, bureau: str) -> int:
     int
         The seed.
     """
-    return (scn.seed + stage_key(f"train:{bureau}")) % 2**31
+    return library_seed(scn.seed, f"train:{bureau}")
 
 
 #: The outcome columns of a modelling table, after its features.

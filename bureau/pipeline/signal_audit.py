@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from bureau.analysis.metrics import discrimination
 from bureau.bureaus.feature_catalog import FEATURE_BY_NAME, FEATURE_GROUPS, feature_names
@@ -29,7 +28,7 @@ from bureau.config.scenario import Scenario
 from bureau.layout import RunLayout
 from bureau.pipeline.truth import OUTCOME_COLUMNS, read_outcomes
 from bureau.pipeline.world_file import world_features
-from bureau.rng import stage_key
+from bureau.rng import library_seed
 
 #: A group the world ties to risk: alone it ranks the true outcome at least this well (AUC),
 #: over the adults or over the borrowers.
@@ -125,9 +124,7 @@ def world_signal(
             fit = dev if keep is None else dev[dev[keep]]
             judged = ev if keep is None else ev[ev[keep]]
             # Unconstrained: the world's information, whatever its direction.
-            model = GradientBoostedModel(
-                random_state=(seed + stage_key(f"signal_audit:{group}")) % 2**31
-            )
+            model = GradientBoostedModel(random_state=library_seed(seed, f"signal_audit:{group}"))
             model.fit(fit[names], fit["default_12m"].to_numpy())
             pd_ = model.predict_proba(judged[names])[:, 1]
             row[column] = discrimination(judged["default_12m"].to_numpy(), pd_)["auc"]
@@ -230,9 +227,9 @@ def _lift(has: np.ndarray, bad: np.ndarray) -> float:
 def _oriented_auc(x: np.ndarray, y: np.ndarray, direction: int) -> float:
     """The AUC of one feature as its constraint orients it (NaN without a constraint)."""
     known = ~np.isnan(x)
-    if direction == 0 or len(np.unique(y[known])) < 2 or len(np.unique(x[known])) < 2:
+    if direction == 0 or len(np.unique(x[known])) < 2:
         return np.nan
-    return float(roc_auc_score(y[known], direction * x[known]))
+    return discrimination(y[known], direction * x[known])["auc"]
 
 
 def audit_table(

@@ -4,8 +4,9 @@ The signal audit asks how much each feature group's information says about risk 
 bureau has touched it. This module answers with the bureaus' own feature definitions
 (:func:`~bureau.bureaus.feature_groups.group_features`) applied to a file made from the truth:
 every adult, every account and monthly status, every application, public record, platform
-signal and close tie, as they stood at the snapshot. The world is read one chunk at a time
-(households and ties stay inside a chunk), so memory follows the chunk, not the population.
+signal and close tie, as they stood at the snapshot. The world's tables are read one chunk
+at a time (households and ties stay inside a chunk); only the features are held for every
+adult.
 """
 
 from __future__ import annotations
