@@ -46,6 +46,7 @@ from bureau.experiments.cells import lookup
 from bureau.layout import RunLayout
 from bureau.pipeline.signal_audit import AUDIT_COLUMNS
 from bureau.pipeline.stages import STAGES
+from bureau.world.facts import FACT_COLUMNS
 
 
 class CalibrationError(BureauError):
@@ -150,6 +151,7 @@ REPORT_TABLES: dict[str, ReportTable] = {
         ("bureau", "removed", "observed_auc", "truth_auc", "observed_auc_gain", "truth_auc_gain"),
     ),
     "signal_audit": ReportTable("compare", AUDIT_COLUMNS),
+    "world_facts": ReportTable("market", FACT_COLUMNS),
     "lending": ReportTable("market", ("round", "lender", *LENDING_COLUMNS)),
     "market_share": ReportTable(
         "market", ("round", "bureau", "subscribers", "inquiries", "share", "revenue")

@@ -63,6 +63,7 @@ from bureau.pipeline.market_round import (
 )
 from bureau.pipeline.outputs import write_report_tables
 from bureau.store.parquet import read_table, write_table
+from bureau.world.facts import world_facts
 from bureau.world.generate import DECIDED_TABLES, IntentsJob, chunk_intents
 from bureau.world.world import write_world
 
@@ -436,7 +437,8 @@ def market_tables(scn: Scenario, run: RunLayout) -> dict[str, pd.DataFrame]:
     -------
     dict of str to pandas.DataFrame
         ``lending``, ``market_share``, ``credit_access`` and ``selection_bias``
-        (:mod:`bureau.analysis.market`), rounded.
+        (:mod:`bureau.analysis.market`), and ``world_facts``
+        (:func:`~bureau.world.facts.world_facts`), rounded.
     """
     rounds, schedule = scn.market_rounds, scn.market_schedule
     apps = read_table(run.world_table("applications"))
@@ -464,5 +466,7 @@ def market_tables(scn: Scenario, run: RunLayout) -> dict[str, pd.DataFrame]:
         "market_share": market_share_table(apps, lenders, prices),
         "credit_access": credit_access_table(apps, groups, scn.seed),
         "selection_bias": selection_bias_table(apps, answers, _read_rounds(run, rounds, "models")),
+        # After the rounds, the world is the one their decisions made.
+        "world_facts": world_facts(scn, run.world),
     }
     return {name: frame.round(6) for name, frame in tables.items()}

@@ -40,10 +40,35 @@ def episode_cover(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         Boolean matrix, True where at least one episode is under way.
     """
     n, t = starts.shape
-    diff = np.zeros((n, t + 1), dtype=np.int32)
     row, col = np.nonzero(starts)
-    np.add.at(diff, (row, col), 1)
-    np.add.at(diff, (row, np.minimum(col + lengths[row, col], t)), -1)
+    return interval_cover(n, t, row, col, col + lengths[row, col])
+
+
+def interval_cover(
+    n: int, t: int, rows: np.ndarray, first: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """Mark the months that intervals cover, unit by unit.
+
+    Parameters
+    ----------
+    n, t
+        Units and months.
+    rows
+        The unit of each interval.
+    first, end
+        Its first month and the month after its last; months outside ``0 .. t-1`` are cut.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean matrix (units x months), True where at least one interval covers the month.
+    """
+    first = np.maximum(np.asarray(first, dtype=np.int64), 0)
+    end = np.minimum(np.asarray(end, dtype=np.int64), t)
+    keep = first < end
+    diff = np.zeros((n, t + 1), dtype=np.int32)
+    np.add.at(diff, (rows[keep], first[keep]), 1)
+    np.add.at(diff, (rows[keep], end[keep]), -1)
     return np.cumsum(diff[:, :t], axis=1) > 0
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from bureau.config.scenario import Scenario
 from bureau.rng import generator
 from bureau.world.common import expit, logit, rows_of
-from bureau.world.hardship import episode_cover
+from bureau.world.hardship import interval_cover
 
 # Singles' Day (11 November) lifts online spending; the factor is an assumption.
 _NOVEMBER_LIFT = 1.6
@@ -44,17 +44,14 @@ def member_matrix(
     n, t = len(persons), scn.months
     kinds = {pid: p.kind for pid, p in scn.platforms.items()}
     rows = memberships[memberships["platform_id"].map(kinds).to_numpy() == kind]
-    person = rows_of(persons, rows["person_id"])
-    join = np.maximum(rows["join_month"].to_numpy().astype(np.int64), 0)
     leave = rows["leave_month"].to_numpy().astype(np.int64)
-    leave = np.where(leave >= 0, leave, t)
-    keep = join < np.minimum(leave, t)
-    starts = np.zeros((n, t), dtype=bool)
-    lengths = np.zeros((n, t), dtype=np.int64)
-    starts[person[keep], join[keep]] = True
-    # Two memberships of one kind starting together: the longer one covers both.
-    np.maximum.at(lengths, (person[keep], join[keep]), (leave - join)[keep])
-    return episode_cover(starts, lengths)
+    return interval_cover(
+        n,
+        t,
+        rows_of(persons, rows["person_id"]),
+        rows["join_month"].to_numpy(),
+        np.where(leave >= 0, leave, t),
+    )
 
 
 def generate_signals(
@@ -87,8 +84,10 @@ def generate_signals(
     sig = scn.signals
     n, t = len(persons), scn.months
     h = hardship.astype(np.float32)
-    cw = persons["creditworthiness"].to_numpy()[:, None]
-    imp = persons["impulsivity"].to_numpy()[:, None]
+    # The habits a person's signals show whatever their hardship: what alternative data can
+    # tell a lender that a credit history does not.
+    cw = sig.habit_signal * persons["creditworthiness"].to_numpy()[:, None]
+    imp = sig.habit_signal * persons["impulsivity"].to_numpy()[:, None]
     digital = persons["digital_footprint"].to_numpy()[:, None]
     age = persons["age"].to_numpy().astype(np.float32)[:, None]
     income = persons["monthly_income"].to_numpy().astype(np.float32)[:, None]
