@@ -200,6 +200,17 @@ class Signals(Model):
     address_change_rate: Share
     bill_on_time_base: Share
     hardship_spend_drop: Share
+    habit_signal: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=10.0,
+        description=(
+            "how strongly a person's own habits show in their signals: the loadings of "
+            "creditworthiness on bill punctuality and of impulsivity on spending, returns and "
+            "gaming, as multiples of the built-in ones (0: signals carry only the traces of "
+            "hardship)"
+        ),
+    )
 
 
 class Scoring(Model):

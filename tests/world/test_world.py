@@ -222,3 +222,27 @@ def test_hardship_shows_in_signals() -> None:
     shoppers = memberships[memberships["platform_id"].isin(["taobao", "jd"])]
     never = ~signals["person_id"].isin(shoppers["person_id"])
     assert signals.loc[never, "ecommerce_spend"].isna().all()
+
+
+def test_habits_show_in_signals_as_strongly_as_the_scenario_says() -> None:
+    def habit_correlations(strength: float) -> pd.Series:
+        scn = load_scenario("small", {"signals.habit_signal": strength})
+        persons = generate_persons(scn, 0)
+        memberships = generate_memberships(scn, 0, persons)
+        hardship = hardship_matrix(scn, 0, persons)[:, BURN_IN:]
+        signals = generate_signals(scn, 0, persons, memberships, hardship)
+        per_person = signals.groupby("person_id")[["utility_on_time", "gaming_minutes"]].mean()
+        traits = persons.set_index("person_id").loc[per_person.index]
+        return pd.Series(
+            {
+                "bills": np.corrcoef(per_person["utility_on_time"], traits["creditworthiness"])[
+                    0, 1
+                ],
+                "gaming": np.corrcoef(per_person["gaming_minutes"], traits["impulsivity"])[0, 1],
+            }
+        )
+
+    none, built_in, strong = (habit_correlations(s) for s in (0.0, 1.0, 3.0))
+    # Without habits, the signals follow the traits only through hardship.
+    assert (none < built_in).all() and (built_in < strong).all()
+    assert strong["bills"] > none["bills"] + 0.1
