@@ -9,7 +9,8 @@ from bureau.config import data_dir, parse_override, scenario_to_toml
 
 
 @pytest.mark.parametrize(
-    ("name", "persons"), [("small", 5_000), ("baseline", 100_000), ("large", 1_000_000)]
+    ("name", "persons"),
+    [("small", 5_000), ("baseline", 100_000), ("large", 1_000_000), ("us_2012", 20_000)],
 )
 def test_bundled_scenarios_load(name: str, persons: int) -> None:
     scn = load_scenario(name)
