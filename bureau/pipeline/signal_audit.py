@@ -45,6 +45,8 @@ DIAGNOSTIC_COLUMNS = (
     "best_direction_auc",
     "rows_with_data",
 )
+#: A group held by less of a bureau's sample than this is rare there.
+RARE_SHARE = 0.1
 #: The columns of the ``signal_audit`` report table.
 AUDIT_COLUMNS = (
     "group",
@@ -321,7 +323,13 @@ def _note(row: dict[str, Any], family: str) -> str:
         if row["rows_with_data"] < GradientBoostedModel().min_child_samples:
             return f"too rare for a leaf: {row['rows_with_data']} consumers of the sample have it"
         return "no split gains: what it says is already in the bureau's other groups"
-    if row["share"] >= 0.5:
+    if row["truth_auc_gain"] <= -DEAD_GAIN:
+        return (
+            "used, and the model ranks the true outcome better without it (by "
+            f"{-row['truth_auc_gain']:.3f} AUC): what it adds fits the outcomes the bureau was "
+            "told, not the true ones"
+        )
+    if row["share"] >= RARE_SHARE:
         return "used, but what it says is already in the bureau's other groups"
     share = f"{row['share']:.1%} of the sample has it"
     return f"used, but too rare to move the AUC ({share}){in_sample}"

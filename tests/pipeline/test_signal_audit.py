@@ -62,6 +62,7 @@ def test_each_dead_group_gets_the_reason_its_figures_give() -> None:
         _world_row("public_records", 0.49, 0.50, lift=4.0),
         _world_row("payments", 0.66, 0.75),
         _world_row("telecom", 0.59, 0.69),
+        _world_row("identity", 0.66, 0.60),
     ]
     held = [
         _held("a", "credit"),
@@ -71,6 +72,7 @@ def test_each_dead_group_gets_the_reason_its_figures_give() -> None:
         _held("a", "public_records", used=False),
         _held("c", "payments", share=0.0, used=False),
         _held("c", "telecom", share=0.9),
+        _held("c", "identity", share=1.0),
     ]
     gains = {
         ("a", "credit"): 0.2,
@@ -80,6 +82,7 @@ def test_each_dead_group_gets_the_reason_its_figures_give() -> None:
         ("a", "public_records"): 0.0,
         ("c", "payments"): 0.0,
         ("c", "telecom"): DEAD_GAIN / 2,
+        ("c", "identity"): -0.02,
     }
     families = {"a": "scorecard", "b": "scorecard", "c": "lightgbm"}
     notes = _audit(world, held, gains, families)["note"]
@@ -94,6 +97,9 @@ def test_each_dead_group_gets_the_reason_its_figures_give() -> None:
     assert "go bad 4.00 times as often" in notes["public_records", "a"]
     assert notes["payments", "c"].startswith("not furnished")
     assert notes["telecom", "c"] == "used, but what it says is already in the bureau's other groups"
+    assert notes["identity", "c"].startswith(
+        "used, and the model ranks the true outcome better without it (by 0.020 AUC)"
+    )
     # Every world group is there, with an empty bureau where none holds it.
     table = _audit([*world, _world_row("social", 0.6, 0.6)], held, gains, families)
     assert table.loc[("social", ""), "note"] == "held by no bureau"
