@@ -4,6 +4,18 @@ Functions of tables that return tables: the stages that call them read the truth
 bureaus' files, and write what comes out.
 """
 
-from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, assess_bureau, read_provenance
+from bureau.analysis.file_accuracy import (
+    ACCURACY_COLUMNS,
+    CONSUMER_ERROR_COLUMNS,
+    assess_bureau,
+    consumer_errors,
+    read_provenance,
+)
 
-__all__ = ["ACCURACY_COLUMNS", "assess_bureau", "read_provenance"]
+__all__ = [
+    "ACCURACY_COLUMNS",
+    "CONSUMER_ERROR_COLUMNS",
+    "assess_bureau",
+    "consumer_errors",
+    "read_provenance",
+]

@@ -10,7 +10,10 @@ back to the persons behind it, exactly, without the bureau ever seeing a truth k
   owner's file), or a wrongful public record;
 - fragmented persons (records spread over several files) and mixed files (one file holding
   several persons' records);
-- records rejected, by validation rule.
+- records rejected, by validation rule;
+- consumers, rather than files: the share of the persons with a file who have a material error
+  in it, at each bureau and in at least one of their reports at every bureau (the measure of
+  the FTC's 2012 study, which drew all three reports of each participant).
 
 The stage hands the truth in as tables (:mod:`bureau.pipeline.truth`); :func:`read_provenance`
 reads what the bureau holds.
@@ -53,6 +56,9 @@ ACCURACY_COLUMNS = (
     "mixed_files",
     "records_rejected",
 )
+CONSUMER_ERROR_COLUMNS = ("reports", "consumers", "with_error", "error_rate")
+#: The ``reports`` of the consumers with a file at every bureau, in :func:`consumer_errors`.
+EVERY_BUREAU = "all"
 #: The columns of a bureau's furnished truth that :func:`assess_bureau` needs.
 ACCURACY_TRUTH_COLUMNS = (*TRUTH_COLUMNS, "record_type")
 
@@ -101,7 +107,7 @@ def assess_bureau(
     adults: int,
     account_months: pd.Series,
     wrongful_world: set[int],
-) -> tuple[dict[str, object], pd.DataFrame]:
+) -> tuple[dict[str, object], pd.DataFrame, pd.DataFrame]:
     """Measure one bureau's files against the truth.
 
     Parameters
@@ -126,8 +132,10 @@ def assess_bureau(
     Returns
     -------
     tuple
-        One row of :data:`ACCURACY_COLUMNS` as a dict, and the rejected records by rule
-        (``bureau``, ``rule_id``, ``action``, ``records``).
+        One row of :data:`ACCURACY_COLUMNS` as a dict, the rejected records by rule
+        (``bureau``, ``rule_id``, ``action``, ``records``), and the persons who own a file
+        (``person_id``, ``material_error``: one of their files has one), for
+        :func:`consumer_errors`.
     """
     tradelines = trace(held["tradelines"], truth)
     links = pd.concat(
@@ -222,4 +230,50 @@ def assess_bureau(
         "mixed_files": int((persons_of_file > 1).sum()),
         "records_rejected": int(refused[["file", "line"]].drop_duplicates().shape[0]),
     }
-    return row, by_rule[["bureau", "rule_id", "action", "records"]]
+    owners = owner[owner >= 0]
+    consumers = (
+        pd.DataFrame(
+            {
+                "person_id": owners.to_numpy(),
+                "material_error": owners.index.isin(list(any_error)),
+            }
+        )
+        .groupby("person_id", sort=True)["material_error"]
+        .any()
+        .reset_index()
+    )
+    return row, by_rule[["bureau", "rule_id", "action", "records"]], consumers
+
+
+def consumer_errors(owners: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """How many consumers, rather than files, have a material error in their reports.
+
+    Parameters
+    ----------
+    owners
+        Each bureau's persons with a file there (``person_id``, ``material_error``), as
+        :func:`assess_bureau` gives them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`CONSUMER_ERROR_COLUMNS`: one row per bureau (``reports`` its name), then one
+        (``reports`` :data:`EVERY_BUREAU`) of the persons with a file at every bureau, of
+        whom ``with_error`` have a material error in at least one of those files.
+    """
+
+    def row(reports: str, errors: pd.Series) -> dict[str, object]:
+        return {
+            "reports": reports,
+            "consumers": len(errors),
+            "with_error": int(errors.sum()),
+            "error_rate": float(errors.mean()) if len(errors) else float("nan"),
+        }
+
+    rows = [row(b, frame["material_error"]) for b, frame in sorted(owners.items())]
+    if owners:
+        # A person counts once with a file at every bureau; an error at any of them counts.
+        every = pd.concat(owners.values(), ignore_index=True).groupby("person_id")
+        held = every["material_error"].agg(["size", "any"])
+        rows.append(row(EVERY_BUREAU, held.loc[held["size"] == len(owners), "any"]))
+    return pd.DataFrame(rows, columns=list(CONSUMER_ERROR_COLUMNS))

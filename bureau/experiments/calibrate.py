@@ -46,6 +46,7 @@ from bureau.experiments.targets import (
     Target,
     load_parameters,
     load_targets,
+    scenario_values,
 )
 from bureau.experiments.trials import distance, evaluate, seed_means, with_values
 from bureau.rng import generator
@@ -79,7 +80,8 @@ class Calibration:
         ``sigma``, and ``mu_star_tolerances`` and ``sigma_tolerances`` (in the target's
         tolerances); else None.
     best
-        The fitted value of each parameter.
+        The fitted value of each scenario key (a parameter that moves several keys gives
+        each of them its value).
     scenario
         The calibrated scenario.
     toml
@@ -185,7 +187,12 @@ def _search(
         trial = study.ask()
         values = _suggest(trial, params)
         per_seed = evaluate(
-            scenario, values, targets, seeds, out / RUNS / f"trial-{trial.number}", workers
+            scenario,
+            scenario_values(params, values),
+            targets,
+            seeds,
+            out / RUNS / f"trial-{trial.number}",
+            workers,
         )
         trial.set_user_attr("statistics", per_seed.tolist())
         means = seed_means(per_seed)
@@ -400,7 +407,7 @@ def calibrate(
             "no trial gave a value for every target: see the trials table", path=out
         )
     best_trial = min(complete, key=lambda t: (t.value, t.number))
-    best = {p.key: best_trial.params[p.key] for p in moved}
+    best = scenario_values(moved, best_trial.params)
     fit = _fit_table(np.array(best_trial.user_attrs["statistics"], dtype=float), wanted)
     history = _trials_table(study, wanted, moved)
     text = calibrated_toml(source, scenario, best, fit, targets)

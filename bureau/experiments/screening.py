@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bureau.config.scenario import Scenario
-from bureau.experiments.targets import Parameter, Target
+from bureau.experiments.targets import Parameter, Target, scenario_values
 from bureau.experiments.trials import evaluate, seed_means
 
 #: The levels of the Morris grid.
@@ -100,7 +100,12 @@ def morris_screening(
                 p.key: int(v) if p.integer else float(v) for p, v in zip(params, point, strict=True)
             }
             per_seed = evaluate(
-                scenario, values, targets, seeds, out / RUNS / f"screen-{i}", workers
+                scenario,
+                scenario_values(params, values),
+                targets,
+                seeds,
+                out / RUNS / f"screen-{i}",
+                workers,
             )
             means = [None if m != m else float(m) for m in seed_means(per_seed)]
             with log.open("a", encoding="utf-8") as sink:

@@ -13,11 +13,15 @@ tolerance, a weight and the measurement's source::
     weight = 1.0
     source = "CFPB (2012), Analysis of Differences between Consumer- and Creditor-Purchased Scores"
 
-A parameter is a numeric scenario key and the bounds to search it in::
+A parameter is a numeric scenario key and the bounds to search it in, or a name for several
+keys that take one value together (``keys``), which keeps the search small where the keys play
+the same part::
 
     [params]
     "bureaus.equifax.defects.status_error" = { low = 0.0, high = 0.05 }
     "population.persons" = { low = 1000, high = 4000, log = true }   # an integer key: integers
+    id_missing = { keys = ["bureaus.a.defects.id_missing", "bureaus.b.defects.id_missing"],
+                   low = 0.0, high = 0.01 }
 
 Everything is checked before anything runs: an unknown table, column, key or aggregate is an
 error naming it (:class:`CalibrationError`), as is a bound the scenario would refuse.
@@ -37,7 +41,7 @@ import pandas as pd
 
 from bureau.analysis.agreement import PAIRWISE_COLUMNS
 from bureau.analysis.compare import COMPARISON_COLUMNS
-from bureau.analysis.file_accuracy import ACCURACY_COLUMNS
+from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, CONSUMER_ERROR_COLUMNS
 from bureau.analysis.market import LENDING_COLUMNS
 from bureau.config import load_scenario, scenario_to_dict
 from bureau.config.scenario import Scenario
@@ -66,6 +70,7 @@ _AUC = ("rows", "bad_rate", "auc", "gini", "ks")
 #: The report tables whose columns targets may name (docs/outputs.md describes them).
 REPORT_TABLES: dict[str, ReportTable] = {
     "file_accuracy": ReportTable("accuracy", ACCURACY_COLUMNS),
+    "consumer_errors": ReportTable("accuracy", CONSUMER_ERROR_COLUMNS),
     "model_performance": ReportTable(
         "train",
         (
@@ -256,18 +261,21 @@ class Target:
 
 @dataclass(frozen=True)
 class Parameter:
-    """A numeric scenario key and the bounds a calibration searches it in.
+    """A numeric scenario key, or keys moved together, and the bounds a calibration searches.
 
     Attributes
     ----------
     key
-        The dotted scenario key.
+        The parameter's name: the dotted scenario key, or the name given to :attr:`keys`.
     low, high
         The bounds, both included.
     log
         Search on a log scale (both bounds above zero).
     integer
-        The key holds an integer: only integers are tried.
+        The keys hold integers: only integers are tried.
+    keys
+        The dotted scenario keys that take the parameter's value; empty for :attr:`key`
+        alone.
     """
 
     key: str
@@ -275,6 +283,30 @@ class Parameter:
     high: float
     log: bool = False
     integer: bool = False
+    keys: tuple[str, ...] = ()
+
+    @property
+    def moves(self) -> tuple[str, ...]:
+        """The scenario keys the parameter sets."""
+        return self.keys or (self.key,)
+
+
+def scenario_values(params: list[Parameter], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each scenario key's value, given each parameter's.
+
+    Parameters
+    ----------
+    params
+        The parameters.
+    values
+        The value of each parameter, by :attr:`Parameter.key`.
+
+    Returns
+    -------
+    dict
+        The value of every key the parameters move, in the parameters' order.
+    """
+    return {key: values[p.key] for p in params for key in p.moves}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -411,7 +443,8 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
     Parameters
     ----------
     path
-        A TOML file with a ``[params]`` table: ``"KEY" = { low = ..., high = ..., log = ... }``.
+        A TOML file with a ``[params]`` table: ``"KEY" = { low = ..., high = ..., log = ... }``,
+        or ``NAME = { keys = ["KEY", ...], low = ..., high = ... }`` for keys set together.
     scenario
         The scenario whose keys these are.
 
@@ -424,8 +457,9 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
     ------
     CalibrationError
         If the file is missing or not TOML, has no parameter, or a key is not a numeric key of
-        the scenario, its bounds are not numbers with ``low < high`` (above zero on a log
-        scale), or the scenario refuses either bound. The message names the file and the key.
+        the scenario (or keys set together mix integers and decimals), its bounds are not
+        numbers with ``low < high`` (above zero on a log scale), or the scenario refuses
+        either bound. The message names the file and the key.
     """
     path = Path(path)
     entries = _entries(path, "params", "no [params] table")
@@ -437,11 +471,30 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
             raise CalibrationError(
                 "must be a table: { low = ..., high = ... }", path=path, field=where
             )
-        _unknown(entry, {"low", "high", "log"}, where, path)
-        current = lookup(base, key)
-        if isinstance(current, bool) or not isinstance(current, int | float):
-            what = "not a key of the scenario" if current is None else "not a numeric key"
-            raise CalibrationError(what, path=path, field=where)
+        _unknown(entry, {"low", "high", "log", "keys"}, where, path)
+        keys = entry.get("keys", [key])
+        if (
+            not isinstance(keys, list)
+            or not keys
+            or not all(isinstance(k, str) for k in keys)
+            or len(set(keys)) < len(keys)
+        ):
+            raise CalibrationError(
+                "must be a list of distinct scenario keys", path=path, field=f"{where}.keys"
+            )
+        kinds = set()
+        for name in keys:
+            current = lookup(base, name)
+            if isinstance(current, bool) or not isinstance(current, int | float):
+                what = "not a key of the scenario" if current is None else "not a numeric key"
+                if "keys" in entry:
+                    raise CalibrationError(f"{name!r} is {what}", path=path, field=f"{where}.keys")
+                raise CalibrationError(what, path=path, field=where)
+            kinds.add(isinstance(current, int))
+        if len(kinds) > 1:
+            raise CalibrationError(
+                "mixes integer and decimal keys", path=path, field=f"{where}.keys"
+            )
         low = _number(entry, "low", f"{where}.low", path)
         high = _number(entry, "high", f"{where}.high", path)
         log = entry.get("log", False)
@@ -451,17 +504,18 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
             raise CalibrationError("low must be below high", path=path, field=where)
         if log and low <= 0:
             raise CalibrationError("a log scale needs low above zero", path=path, field=where)
-        integer = isinstance(current, int)
+        integer = kinds == {True}
         if integer and (low != int(low) or high != int(high)):
             raise CalibrationError("an integer key needs integer bounds", path=path, field=where)
         for bound in (low, high):
             try:
-                load_scenario(base, {key: int(bound) if integer else bound})
+                load_scenario(base, dict.fromkeys(keys, int(bound) if integer else bound))
             except ScenarioError as exc:
                 raise CalibrationError(
                     f"the scenario refuses {bound:g}: {exc.message}", path=path, field=where
                 ) from None
-        found.append(Parameter(key, low, high, log, integer))
+        tied = tuple(keys) if "keys" in entry else ()
+        found.append(Parameter(key, low, high, log, integer, tied))
     return found
 
 

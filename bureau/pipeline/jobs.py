@@ -92,7 +92,7 @@ def _database(job: BureauJob) -> AbstractContextManager[Engine]:
     return job.run.bureau_database(job.bureau)
 
 
-def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame]:
+def accuracy_job(job: BureauJob) -> tuple[dict[str, object], pd.DataFrame, pd.DataFrame]:
     """Measure one bureau's files against the truth (a worker-process entry point).
 
     Parameters

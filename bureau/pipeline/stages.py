@@ -26,7 +26,11 @@ from bureau.aggregator.stage import ReconcileSummary, reconcile_all
 from bureau.aggregator.submission import receive
 from bureau.analysis.aggregator_gain import assess_aggregation, read_aggregator_tables
 from bureau.analysis.compare import compare_views
-from bureau.analysis.file_accuracy import ACCURACY_COLUMNS, ACCURACY_TRUTH_COLUMNS
+from bureau.analysis.file_accuracy import (
+    ACCURACY_COLUMNS,
+    ACCURACY_TRUTH_COLUMNS,
+    consumer_errors,
+)
 from bureau.analysis.privacy import ledger_with_value, privacy_ledger
 from bureau.analysis.provenance import OWNER_COLUMNS, TRUTH_COLUMNS
 from bureau.analysis.rescoring import RESCORING_COLUMNS
@@ -165,13 +169,17 @@ def _each_bureau(
 def _accuracy_stage(ctx: StageContext) -> TablesResult:
     bureaus = sorted(ctx.scenario.active_bureaus)
     truth = item_slicer(ctx.layout, ACCURACY_TRUTH_COLUMNS, persons=True)
-    rows, rules = [], []
-    for _, (row, by_rule) in _each_bureau(ctx, "accuracy", accuracy_job, bureaus, truth):
+    rows, rules, owners = [], [], {}
+    for bureau, (row, by_rule, consumers) in _each_bureau(
+        ctx, "accuracy", accuracy_job, bureaus, truth
+    ):
         rows.append(row)
         rules.append(by_rule)
+        owners[bureau] = consumers
     tables = {
         "file_accuracy": pd.DataFrame(rows, columns=list(ACCURACY_COLUMNS)),
         "rejects_by_rule": pd.concat(rules, ignore_index=True),
+        "consumer_errors": consumer_errors(owners),
     }
     write_report_tables(ctx.layout, tables)
     rows_written = {

@@ -11,6 +11,7 @@ import pytest
 from bureau import load_scenario
 from bureau.analysis.aggregator_gain import _bureau_performance
 from bureau.analysis.compare import _column
+from bureau.analysis.file_accuracy import EVERY_BUREAU, consumer_errors
 from bureau.analysis.html_report import html_report
 from bureau.analysis.model_performance import TRUTH_METRICS, truth_performance
 from bureau.analysis.provenance import BureauTruth, bureau_truth, file_owners, item_truth, trace
@@ -170,3 +171,18 @@ def test_tracing_joins_as_on_names_whatever_the_truths_text_type() -> None:
     # A line furnished twice traces to both records, in the truth's order.
     twice = pd.concat([text, text.iloc[[1]].assign(person_id=99)], ignore_index=True)
     assert trace(rows, twice)["person_id"].tolist()[2:4] == [11, 99]
+
+
+def test_consumers_with_an_error_are_counted_once_over_every_bureau() -> None:
+    owners = {
+        "b": pd.DataFrame({"person_id": [1, 2, 3], "material_error": [True, False, False]}),
+        "a": pd.DataFrame({"person_id": [1, 2, 4], "material_error": [False, False, True]}),
+    }
+    table = consumer_errors(owners).set_index("reports")
+    assert list(table.index) == ["a", "b", EVERY_BUREAU]
+    assert table.loc["a", "with_error"] == 1 and table.loc["a", "error_rate"] == pytest.approx(
+        1 / 3
+    )
+    # Persons 1 and 2 have a file at both; 1 has an error at one of them, 3 and 4 do not count.
+    assert table.loc[EVERY_BUREAU].to_dict() == {"consumers": 2, "with_error": 1, "error_rate": 0.5}
+    assert consumer_errors({}).empty

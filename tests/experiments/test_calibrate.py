@@ -17,6 +17,7 @@ from bureau.experiments.targets import (
     load_parameters,
     load_targets,
     needed_stages,
+    scenario_values,
 )
 
 runner = CliRunner()
@@ -52,7 +53,8 @@ weight = 0.5
 PARAMS = """
 [params]
 "products.credit_card.approval_cutoff" = { low = -1.0, high = 1.0 }
-"products.consumer_loan.approval_cutoff" = { low = -1.0, high = 1.0 }
+loan_cutoffs = { keys = ["products.consumer_loan.approval_cutoff", \
+"products.mortgage.approval_cutoff"], low = -1.0, high = 1.0 }
 """
 
 
@@ -77,11 +79,17 @@ def test_targets_and_parameters_are_read_as_given(scenario, files) -> None:
     assert found[0].statistic == "lending.approval_rate" and found[0].source == "a test figure"
     assert needed_stages(found) == ["market"]
     keys = load_parameters(params, scenario)
-    assert [p.key for p in keys] == [
-        "products.credit_card.approval_cutoff",
-        "products.consumer_loan.approval_cutoff",
-    ]
+    assert [p.key for p in keys] == ["products.credit_card.approval_cutoff", "loan_cutoffs"]
     assert not keys[0].integer and (keys[0].low, keys[0].high) == (-1.0, 1.0)
+    # A named parameter moves its keys together.
+    assert keys[0].moves == ("products.credit_card.approval_cutoff",)
+    assert scenario_values(
+        keys, {"products.credit_card.approval_cutoff": 0.1, "loan_cutoffs": 0.2}
+    ) == {
+        "products.credit_card.approval_cutoff": 0.1,
+        "products.consumer_loan.approval_cutoff": 0.2,
+        "products.mortgage.approval_cutoff": 0.2,
+    }
 
 
 @pytest.mark.parametrize(
@@ -145,6 +153,12 @@ def test_a_bad_target_is_named_before_anything_runs(tmp_path, text, field, words
         ('[params]\n"market.inertia" = { low = 0.0, high = 0.1, log = true }', "log scale"),
         ('[params]\n"population.persons" = { low = 100.5, high = 200 }', "integer bounds"),
         ('[params]\n"population.persons" = { low = -5, high = 200 }', "refuses -5"),
+        ('[params]\nx = { keys = "market.inertia", low = 0, high = 1 }', "list of distinct"),
+        ('[params]\nx = { keys = ["market.inertia", "market.nope"], low = 0, high = 1 }', "nope"),
+        (
+            '[params]\nx = { keys = ["market.inertia", "population.persons"], low = 1, high = 2 }',
+            "mixes integer",
+        ),
     ],
 )
 def test_a_bad_parameter_is_named_before_anything_runs(scenario, tmp_path, text, words) -> None:
@@ -207,6 +221,10 @@ def test_an_interrupted_calibration_resumes_to_the_same_trials(
         straight.best["products.credit_card.approval_cutoff"]
     )
     assert best == straight.scenario
+    # Both keys of the named parameter take its fitted value.
+    tied = straight.best["products.consumer_loan.approval_cutoff"]
+    assert best.products["mortgage"].approval_cutoff == pytest.approx(tied)
+    assert set(straight.trials.columns) >= {"loan_cutoffs", "products.credit_card.approval_cutoff"}
     fit = straight.fit.set_index("target")
     assert list(fit.index) == ["approval", "big_lender"]
     assert (fit["within"] == ((fit["mean"] - fit["value"]).abs() <= fit["tolerance"])).all()

@@ -153,6 +153,13 @@ def test_a_bureaus_slice_measures_it_as_the_whole_world_does(small_run) -> None:
     full = assess_bureau(bureau, held, piece.furnished, everyone, len(everyone), whole, wrongful)
     assert sliced[0] == full[0]
     pd.testing.assert_frame_equal(sliced[1], full[1])
+    pd.testing.assert_frame_equal(sliced[2], full[2])
+    # The stage's count of consumers is of the same owners.
+    counted = pd.read_parquet(run.report_file("consumer_errors")).set_index("reports")
+    owners = full[2]
+    assert counted.loc[bureau, "consumers"] == len(owners) == owners["person_id"].nunique()
+    assert counted.loc[bureau, "with_error"] == owners["material_error"].sum()
+    assert (counted["with_error"] <= counted["consumers"]).all()
     items = trace_items(raw, piece.furnished, file_owners(consumers, piece.furnished))
     snapshot = small_run.scenario.snapshots[-1]
     pd.testing.assert_frame_equal(
