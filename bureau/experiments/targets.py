@@ -50,7 +50,7 @@ from bureau.experiments.cells import lookup
 from bureau.layout import RunLayout
 from bureau.pipeline.signal_audit import AUDIT_COLUMNS
 from bureau.pipeline.stages import STAGES
-from bureau.world.facts import FACT_COLUMNS
+from bureau.world.facts import FACT_COLUMNS, REACH_COLUMNS
 
 
 class CalibrationError(BureauError):
@@ -157,6 +157,7 @@ REPORT_TABLES: dict[str, ReportTable] = {
     ),
     "signal_audit": ReportTable("compare", AUDIT_COLUMNS),
     "world_facts": ReportTable("market", FACT_COLUMNS),
+    "platform_reach": ReportTable("market", REACH_COLUMNS),
     "lending": ReportTable("market", ("round", "lender", *LENDING_COLUMNS)),
     "market_share": ReportTable(
         "market", ("round", "bureau", "subscribers", "inquiries", "share", "revenue")

@@ -437,7 +437,7 @@ def market_tables(scn: Scenario, run: RunLayout) -> dict[str, pd.DataFrame]:
     -------
     dict of str to pandas.DataFrame
         ``lending``, ``market_share``, ``credit_access`` and ``selection_bias``
-        (:mod:`bureau.analysis.market`), and ``world_facts``
+        (:mod:`bureau.analysis.market`), and ``world_facts`` and ``platform_reach``
         (:func:`~bureau.world.facts.world_facts`), rounded.
     """
     rounds, schedule = scn.market_rounds, scn.market_schedule
@@ -467,6 +467,6 @@ def market_tables(scn: Scenario, run: RunLayout) -> dict[str, pd.DataFrame]:
         "credit_access": credit_access_table(apps, groups, scn.seed),
         "selection_bias": selection_bias_table(apps, answers, _read_rounds(run, rounds, "models")),
         # After the rounds, the world is the one their decisions made.
-        "world_facts": world_facts(scn, run.world),
+        **world_facts(scn, run.world),
     }
     return {name: frame.round(6) for name, frame in tables.items()}

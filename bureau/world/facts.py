@@ -26,14 +26,19 @@ FACT_COLUMNS = (
     "month",
     "adults",
     "credit_record_share",
+    "bank_record_share",
     "borrower_share",
     "default_rate",
     "listed_share",
     *(f"reach_{kind}" for kind in PLATFORM_KINDS),
 )
+#: The kinds of lender whose accounts make a record in a central credit database.
+REGISTERED = ("bank", "consumer_finance")
+#: The columns of the ``platform_reach`` report table.
+REACH_COLUMNS = ("month", "platform", "kind", "users", "reach")
 
 
-def world_facts(scn: Scenario, world: Path) -> pd.DataFrame:
+def world_facts(scn: Scenario, world: Path) -> dict[str, pd.DataFrame]:
     """The world's figures at every month that has a 12-month outcome.
 
     Parameters
@@ -45,29 +50,43 @@ def world_facts(scn: Scenario, world: Path) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        One row per month (0-based) with :data:`FACT_COLUMNS`: ``adults``; the shares of
-        adults with a credit record (an account opened by then, before the window included),
-        with an account open (``borrower_share``), on the dishonest list, and using a
-        platform of each kind; and ``default_rate``, the share of the borrowers not in
-        default then who go 90 days past due or are charged off in the 12 months after.
+    dict of str to pandas.DataFrame
+        ``world_facts``: one row per month (0-based) with :data:`FACT_COLUMNS`: ``adults``;
+        the shares of adults with a credit record (an account opened by then, before the
+        window included), with one at a bank or consumer-finance company
+        (``bank_record_share``: what a central credit database holds), with an account open
+        (``borrower_share``), on the dishonest list, and using a platform of each kind; and
+        ``default_rate``, the share of the borrowers not in default then who go 90 days past
+        due or are charged off in the 12 months after. ``platform_reach``: one row per month
+        and platform (:data:`REACH_COLUMNS`), its users and their share of adults, since
+        public figures give users platform by platform.
     """
     t = scn.months
     months = t - HORIZON
     kinds = {pid: p.kind for pid, p in scn.platforms.items()}
+    # Banks and licensed consumer-finance companies report to a central credit database;
+    # platforms and P2P lenders did not in the years FACTS.md gives its coverage for.
+    registered = [lid for lid, lender in scn.lenders.items() if lender.kind in REGISTERED]
     counts = {name: np.zeros(months, dtype=np.int64) for name in FACT_COLUMNS[2:]}
+    users = {pid: np.zeros(months, dtype=np.int64) for pid in sorted(kinds)}
     at_risk = np.zeros(months, dtype=np.int64)
     adults = 0
     for chunk in range(len(chunk_files(world / "persons"))):
         persons = read_table(world / "persons", ["person_id"], chunk=chunk)
         n = len(persons)
         adults += n
-        accounts = read_table(world / "accounts", ["person_id", "open_month"], chunk=chunk)
-        first = np.full(n, np.iinfo(np.int64).max)
-        np.minimum.at(
-            first, rows_of(persons, accounts["person_id"]), accounts["open_month"].to_numpy()
+        accounts = read_table(
+            world / "accounts", ["person_id", "lender_id", "open_month"], chunk=chunk
         )
-        counts["credit_record_share"] += (first[:, None] <= np.arange(months)).sum(axis=0)
+        banked = accounts["lender_id"].astype(str).isin(registered).to_numpy()
+        for name, kept in (("credit_record_share", slice(None)), ("bank_record_share", banked)):
+            first = np.full(n, np.iinfo(np.int64).max)
+            np.minimum.at(
+                first,
+                rows_of(persons, accounts["person_id"].to_numpy()[kept]),
+                accounts["open_month"].to_numpy()[kept],
+            )
+            counts[name] += (first[:, None] <= np.arange(months)).sum(axis=0)
 
         outcomes = read_table(
             world / "outcomes",
@@ -89,16 +108,31 @@ def world_facts(scn: Scenario, world: Path) -> pd.DataFrame:
         counts["listed_share"] += _covered(persons, listed, "month", "end_month", t, months)
 
         members = read_table(world / "memberships", chunk=chunk)
+        platform = members["platform_id"].astype(str).to_numpy()
         kind = members["platform_id"].map(kinds).to_numpy()
         for name in PLATFORM_KINDS:
             counts[f"reach_{name}"] += _covered(
                 persons, members[kind == name], "join_month", "leave_month", t, months
             )
+        for pid in users:
+            users[pid] += _covered(
+                persons, members[platform == pid], "join_month", "leave_month", t, months
+            )
     table = pd.DataFrame({"month": np.arange(months), "adults": adults})
     for name, count in counts.items():
         base = at_risk if name == "default_rate" else np.full(months, adults)
         table[name] = np.where(base > 0, count / np.maximum(base, 1), np.nan)
-    return table[list(FACT_COLUMNS)]
+    reach = pd.DataFrame(
+        {
+            "month": np.tile(np.arange(months), len(users)),
+            "platform": np.repeat(list(users), months),
+            "kind": np.repeat([kinds[pid] for pid in users], months),
+            "users": np.concatenate([*users.values(), np.zeros(0, dtype=np.int64)]),
+        }
+    )
+    reach["reach"] = reach["users"] / adults if adults else np.nan
+    reach = reach.sort_values(["month", "platform"], ignore_index=True)
+    return {"world_facts": table[list(FACT_COLUMNS)], "platform_reach": reach}
 
 
 def _covered(

@@ -8,7 +8,7 @@ import pytest
 
 from bureau.layout import RunLayout
 from bureau.store.parquet import read_table
-from bureau.world.facts import FACT_COLUMNS
+from bureau.world.facts import FACT_COLUMNS, REACH_COLUMNS, REGISTERED
 from bureau.world.hardship import interval_cover
 
 
@@ -30,6 +30,12 @@ def test_the_world_facts_count_what_the_world_holds(small_run) -> None:
     shares = facts.drop(columns=["adults", "default_rate"])
     assert ((shares >= 0) & (shares <= 1)).all().all()
     assert (facts["credit_record_share"] >= facts["borrower_share"]).all()
+    assert (facts["credit_record_share"] >= facts["bank_record_share"]).all()
+    accounts = read_table(run.world_table("accounts"))
+    banks = [lid for lid, lender in small_run.scenario.lenders.items() if lender.kind in REGISTERED]
+    banked = accounts[accounts["lender_id"].astype(str).isin(banks) & (accounts["open_month"] <= 5)]
+    share = banked["person_id"].nunique() / len(persons)
+    assert facts.loc[5, "bank_record_share"] == pytest.approx(share, abs=1e-6)
     assert facts["credit_record_share"].is_monotonic_increasing
 
     month = 11
@@ -45,3 +51,20 @@ def test_the_world_facts_count_what_the_world_holds(small_run) -> None:
     ]
     share = listed["person_id"].nunique() / len(persons)
     assert facts.loc[month, "listed_share"] == pytest.approx(share, abs=1e-6)
+
+    # Each platform's users, and a kind's reach is at least that of each of its platforms.
+    reach = pd.read_parquet(run.report_file("platform_reach"))
+    assert list(reach.columns) == list(REACH_COLUMNS)
+    assert len(reach) == len(facts) * len(small_run.scenario.platforms)
+    members = read_table(run.world_table("memberships"))
+    alipay = members[
+        (members["platform_id"].astype(str) == "alipay")
+        & (members["join_month"] <= month)
+        & ((members["leave_month"] < 0) | (members["leave_month"] > month))
+    ]
+    row = reach[(reach["month"] == month) & (reach["platform"] == "alipay")].iloc[0]
+    assert row["users"] == alipay["person_id"].nunique()
+    assert row["reach"] == pytest.approx(row["users"] / len(persons), abs=1e-6)
+    by_kind = reach.groupby(["month", "kind"])["reach"].max()
+    for (m, kind), most in by_kind.items():
+        assert facts.loc[m, f"reach_{kind}"] >= most - 1e-9
