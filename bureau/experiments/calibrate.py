@@ -177,6 +177,10 @@ def _search(
     from optuna.trial import TrialState
 
     study = _open_study(out, _inputs_digest(scenario, targets, params, seeds))
+    starts = {p.key: int(p.start) if p.integer else p.start for p in params if p.start is not None}
+    if starts and not study.trials:
+        # The given values come first; the sampler chooses any parameter without one.
+        study.enqueue_trial(starts)
     done = _counted(study)
     if progress is not None:
         progress("calibrate", min(done, trials), trials)

@@ -22,6 +22,7 @@ the same part::
     "population.persons" = { low = 1000, high = 4000, log = true }   # an integer key: integers
     id_missing = { keys = ["bureaus.a.defects.id_missing", "bureaus.b.defects.id_missing"],
                    low = 0.0, high = 0.01 }
+    "records.listed_at_start" = { low = 0.005, high = 0.04, start = 0.024 }  # the first trial
 
 Everything is checked before anything runs: an unknown table, column, key or aggregate is an
 error naming it (:class:`CalibrationError`), as is a bound the scenario would refuse.
@@ -277,6 +278,8 @@ class Parameter:
     keys
         The dotted scenario keys that take the parameter's value; empty for :attr:`key`
         alone.
+    start
+        The value the first trial tries (None: the sampler's choice).
     """
 
     key: str
@@ -285,6 +288,7 @@ class Parameter:
     log: bool = False
     integer: bool = False
     keys: tuple[str, ...] = ()
+    start: float | None = None
 
     @property
     def moves(self) -> tuple[str, ...]:
@@ -445,7 +449,8 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
     ----------
     path
         A TOML file with a ``[params]`` table: ``"KEY" = { low = ..., high = ..., log = ... }``,
-        or ``NAME = { keys = ["KEY", ...], low = ..., high = ... }`` for keys set together.
+        or ``NAME = { keys = ["KEY", ...], low = ..., high = ... }`` for keys set together;
+        either may give the first trial's value (``start``).
     scenario
         The scenario whose keys these are.
 
@@ -459,8 +464,8 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
     CalibrationError
         If the file is missing or not TOML, has no parameter, or a key is not a numeric key of
         the scenario (or keys set together mix integers and decimals), its bounds are not
-        numbers with ``low < high`` (above zero on a log scale), or the scenario refuses
-        either bound. The message names the file and the key.
+        numbers with ``low < high`` (above zero on a log scale), a ``start`` is outside them, or
+        the scenario refuses either bound. The message names the file and the key.
     """
     path = Path(path)
     entries = _entries(path, "params", "no [params] table")
@@ -472,7 +477,7 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
             raise CalibrationError(
                 "must be a table: { low = ..., high = ... }", path=path, field=where
             )
-        _unknown(entry, {"low", "high", "log", "keys"}, where, path)
+        _unknown(entry, {"low", "high", "log", "keys", "start"}, where, path)
         keys = entry.get("keys", [key])
         if (
             not isinstance(keys, list)
@@ -516,7 +521,16 @@ def load_parameters(path: str | Path, scenario: Scenario) -> list[Parameter]:
                     f"the scenario refuses {bound:g}: {exc.message}", path=path, field=where
                 ) from None
         tied = tuple(keys) if "keys" in entry else ()
-        found.append(Parameter(key, low, high, log, integer, tied))
+        start = None
+        if "start" in entry:
+            start = _number(entry, "start", f"{where}.start", path)
+            if not low <= start <= high or (integer and start != int(start)):
+                raise CalibrationError(
+                    "must lie within the bounds" + (" and be an integer" if integer else ""),
+                    path=path,
+                    field=f"{where}.start",
+                )
+        found.append(Parameter(key, low, high, log, integer, tied, start))
     return found
 
 

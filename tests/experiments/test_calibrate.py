@@ -52,7 +52,7 @@ weight = 0.5
 """
 PARAMS = """
 [params]
-"products.credit_card.approval_cutoff" = { low = -1.0, high = 1.0 }
+"products.credit_card.approval_cutoff" = { low = -1.0, high = 1.0, start = 0.25 }
 loan_cutoffs = { keys = ["products.consumer_loan.approval_cutoff", \
 "products.mortgage.approval_cutoff"], low = -1.0, high = 1.0 }
 """
@@ -81,6 +81,7 @@ def test_targets_and_parameters_are_read_as_given(scenario, files) -> None:
     keys = load_parameters(params, scenario)
     assert [p.key for p in keys] == ["products.credit_card.approval_cutoff", "loan_cutoffs"]
     assert not keys[0].integer and (keys[0].low, keys[0].high) == (-1.0, 1.0)
+    assert keys[0].start == 0.25 and keys[1].start is None
     # A named parameter moves its keys together.
     assert keys[0].moves == ("products.credit_card.approval_cutoff",)
     assert scenario_values(
@@ -154,6 +155,7 @@ def test_a_bad_target_is_named_before_anything_runs(tmp_path, text, field, words
         ('[params]\n"population.persons" = { low = 100.5, high = 200 }', "integer bounds"),
         ('[params]\n"population.persons" = { low = -5, high = 200 }', "refuses -5"),
         ('[params]\nx = { keys = "market.inertia", low = 0, high = 1 }', "list of distinct"),
+        ('[params]\n"market.inertia" = { low = 0.0, high = 0.1, start = 0.5 }', "within"),
         ('[params]\nx = { keys = ["market.inertia", "market.nope"], low = 0, high = 1 }', "nope"),
         (
             '[params]\nx = { keys = ["market.inertia", "population.persons"], low = 1, high = 2 }',
@@ -221,6 +223,10 @@ def test_an_interrupted_calibration_resumes_to_the_same_trials(
         straight.best["products.credit_card.approval_cutoff"]
     )
     assert best == straight.scenario
+    # The first trial tries the value given; the sampler chose the other parameter's.
+    first = straight.trials.iloc[0]
+    assert first["products.credit_card.approval_cutoff"] == 0.25
+    assert -1.0 <= first["loan_cutoffs"] <= 1.0
     # Both keys of the named parameter take its fitted value.
     tied = straight.best["products.consumer_loan.approval_cutoff"]
     assert best.products["mortgage"].approval_cutoff == pytest.approx(tied)
