@@ -105,19 +105,20 @@ def world_facts(scn: Scenario, world: Path) -> dict[str, pd.DataFrame]:
             world / "public_records", ["person_id", "kind", "month", "end_month"], chunk=chunk
         )
         listed = records[records["kind"].astype(str) == "dishonest_debtor"]
-        counts["listed_share"] += _covered(persons, listed, "month", "end_month", t, months)
+        counts["listed_share"] += _cover(persons, listed, "month", "end_month", t, months).sum(0)
 
         members = read_table(world / "memberships", chunk=chunk)
         platform = members["platform_id"].astype(str).to_numpy()
-        kind = members["platform_id"].map(kinds).to_numpy()
-        for name in PLATFORM_KINDS:
-            counts[f"reach_{name}"] += _covered(
-                persons, members[kind == name], "join_month", "leave_month", t, months
-            )
+        # Each platform's members once; a kind's reach is the union of its platforms'.
+        reached = {name: np.zeros((n, months), dtype=bool) for name in PLATFORM_KINDS}
         for pid in users:
-            users[pid] += _covered(
+            cover = _cover(
                 persons, members[platform == pid], "join_month", "leave_month", t, months
             )
+            users[pid] += cover.sum(axis=0)
+            reached[kinds[pid]] |= cover
+        for name, cover in reached.items():
+            counts[f"reach_{name}"] += cover.sum(axis=0)
     table = pd.DataFrame({"month": np.arange(months), "adults": adults})
     for name, count in counts.items():
         base = at_risk if name == "default_rate" else np.full(months, adults)
@@ -127,7 +128,7 @@ def world_facts(scn: Scenario, world: Path) -> dict[str, pd.DataFrame]:
             "month": np.tile(np.arange(months), len(users)),
             "platform": np.repeat(list(users), months),
             "kind": np.repeat([kinds[pid] for pid in users], months),
-            "users": np.concatenate([*users.values(), np.zeros(0, dtype=np.int64)]),
+            "users": np.concatenate(list(users.values())) if users else np.zeros(0, np.int64),
         }
     )
     reach["reach"] = reach["users"] / adults if adults else np.nan
@@ -135,10 +136,10 @@ def world_facts(scn: Scenario, world: Path) -> dict[str, pd.DataFrame]:
     return {"world_facts": table[list(FACT_COLUMNS)], "platform_reach": reach}
 
 
-def _covered(
+def _cover(
     persons: pd.DataFrame, spells: pd.DataFrame, first: str, end: str, t: int, months: int
 ) -> np.ndarray:
-    """How many persons of a chunk are inside at least one spell, at each month.
+    """Which persons of a chunk are inside at least one spell, in each of the first months.
 
     A spell whose end is -1 has not ended within the window.
     """
@@ -150,4 +151,4 @@ def _covered(
         spells[first].to_numpy(),
         np.where(ends >= 0, ends, t),
     )
-    return cover[:, :months].sum(axis=0)
+    return cover[:, :months]
